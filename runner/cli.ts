@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { FaultlineError, isFaultlineError } from './errors.js';
+
+// Subcommands are imported only when chosen, so `faultline --help` starts instantly.
+const program = new Command('faultline')
+  .description('Run userfaultfd test suites against real Linux kernels in QEMU guests')
+  .version('0.1.0')
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+program
+  .command('run')
+  .description('build, boot and run suites on a kernel; results go to results/<stamp>/')
+  .option('--suite <file>', 'a suite YAML file (repeatable; default: every suite in suites/)', collect, [])
+  .option('--case <pattern>', 'only cases whose suite/case name contains this (repeatable)', collect, [])
+  .option('--kernel <spec>', 'debian:<package>, a bzImage/vmlinuz path, or host (default: the current Debian cloud kernel)')
+  .addOption(new Option('--accel <mode>', 'acceleration: auto proves KVM with a probe boot, else TCG').choices(['auto', 'kvm', 'tcg']).default('auto'))
+  .option('--tap', 'print TAP 14 on stdout (progress goes to stderr)')
+  .option('--json <file>', 'also write run.json to this file')
+  .option('--results <dir>', 'results directory (default: results/<stamp>)')
+  .action(async (options) => {
+    const { runCommand } = await import('./commands/run.js');
+    process.exitCode = await runCommand(options);
+  });
+
+program
+  .command('list')
+  .description('list suites and their cases, with what each needs')
+  .option('--suite <file>', 'a suite YAML file (repeatable; default: every suite in suites/)', collect, [])
+  .action(async (options) => {
+    const { listCommand } = await import('./commands/list.js');
+    process.exitCode = await listCommand(options);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = report(error);
+}
+
+function report(error: unknown): number {
+  if (error instanceof CommanderError) {
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+    return 2;
+  }
+  if (isFaultlineError(error)) {
+    process.stderr.write(`faultline: ${error.describe()}\n`);
+    if (process.env.FAULTLINE_DEBUG) process.stderr.write(`${String((error as FaultlineError).stack)}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(`faultline: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  return 3;
+}

@@ -1,0 +1,32 @@
+import { loadSuites, suiteFiles } from '../suites.js';
+import { hugepagesNeeded } from '../suite/compile.js';
+import type { SuiteCase } from '../suite/model.js';
+import { resolveFeature } from '../suite/vocabulary.js';
+
+// `faultline list`: every case with what it needs from the kernel and the machine, so a user
+// can tell in advance why a case will skip.
+export async function listCommand(flags: { suite: string[] }): Promise<number> {
+  const { suites } = await loadSuites(await suiteFiles(flags.suite));
+  for (const suite of suites) {
+    process.stdout.write(`${suite.name} (${suite.cases.length} cases)${suite.description ? `: ${suite.description}` : ''}\n`);
+    for (const c of suite.cases) {
+      const needs = describeNeeds(c);
+      process.stdout.write(`  ${c.name}${needs ? `  [${needs}]` : ''}\n`);
+      if (c.description) process.stdout.write(`      ${c.description}\n`);
+    }
+  }
+  return 0;
+}
+
+export function describeNeeds(c: SuiteCase): string {
+  const features = new Set(c.needs.features);
+  for (const step of c.steps) {
+    if (step.op === 'open') for (const f of step.args.features) features.add(resolveFeature(f, c.backend) ?? f);
+  }
+  const parts = [...features].map((f) => `feature ${f}`);
+  if (c.needs.kernel) parts.unshift(`kernel >= ${c.needs.kernel}`);
+  const huge = hugepagesNeeded(c);
+  if (huge) parts.push(`${huge} huge page${huge === 1 ? '' : 's'}`);
+  if (c.needs.swap) parts.push('swap');
+  return parts.join(', ');
+}

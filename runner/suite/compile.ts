@@ -1,0 +1,91 @@
+import type { LocatedStep, Suite, SuiteCase } from './model.js';
+import { durationMs } from './schema.js';
+import { resolveFeature } from './vocabulary.js';
+
+// Turns validated suites into the plan text the native helper executes
+// (suites/native/PLAN-FORMAT.md). Pure: the same suites always give the same plan.
+export function compileSuites(suites: readonly Suite[]): string {
+  const out = ['plan 1'];
+  for (const suite of suites) {
+    if (suite.cases.length === 0) continue;
+    out.push(`suite ${suite.name}`);
+    for (const c of suite.cases) out.push(...compileCase(c));
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Free 2 MiB pages the case needs: what its own needs say, or what its mapping takes. */
+export function hugepagesNeeded(c: SuiteCase): number {
+  const map = c.steps.find((s) => s.op === 'map');
+  const mapped = map?.op === 'map' && c.backend === 'hugetlb' ? map.args.pages * (map.args.share === 'private' ? 2 : 1) : 0;
+  return Math.max(mapped, c.needs.hugepages);
+}
+
+function compileCase(c: SuiteCase): string[] {
+  const lines = [`case ${c.name}`, `timeout_ms ${c.timeoutMs}`];
+  if (c.needs.kernel) lines.push(`needs kernel=${c.needs.kernel}`);
+  const hugepages = hugepagesNeeded(c);
+  if (hugepages > 0) lines.push(`needs hugepages=${hugepages}`);
+  for (const feature of c.needs.features) lines.push(`needs feature=${feature}`);
+  if (c.needs.swap) lines.push('needs swap=1');
+  for (const step of c.steps) lines.push(statement(step, c));
+  lines.push('end');
+  return lines;
+}
+
+type Value = string | number | boolean | undefined;
+
+function statement(step: LocatedStep, c: SuiteCase): string {
+  const keys = stepKeys(step, c);
+  const parts = Object.entries(keys).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${typeof v === 'boolean' ? Number(v) : v}`]));
+  return [step.op, ...parts, `line=${step.line}`].join(' ');
+}
+
+const flags = (names: readonly string[] | undefined): string | undefined => (names === undefined ? undefined : names.length ? names.join('|') : '0');
+const ms = (value: Parameters<typeof durationMs>[0] | undefined): number | undefined => (value === undefined ? undefined : durationMs(value));
+const expectKeys = (expect: { errno?: string | undefined; result?: string | undefined } | undefined) => ({ expect_errno: expect?.errno, result: expect?.result });
+
+function stepKeys(step: LocatedStep, c: SuiteCase): Record<string, Value> {
+  switch (step.op) {
+    case 'open': {
+      const features = step.args.features.flatMap((f) => resolveFeature(f, c.backend) ?? []);
+      return { features: flags([...new Set(features)]), ...expectKeys(step.args.expect) };
+    }
+    case 'map':
+      return { backend: step.args.backend ?? c.backend ?? undefined, share: step.args.share, pages: step.args.pages, alias: step.args.alias };
+    case 'register':
+      return { page: step.args.page, count: step.args.count ?? rest(c, step.args.page), modes: flags(step.args.modes), ...expectKeys(step.args.expect) };
+    case 'unregister':
+      return { page: step.args.page, count: step.args.count ?? rest(c, step.args.page), ...expectKeys(step.args.expect) };
+    case 'require_ioctl':
+      return { name: step.args };
+    case 'join':
+      return { thread: step.args.thread, expect: step.args.expect, wait_ms: ms(step.args.wait), value: step.args.value };
+    case 'event':
+      return { type: step.args.type, flags: flags(step.args.flags), page: step.args.page, count: step.args.count, wait_ms: ms(step.args.wait) };
+    case 'no_event':
+      return { wait_ms: ms(step.args?.wait) };
+    case 'ioctl': {
+      const { mode, expect, ...rest } = step.args;
+      return { ...rest, mode: mode.length ? flags(mode) : undefined, ...expectKeys(expect) };
+    }
+    case 'madvise':
+    case 'fallocate': {
+      const { expect, ...rest } = step.args;
+      return { ...rest, ...expectKeys(expect) };
+    }
+    case 'pagemap':
+      return { target: step.args.target, page: step.args.page, count: step.args.present.length, present: step.args.present.map((p) => Number(p)).join('') };
+    case 'sleep':
+      return { ms: durationMs(step.args) };
+    case 'fill':
+    case 'access':
+    case 'check':
+      return { ...step.args };
+  }
+}
+
+function rest(c: SuiteCase, page: number): number {
+  const map = c.steps.find((s) => s.op === 'map');
+  return map?.op === 'map' ? Math.max(map.args.pages - page, 1) : 1;
+}

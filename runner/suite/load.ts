@@ -1,0 +1,117 @@
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { FaultlineError } from '../errors.js';
+import { IssueCollector } from './issues.js';
+import { locate } from './locate.js';
+import type { LocatedStep, Suite, SuiteCase } from './model.js';
+import { caseSchema, durationMs, stepSchemas, suiteSchema, type StepOp } from './schema.js';
+import { validateCase } from './validate.js';
+import { resolveFeature, type Backend } from './vocabulary.js';
+
+const defaultTimeoutMs = 10_000;
+const stepOps = Object.keys(stepSchemas) as StepOp[];
+
+// Reads one suite file and returns it validated, or throws a SuiteError listing every problem
+// with file:line:column.
+export async function loadSuite(file: string): Promise<Suite> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new FaultlineError('suite', `cannot read suite ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, {
+      hint: 'Pass an existing YAML file with --suite, or run `faultline list` to see the shipped suites.',
+      cause,
+    });
+  }
+  return parseSuite(file, text);
+}
+
+export function parseSuite(file: string, text: string): Suite {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const issues = new IssueCollector(file, doc, lines);
+  for (const error of doc.errors) {
+    const pos = lines.linePos(error.pos[0]);
+    issues.issues.push({ file, line: pos.line, column: pos.col, path: '', message: `YAML: ${error.message.split('\n')[0]}` });
+  }
+  issues.throwIfAny();
+
+  const top = issues.check(suiteSchema, doc.toJS(), [], Object.keys(suiteSchema.shape));
+  if (!top) return issues.throwIfAny() as never;
+  const name = top.suite ?? basename(file, extname(file));
+  const suiteTimeout = top.timeout === undefined ? defaultTimeoutMs : durationMs(top.timeout);
+
+  const cases: SuiteCase[] = [];
+  const seen = new Map<string, number>();
+  top.cases.forEach((raw, index) => {
+    const path = ['cases', index];
+    const parsed = issues.check(caseSchema, raw, path, Object.keys(caseSchema.shape));
+    const rawSteps = (raw as { steps?: unknown } | null)?.steps;
+    const steps = Array.isArray(rawSteps) ? parseSteps(issues, rawSteps, [...path, 'steps'], (p) => locate(doc, lines, p).line) : undefined;
+    if (!parsed || !steps) return;
+    for (const backend of parsed.backends ?? [null]) {
+      const caseName = backend ? `${parsed.name}-${backend}` : parsed.name;
+      const firstIndex = seen.get(caseName);
+      if (firstIndex !== undefined) {
+        issues.add([...path, 'name'], `duplicate case name "${caseName}" (also cases[${firstIndex}])`);
+        continue;
+      }
+      seen.set(caseName, index);
+      const suiteCase: SuiteCase = {
+        suite: name,
+        name: caseName,
+        description: parsed.description ?? '',
+        backend: mapBackend(steps, backend),
+        needs: {
+          kernel: parsed.needs?.kernel ?? null,
+          hugepages: parsed.needs?.hugepages ?? 0,
+          features: (parsed.needs?.features ?? []).flatMap((f) => resolveFeature(f, backend) ?? []),
+          swap: parsed.needs?.swap ?? false,
+        },
+        timeoutMs: parsed.timeout === undefined ? suiteTimeout : durationMs(parsed.timeout),
+        steps,
+        line: locate(doc, lines, path).line,
+      };
+      validateCase(suiteCase, (stepIndex, message, key) =>
+        issues.add([...path, 'steps', stepIndex, ...(key ? [steps[stepIndex]!.op, key] : [])], backend ? `${message} (backend ${backend})` : message),
+      );
+      cases.push(suiteCase);
+    }
+  });
+  issues.throwIfAny();
+  return { name, file, description: top.description ?? '', cases };
+}
+
+function parseSteps(
+  issues: IssueCollector,
+  raw: unknown[],
+  path: (string | number)[],
+  lineOf: (path: (string | number)[]) => number,
+): LocatedStep[] | undefined {
+  const before = issues.issues.length;
+  const steps: LocatedStep[] = [];
+  raw.forEach((entry, index) => {
+    const at = [...path, index];
+    const keys = entry && typeof entry === 'object' && !Array.isArray(entry) ? Object.keys(entry) : [];
+    if (keys.length !== 1) {
+      issues.add(at, `a step is a mapping with exactly one key, the step name (one of ${stepOps.join(', ')})`);
+      return;
+    }
+    const op = keys[0] as StepOp;
+    if (!stepOps.includes(op)) {
+      issues.add([...at, op], `unknown step "${op}" (one of ${stepOps.join(', ')})`, true);
+      return;
+    }
+    const schema = stepSchemas[op];
+    const shape = 'shape' in schema ? Object.keys(schema.shape) : undefined;
+    const args = issues.check(schema, (entry as Record<string, unknown>)[op], [...at, op], shape);
+    if (args !== undefined) steps.push({ op, args, path: at, line: lineOf(at) } as LocatedStep);
+  });
+  return issues.issues.length === before ? steps : undefined;
+}
+
+function mapBackend(steps: LocatedStep[], variant: Backend | null): Backend | null {
+  const map = steps.find((s) => s.op === 'map');
+  return (map?.op === 'map' ? map.args.backend : undefined) ?? variant;
+}

@@ -1,0 +1,31 @@
+import type { Step } from './schema.js';
+import type { Backend } from './vocabulary.js';
+
+// A suite after loading and validation: backends expanded, defaults applied, each step
+// remembering the YAML line it came from so the helper's messages point back at it.
+export interface CaseNeeds {
+  kernel: string | null;
+  hugepages: number;
+  features: string[];
+  swap: boolean;
+}
+
+export type LocatedStep = Step & { line: number };
+
+export interface SuiteCase {
+  suite: string;
+  name: string;
+  description: string;
+  backend: Backend | null;
+  needs: CaseNeeds;
+  timeoutMs: number;
+  steps: LocatedStep[];
+  line: number;
+}
+
+export interface Suite {
+  name: string;
+  file: string;
+  description: string;
+  cases: SuiteCase[];
+}

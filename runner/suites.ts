@@ -1,0 +1,38 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FaultlineError } from './errors.js';
+import { defaultSuitesDir } from './paths.js';
+import { compileSuites } from './suite/compile.js';
+import { loadSuite } from './suite/load.js';
+import type { Suite } from './suite/model.js';
+import type { PlannedCase } from './tap/case-results.js';
+
+export interface LoadedSuites {
+  suites: Suite[];
+  plan: string;
+  planned: PlannedCase[];
+}
+
+// The suites a run uses: the ones named, or every shipped suite when none is.
+export async function suiteFiles(named: readonly string[]): Promise<string[]> {
+  if (named.length > 0) return [...named];
+  const entries = await readdir(defaultSuitesDir);
+  const files = entries.filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(defaultSuitesDir, f));
+  if (files.length === 0) throw new FaultlineError('suite', `no suites in ${defaultSuitesDir}`, { hint: 'Pass one with --suite FILE.' });
+  return files;
+}
+
+/** Loads, validates and compiles; `only` filters cases by `suite/case` or case name substrings. */
+export async function loadSuites(files: readonly string[], only: readonly string[] = []): Promise<LoadedSuites> {
+  const suites = await Promise.all(files.map((f) => loadSuite(f)));
+  const names = new Map<string, string>();
+  for (const s of suites) {
+    const other = names.get(s.name);
+    if (other) throw new FaultlineError('suite', `two suites are named "${s.name}": ${other} and ${s.file}`, { hint: 'Give one of them another `suite:` name.' });
+    names.set(s.name, s.file);
+  }
+  const selected = only.length === 0 ? suites : suites.map((s) => ({ ...s, cases: s.cases.filter((c) => only.some((o) => `${s.name}/${c.name}`.includes(o))) }));
+  const planned = selected.flatMap((s) => s.cases.map((c) => ({ suite: s.name, case: c.name })));
+  if (planned.length === 0) throw new FaultlineError('usage', `no case matches ${only.join(', ')}`, { hint: 'Run `faultline list` to see the case names.' });
+  return { suites: selected, plan: compileSuites(selected), planned };
+}

@@ -1,0 +1,85 @@
+import { Parser, type Result } from 'tap-parser';
+import type { CaseResult, CaseStatus } from '../events.js';
+
+export interface PlannedCase {
+  suite: string;
+  case: string;
+}
+
+const failureStatuses = new Set<CaseStatus>(['fail', 'timeout', 'crash', 'error']);
+
+// Turns the helper's TAP 14 stream (one subtest per suite) into case results as they arrive.
+// It never throws on bad input: lines that are not TAP are ignored, and `finish` reports every
+// planned case that never got a result line, because a missing result is never a pass.
+export class CaseResultStream {
+  private readonly parser = new Parser();
+  private readonly received = new Map<string, CaseResult>();
+  private lastArrival = performance.now();
+
+  constructor(
+    private readonly kernel: string,
+    private readonly planned: readonly PlannedCase[],
+    private readonly onResult: (result: CaseResult) => void,
+  ) {
+    this.parser.on('child', (child: Parser) => {
+      const suite = child.name.trim();
+      child.on('assert', (result: Result) => this.record(suite, result));
+    });
+  }
+
+  write(chunk: string): void {
+    try {
+      this.parser.write(chunk);
+    } catch {
+      // tap-parser rejects some garbage outright; what already arrived still counts.
+    }
+  }
+
+  /** Ends the stream; planned cases with no result get `missing` and are reported now. */
+  finish(missing: { status: CaseStatus; reason: string }): CaseResult[] {
+    try {
+      this.parser.end();
+    } catch {
+      // as in write
+    }
+    for (const planned of this.planned) {
+      if (this.received.has(key(planned.suite, planned.case))) continue;
+      this.emit({ kernel: this.kernel, suite: planned.suite, case: planned.case, status: missing.status, reason: missing.reason, durationMs: 0 });
+    }
+    return this.results();
+  }
+
+  results(): CaseResult[] {
+    return [...this.received.values()];
+  }
+
+  private record(suite: string, result: Result): void {
+    if (this.received.has(key(suite, result.name))) return;
+    const elapsed = Math.round(performance.now() - this.lastArrival);
+    this.emit({
+      kernel: this.kernel,
+      suite,
+      case: result.name,
+      ...statusOf(result),
+      durationMs: typeof result.time === 'number' ? Math.round(result.time) : elapsed,
+    });
+  }
+
+  private emit(result: CaseResult): void {
+    this.lastArrival = performance.now();
+    this.received.set(key(result.suite, result.case), result);
+    this.onResult(result);
+  }
+}
+
+function key(suite: string, name: string): string {
+  return `${suite}\u0000${name}`;
+}
+
+function statusOf(result: Result): { status: CaseStatus; reason: string | null } {
+  if (result.skip !== false) return { status: 'skip', reason: typeof result.skip === 'string' && result.skip ? result.skip : 'skipped' };
+  if (result.ok) return { status: 'pass', reason: null };
+  const diag = (result.diag ?? {}) as Record<string, unknown>;
+  const status = failureStatuses.has(diag.status as CaseStatus) ? (diag.status as CaseStatus) : 'fail';
+  return { status, reason: typeof diag.reason === 'string' ? diag.reason : 'failed without a reason' };
+}
