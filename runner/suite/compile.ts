@@ -17,7 +17,7 @@ export function compileSuites(suites: readonly Suite[]): string {
 /** Free 2 MiB pages the case needs: what its own needs say, or what its mapping takes. */
 export function hugepagesNeeded(c: SuiteCase): number {
   const map = c.steps.find((s) => s.op === 'map');
-  const mapped = map?.op === 'map' && c.backend === 'hugetlb' ? map.args.pages * (map.args.share === 'private' ? 2 : 1) : 0;
+  const mapped = map?.op === 'map' && c.backend === 'hugetlb' ? map.args.pages * (shareOf(map.args.share, c) === 'private' ? 2 : 1) : 0;
   return Math.max(mapped, c.needs.hugepages);
 }
 
@@ -52,7 +52,7 @@ function stepKeys(step: LocatedStep, c: SuiteCase): Record<string, Value> {
       return { features: flags([...new Set(features)]), ...expectKeys(step.args.expect) };
     }
     case 'map':
-      return { backend: step.args.backend ?? c.backend ?? undefined, share: step.args.share, pages: step.args.pages, alias: step.args.alias };
+      return { backend: step.args.backend ?? c.backend ?? undefined, share: shareOf(step.args.share, c), pages: step.args.pages, alias: step.args.alias };
     case 'register':
       return { page: step.args.page, count: step.args.count ?? rest(c, step.args.page), modes: flags(step.args.modes), ...expectKeys(step.args.expect) };
     case 'unregister':
@@ -83,6 +83,11 @@ function stepKeys(step: LocatedStep, c: SuiteCase): Record<string, Value> {
     case 'check':
       return { ...step.args };
   }
+}
+
+/** Shared anonymous memory is shmem underneath, so anon defaults to private. */
+function shareOf(share: 'shared' | 'private' | undefined, c: SuiteCase): 'shared' | 'private' {
+  return share ?? (c.backend === 'anon' ? 'private' : 'shared');
 }
 
 function rest(c: SuiteCase, page: number): number {

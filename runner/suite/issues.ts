@@ -44,6 +44,7 @@ export class IssueCollector {
 
   throwIfAny(): void {
     if (this.issues.length === 0) return;
+    this.issues.sort((a, b) => a.line - b.line || a.column - b.column);
     const lines = this.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}`);
     const count = this.issues.length === 1 ? 'an error' : `${this.issues.length} errors`;
     throw new SuiteError(`${this.file} has ${count}:\n${lines.map((l) => `  ${l}`).join('\n')}`, this.issues);
@@ -65,7 +66,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `expected one of ${issue.values.map(String).join(', ')}; got ${got}`;
     case 'invalid_type':
-      return issue.input === undefined ? `missing (expected ${issue.expected})` : `expected ${issue.expected === 'int' ? 'an integer' : issue.expected}; got ${got}`;
+      return issue.input === undefined ? `required (${typeNames[issue.expected] ?? issue.expected})` : `expected ${typeNames[issue.expected] ?? issue.expected}; got ${got}`;
     case 'too_small':
       return issue.origin === 'array' ? `needs at least ${issue.minimum} item${Number(issue.minimum) === 1 ? '' : 's'}` : `must be at least ${issue.minimum}; got ${got}`;
     case 'too_big':
@@ -76,6 +77,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `${issue.message}; got ${got}`;
   }
 }
+
+const typeNames: Record<string, string> = { array: 'a list', object: 'a mapping', number: 'a number', int: 'an integer', string: 'a string', boolean: 'true or false' };
 
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';

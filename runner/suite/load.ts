@@ -33,7 +33,8 @@ export function parseSuite(file: string, text: string): Suite {
   const issues = new IssueCollector(file, doc, lines);
   for (const error of doc.errors) {
     const pos = lines.linePos(error.pos[0]);
-    issues.issues.push({ file, line: pos.line, column: pos.col, path: '', message: `YAML: ${error.message.split('\n')[0]}` });
+    const message = error.code === 'DUPLICATE_KEY' ? `duplicate key "${/^[^:\s]+/.exec(text.slice(error.pos[0]))?.[0] ?? ''}"` : error.message.split('\n')[0];
+    issues.issues.push({ file, line: pos.line, column: pos.col, path: '', message: `YAML: ${message}` });
   }
   issues.throwIfAny();
 

@@ -29,7 +29,7 @@ export const stepSchemas = {
   open: z.strictObject({ features: list(suiteFeatureNames).default([]), expect: expect.optional() }),
   map: z.strictObject({
     backend: z.enum(backends).optional(),
-    share: z.enum(['shared', 'private']).default('shared'),
+    share: z.enum(['shared', 'private']).optional(),
     pages: z.number().int().min(1).max(512).default(1),
     alias: z.boolean().default(false),
   }),

@@ -60,7 +60,9 @@ export function validateCase(c: SuiteCase, report: Report): void {
         if (step.args.thread) start(step.args.thread);
         break;
       case 'join':
-        if (!running.delete(step.args.thread)) report(i, `thread "${step.args.thread}" was not started by an earlier "access" or "madvise"`, 'thread');
+        // `blocked` checks the thread is still waiting, so it stays running for a later join.
+        if (!running.has(step.args.thread)) report(i, `thread "${step.args.thread}" was not started by an earlier "access" or "madvise"`, 'thread');
+        else if (step.args.expect !== 'blocked') running.delete(step.args.thread);
         if (step.args.value !== undefined && step.args.expect !== 'done') report(i, '"value" is checked only with expect: done', 'value');
         break;
       case 'ioctl':

@@ -14,6 +14,8 @@ const failureStatuses = new Set<CaseStatus>(['fail', 'timeout', 'crash', 'error'
 export class CaseResultStream {
   private readonly parser = new Parser();
   private readonly received = new Map<string, CaseResult>();
+  private readonly plannedKeys: Set<string>;
+  private partialLine = '';
   private lastArrival = performance.now();
 
   constructor(
@@ -21,15 +23,21 @@ export class CaseResultStream {
     private readonly planned: readonly PlannedCase[],
     private readonly onResult: (result: CaseResult) => void,
   ) {
+    this.plannedKeys = new Set(planned.map((p) => key(p.suite, p.case)));
     this.parser.on('child', (child: Parser) => {
       const suite = child.name.trim();
       child.on('assert', (result: Result) => this.record(suite, result));
     });
   }
 
+  /** Only whole lines reach the parser: a line cut off when the guest died is not a result. */
   write(chunk: string): void {
+    const text = this.partialLine + chunk;
+    const end = text.lastIndexOf('\n') + 1;
+    this.partialLine = text.slice(end);
+    if (end === 0) return;
     try {
-      this.parser.write(chunk);
+      this.parser.write(text.slice(0, end));
     } catch {
       // tap-parser rejects some garbage outright; what already arrived still counts.
     }
@@ -54,7 +62,8 @@ export class CaseResultStream {
   }
 
   private record(suite: string, result: Result): void {
-    if (this.received.has(key(suite, result.name))) return;
+    const id = key(suite, result.name);
+    if (this.received.has(id) || !this.plannedKeys.has(id)) return;
     const elapsed = Math.round(performance.now() - this.lastArrival);
     this.emit({
       kernel: this.kernel,

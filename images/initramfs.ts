@@ -1,0 +1,90 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FaultlineError } from '../runner/errors.js';
+import { hashParts } from '../runner/hash.js';
+import { projectRoot } from '../runner/paths.js';
+import { requireTool } from '../runner/tools.js';
+import { gzipCpio, writeCpio, type CpioEntry } from './cpio.js';
+import { isStaticElf } from './elf.js';
+
+/** Where the guest finds its inputs; the plan comes in a second, per-run archive segment. */
+export const GUEST_HELPER_PATH = '/faultline/helper';
+export const GUEST_PLAN_PATH = '/faultline/plan';
+
+/** Busybox applets the agent and a person debugging a console log may use. */
+export const BUSYBOX_APPLETS = [
+  'sh', 'mount', 'umount', 'mkdir', 'cat', 'echo', 'stty', 'sync', 'reboot', 'poweroff',
+  'sleep', 'ls', 'dmesg', 'uname', 'grep', 'ps', 'free', 'mknod', 'test', '[',
+] as const;
+
+/** Bump when the layout changes so old cached images are not reused. */
+const IMAGE_FORMAT = 'faultline-base-1';
+
+export interface BaseImage {
+  path: string;
+  hash: string;
+  cached: boolean;
+}
+
+// The base image (busybox + helper + agent) is built once per content hash and reused across
+// runs; only the small plan segment changes when suites change.
+export async function buildBaseImage(options: { helperPath: string; cacheDir: string }): Promise<BaseImage> {
+  const busyboxPath = await realpath(await requireTool('busybox', 'busybox-static'));
+  const busybox = await readStaticBinary(busyboxPath, 'busybox', 'apt-get install busybox-static (the dynamic busybox cannot run in the guest)');
+  const helper = await readStaticBinary(options.helperPath, 'the helper', 'link the helper with gcc -static');
+  const agent = await readFile(guestAgentPath());
+  const hash = hashParts([IMAGE_FORMAT, BUSYBOX_APPLETS.join(' '), busybox, helper, agent]);
+  const dir = join(options.cacheDir, 'images');
+  const path = join(dir, `base-${hash}.cpio.gz`);
+  if (await stat(path).then((s) => s.isFile(), () => false)) return { path, hash, cached: true };
+  const entries: CpioEntry[] = [
+    { type: 'dir', path: 'dev' },
+    { type: 'chardev', path: 'dev/console', mode: 0o600, major: 5, minor: 1 },
+    { type: 'dir', path: 'proc' },
+    { type: 'dir', path: 'sys' },
+    { type: 'dir', path: 'tmp', mode: 0o1777 },
+    { type: 'dir', path: 'faultline' },
+    { type: 'file', path: 'bin/busybox', mode: 0o755, data: busybox },
+    ...BUSYBOX_APPLETS.map((applet): CpioEntry => ({ type: 'symlink', path: `bin/${applet}`, target: 'busybox' })),
+    { type: 'file', path: GUEST_HELPER_PATH.slice(1), mode: 0o755, data: helper },
+    { type: 'file', path: 'init', mode: 0o755, data: agent },
+  ];
+  const image = gzipCpio(writeCpio(entries));
+  try {
+    await mkdir(dir, { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, image);
+    await rename(tmp, path);
+  } catch (cause) {
+    throw new FaultlineError('io', `cannot write the guest image ${path}`, { cause, hint: 'check that the cache directory is writable (FAULTLINE_CACHE)' });
+  }
+  return { path, hash, cached: false };
+}
+
+// A second gzip'd cpio segment holding only the plan; the kernel unpacks concatenated segments
+// in order, so `base + plan` is the guest's root without rebuilding the base.
+export function planArchive(planText: string): Buffer {
+  return gzipCpio(writeCpio([{ type: 'file', path: GUEST_PLAN_PATH.slice(1), mode: 0o644, data: Buffer.from(planText) }]));
+}
+
+// The agent script ships as a source file; this finds it both from the sources (tests) and from
+// the compiled dist/ tree.
+export function guestAgentPath(): string {
+  const candidates = [fileURLToPath(new URL('./guest/init', import.meta.url)), join(projectRoot, 'images', 'guest', 'init')];
+  const found = candidates.find((candidate) => existsSync(candidate));
+  if (!found) throw new FaultlineError('image', 'the guest agent images/guest/init is missing', { where: candidates.join(', ') });
+  return found;
+}
+
+async function readStaticBinary(path: string, what: string, hint: string): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (cause) {
+    throw new FaultlineError('image', `cannot read ${what} at ${path}`, { where: path, cause });
+  }
+  if (!isStaticElf(bytes)) throw new FaultlineError('image', `${what} at ${path} is not a static x86-64 ELF executable`, { where: path, hint });
+  return bytes;
+}

@@ -1,0 +1,97 @@
+import { readFile, stat } from 'node:fs/promises';
+import { release as osRelease } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { bzImageRelease, readBzImageHead } from './bzimage.js';
+import { assertKernelOptions, parseKernelConfig } from './config.js';
+import { fetchDebianKernel, resolveMetaPackage } from './debian.js';
+import { formatKernelSpec, type KernelSpec } from './spec.js';
+
+// Everything later stages need to know about a kernel, whatever kind of spec produced it.
+export interface ResolvedKernel {
+  /** Short name for reports: the release for Debian kernels, the file (or tree) name, or "host". */
+  id: string;
+  spec: string;
+  /** The bzImage to boot; null for the host. */
+  image: string | null;
+  release: string | null;
+  config: Map<string, string> | null;
+  /** Exported UAPI headers (`make headers` output) when known. */
+  headersDir: string | null;
+  cached: boolean;
+}
+
+// One entry point for the kernel stage: fetch or locate, read the release, check the config.
+export async function resolveKernel(spec: KernelSpec, options: { cacheDir: string }): Promise<ResolvedKernel> {
+  const text = formatKernelSpec(spec);
+  if (spec.kind === 'host') return resolveHost(text);
+  if (spec.kind === 'debian') {
+    const name = await resolveMetaPackage(spec.package);
+    const fetched = await fetchDebianKernel(name, options);
+    const release = bzImageRelease(await readBzImageHead(fetched.image)) ?? fetched.release;
+    const config = fetched.configPath ? parseKernelConfig(await readFile(fetched.configPath, 'utf8')) : null;
+    if (config) assertKernelOptions(config, text);
+    return { id: release, spec: text, image: fetched.image, release, config, headersDir: null, cached: fetched.cached };
+  }
+  const release = bzImageRelease(await readBzImageHead(spec.path));
+  const configPath = await findConfigBeside(spec.path);
+  const config = configPath ? parseKernelConfig(await readFile(configPath, 'utf8')) : null;
+  if (config && configPath) assertKernelOptions(config, `${text} (config ${configPath})`);
+  const tree = buildTreeOf(spec.path);
+  const headers = tree ? join(tree, 'usr', 'include') : null;
+  return {
+    id: tree ? basename(tree) : basename(spec.path),
+    spec: text,
+    image: spec.path,
+    release,
+    config,
+    headersDir: headers && (await isDir(join(headers, 'linux'))) ? headers : null,
+    cached: true,
+  };
+}
+
+async function resolveHost(text: string): Promise<ResolvedKernel> {
+  const release = osRelease();
+  const config = await readHostConfig(release);
+  if (config) assertKernelOptions(config, text, 'suites');
+  return { id: 'host', spec: text, image: null, release, config, headersDir: null, cached: true };
+}
+
+async function readHostConfig(release: string): Promise<Map<string, string> | null> {
+  try {
+    return parseKernelConfig(await readFile(`/boot/config-${release}`, 'utf8'));
+  } catch {
+    // no /boot config: fall back to the running kernel's own copy, if it was built with one
+  }
+  try {
+    return parseKernelConfig(gunzipSync(await readFile('/proc/config.gz')).toString('utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** A kernel build tree (O= directory) when the image is its arch/x86/boot/bzImage. */
+function buildTreeOf(image: string): string | null {
+  const boot = dirname(image);
+  return basename(image) === 'bzImage' && basename(boot) === 'boot' && basename(dirname(boot)) === 'x86'
+    ? dirname(dirname(dirname(boot)))
+    : null;
+}
+
+// A file kernel's config sits beside it (/boot/vmlinuz-R and /boot/config-R) or at the top of
+// its build tree (.config).
+async function findConfigBeside(image: string): Promise<string | null> {
+  const name = basename(image);
+  const candidates: string[] = [];
+  if (name.startsWith('vmlinuz-')) candidates.push(join(dirname(image), `config-${name.slice('vmlinuz-'.length)}`));
+  const tree = buildTreeOf(image);
+  if (tree) candidates.push(join(tree, '.config'));
+  for (const candidate of candidates) {
+    if (await stat(candidate).then((s) => s.isFile(), () => false)) return candidate;
+  }
+  return null;
+}
+
+async function isDir(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isDirectory(), () => false);
+}

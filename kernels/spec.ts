@@ -1,0 +1,63 @@
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { FaultlineError } from '../runner/errors.js';
+import { isBzImage } from './bzimage.js';
+
+// What the user asked to run on: a Debian package, a bzImage on disk, or the host itself.
+export type KernelSpec = { kind: 'debian'; package: string } | { kind: 'file'; path: string } | { kind: 'host' };
+
+const debianPackageName = /^[a-z0-9][a-z0-9+.-]+$/;
+
+// `--kernel` text is parsed once, up front, so a typo fails before anything is downloaded.
+export function parseKernelSpec(text: string): KernelSpec {
+  const trimmed = text.trim();
+  if (trimmed === 'host') return { kind: 'host' };
+  if (trimmed.startsWith('debian:')) {
+    const name = trimmed.slice('debian:'.length);
+    if (!debianPackageName.test(name)) {
+      throw new FaultlineError('kernel', `"${name}" is not a Debian package name`, {
+        where: text,
+        hint: 'write debian:<package>, e.g. debian:linux-image-cloud-amd64 or debian:linux-image-6.1.0-56-cloud-amd64',
+      });
+    }
+    return { kind: 'debian', package: name };
+  }
+  const path = resolve(trimmed);
+  checkKernelFile(path, text);
+  return { kind: 'file', path };
+}
+
+// The spec as it would be written on the command line, for reports and cache keys.
+export function formatKernelSpec(spec: KernelSpec): string {
+  if (spec.kind === 'host') return 'host';
+  if (spec.kind === 'debian') return `debian:${spec.package}`;
+  return spec.path;
+}
+
+function checkKernelFile(path: string, text: string): void {
+  let size: number;
+  try {
+    const stat = statSync(path);
+    if (!stat.isFile()) throw new Error('not a regular file');
+    size = stat.size;
+  } catch (cause) {
+    throw new FaultlineError('kernel', `kernel file ${path} does not exist`, {
+      where: text,
+      hint: 'give the path of a bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*), debian:<package>, or host',
+      cause,
+    });
+  }
+  const head = Buffer.alloc(Math.min(size, 1024));
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!isBzImage(head)) {
+    throw new FaultlineError('kernel', `${path} is not a bzImage (no "HdrS" boot header)`, {
+      where: text,
+      hint: 'give arch/x86/boot/bzImage, not vmlinux or a compressed module; or use debian:<package> or host',
+    });
+  }
+}

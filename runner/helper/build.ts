@@ -1,0 +1,80 @@
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { FaultlineError } from '../errors.js';
+import { hashParts } from '../hash.js';
+import { nativeSourceDir } from '../paths.js';
+
+export interface BuiltHelper {
+  path: string;
+  hash: string;
+  cached: boolean;
+  compiler: string;
+}
+
+const cflags = ['-static', '-pthread', '-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11'];
+const missingLibc = /cannot find -l(c|pthread)\b|crt1\.o: No such file|stdio\.h: No such file/;
+
+// The helper runs inside bare initramfs guests, so it is built static against the UAPI header
+// of the kernel under test, and cached by the hash of everything that shapes the binary.
+export async function buildHelper(opts: { headersDir: string | null; cacheDir: string; sourceDir?: string }): Promise<BuiltHelper> {
+  const sourceDir = opts.sourceDir ?? nativeSourceDir;
+  const include = opts.headersDir ? ['-I', opts.headersDir] : [];
+  const compiler = (await gcc(['--version'])).stdout.split('\n')[0] ?? 'gcc';
+  const files = (await readdir(sourceDir)).filter((f) => /\.[ch]$/.test(f)).sort();
+  const header = await uffdHeader(include);
+  const parts = await Promise.all(files.map(async (f) => [f, await readFile(join(sourceDir, f))] as const));
+  const hash = hashParts([...parts.flat(), header, compiler, cflags.join(' ')]);
+  const dir = join(opts.cacheDir, 'helpers', hash);
+  const path = join(dir, 'faultline-helper');
+  if (await exists(path)) return { path, hash, cached: true, compiler };
+
+  await mkdir(join(opts.cacheDir, 'helpers'), { recursive: true });
+  const tmp = await mkdtemp(join(opts.cacheDir, 'helpers', `.tmp-${hash}-`));
+  try {
+    const sources = files.filter((f) => f.endsWith('.c')).map((f) => join(sourceDir, f));
+    const result = await gcc([...cflags, ...include, '-o', join(tmp, 'faultline-helper'), ...sources]);
+    if (result.exitCode !== 0) throw compileError(result.stderr, sourceDir);
+    await rename(tmp, dir).catch(async (cause: NodeJS.ErrnoException) => {
+      // another build of the same hash won the race; its result is identical
+      if (!(await exists(path))) throw cause;
+    });
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return { path, hash, cached: false, compiler };
+}
+
+async function gcc(args: string[], input?: string) {
+  const result = await execa('gcc', args, { reject: false, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+  if (result.exitCode === undefined) {
+    throw new FaultlineError('tool', `cannot run gcc: ${result.code ?? result.shortMessage}`, { hint: 'apt-get install gcc libc6-dev', cause: result });
+  }
+  return result;
+}
+
+/** The content of the <linux/userfaultfd.h> the compiler resolves with these include flags. */
+async function uffdHeader(include: string[]): Promise<Buffer> {
+  const deps = await gcc(['-M', ...include, '-x', 'c', '-'], '#include <linux/userfaultfd.h>\n');
+  const file = deps.stdout.split(/[\s\\]+/).find((p) => p.endsWith('/linux/userfaultfd.h'));
+  if (deps.exitCode !== 0 || !file) {
+    throw new FaultlineError('tool', 'gcc cannot find <linux/userfaultfd.h>', {
+      where: include[1],
+      hint: include.length ? 'Point headersDir at a `make headers_install` tree (it holds linux/userfaultfd.h).' : 'apt-get install gcc libc6-dev',
+    });
+  }
+  return readFile(file);
+}
+
+function compileError(stderr: string, sourceDir: string): FaultlineError {
+  if (missingLibc.test(stderr)) {
+    return new FaultlineError('tool', `static C library missing: ${stderr.match(missingLibc)?.[0]}`, { hint: 'apt-get install gcc libc6-dev' });
+  }
+  const first = stderr.split('\n').find((l) => /\berror\b/.test(l)) ?? stderr.trim().split('\n')[0] ?? 'gcc failed';
+  return new FaultlineError('build', `the native helper does not compile: ${first}`, {
+    where: sourceDir,
+    hint: 'If the kernel headers are older than the helper expects, add a fallback definition in suites/native/compat.h.',
+  });
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false);

@@ -1,0 +1,207 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { execa } from 'execa';
+import { FaultlineError } from '../errors.js';
+import type { Accel } from '../events.js';
+import { requireTool } from '../tools.js';
+import { defaultMemoryMiB, qemuArgv, type Machine } from './argv.js';
+import { LineSplitter } from './lines.js';
+
+export interface BootOptions {
+  kernel: string;
+  /** The initramfs (base + plan segments); null boots the kernel alone (the accel probe). */
+  initrd: string | null;
+  accel: Accel;
+  /** Defaults to pc: microvm is a little faster but hangs in about one TCG boot in six (see DEFAULT_MACHINE). */
+  machine?: Machine;
+  memoryMiB?: number;
+  smp?: number;
+  hugepages?: number;
+  loglevel?: number;
+  cpu?: string;
+  append?: readonly string[];
+  /** Raw console bytes are written here as they arrive, so a hang still leaves its log. */
+  consoleLog?: string;
+  /** Host watchdog: QEMU is killed after this long. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Wire the result serial port (ttyS1); off for the acceleration probe. */
+  resultChannel?: boolean;
+  onStart?: (argv: string[]) => void;
+  onConsoleLine?: (line: string) => void;
+  onResult?: (chunk: string) => void;
+}
+
+export interface BootResult {
+  /** QEMU's exit code; null when it was killed (watchdog or abort). */
+  exitCode: number | null;
+  /** The signal that ended QEMU when it was not the watchdog or the abort signal. */
+  signal: string | null;
+  timedOut: boolean;
+  aborted: boolean;
+  ms: number;
+  /** The full command, binary first. */
+  argv: string[];
+  /** The agent's "faultline: agent done rc=N", or null when the guest never got there. */
+  agentExit: number | null;
+  consoleBytes: number;
+  stderr: string;
+}
+
+// microvm has no HPET or ACPI PM timer, so when TCG jitter spoils the kernel's PIT calibration
+// ("tsc: Unable to calibrate against PIT") the guest hangs; pc falls back to HPET and never did.
+export const DEFAULT_MACHINE: Machine = 'pc';
+
+const agentDone = /faultline: agent done rc=(\d+)/;
+
+// Boots one guest and streams both channels while it runs; QEMU failing to start at all is a
+// 'boot' error, while a guest that dies or hangs is reported in the result for the caller to mark.
+export async function bootGuest(opts: BootOptions): Promise<BootResult> {
+  const qemu = await requireTool('qemu-system-x86_64', 'qemu-system-x86');
+  const work = await mkdtemp(join(tmpdir(), 'faultline-qemu-'));
+  const socketPath = join(work, 'result.sock');
+  const wantResult = opts.resultChannel ?? true;
+  const hugepages = opts.hugepages ?? 0;
+  const args = qemuArgv({
+    kernel: opts.kernel,
+    initrd: opts.initrd,
+    accel: opts.accel,
+    machine: opts.machine ?? DEFAULT_MACHINE,
+    memoryMiB: opts.memoryMiB ?? defaultMemoryMiB(hugepages),
+    smp: opts.smp ?? 2,
+    result: wantResult ? { kind: 'socket', path: socketPath } : null,
+    hugepages,
+    loglevel: opts.loglevel ?? 7,
+    ...(opts.cpu ? { cpu: opts.cpu } : {}),
+    ...(opts.append ? { append: opts.append } : {}),
+  });
+  const argv = [qemu, ...args];
+  let log: WriteStream | null = null;
+  let result: ResultListener | null = null;
+  let agentExit: number | null = null;
+  let consoleBytes = 0;
+  const lines = new LineSplitter((line) => {
+    const done = agentDone.exec(line);
+    if (done) agentExit = Number(done[1]);
+    opts.onConsoleLine?.(line);
+  });
+  const started = performance.now();
+  try {
+    log = opts.consoleLog ? await openConsoleLog(opts.consoleLog) : null;
+    result = wantResult ? await listenForResults(socketPath, opts.onResult) : null;
+    const child = execa(qemu, args, {
+      stdin: 'ignore',
+      buffer: { stdout: false, stderr: true },
+      reject: false,
+      timeout: opts.timeoutMs,
+      forceKillAfterDelay: 2000,
+      ...(opts.signal ? { cancelSignal: opts.signal } : {}),
+    });
+    opts.onStart?.(argv);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      consoleBytes += chunk.length;
+      log?.write(chunk);
+      lines.write(chunk);
+    });
+    const done = await child;
+    lines.end();
+    await result?.drained();
+    const ms = Math.round(performance.now() - started);
+    const stderr = typeof done.stderr === 'string' ? done.stderr : '';
+    // QEMU exits 0 on SIGTERM, so a killed guest's code says nothing: report null instead.
+    const exitCode = done.timedOut || done.isCanceled ? null : (done.exitCode ?? null);
+    const signal = done.timedOut || done.isCanceled ? null : (done.signal ?? null);
+    if (done.failed && consoleBytes === 0 && (signal !== null || (exitCode !== null && exitCode !== 0))) {
+      const how = signal ? `killed by ${signal}` : `exit ${exitCode}`;
+      throw new FaultlineError('boot', `QEMU failed to start the guest (${how}): ${firstLine(stderr) ?? 'no message'}`, {
+        where: argv.join(' '),
+        cause: stderr,
+      });
+    }
+    return { exitCode, signal, timedOut: done.timedOut, aborted: done.isCanceled, ms, argv, agentExit, consoleBytes, stderr };
+  } finally {
+    result?.close();
+    await closeLog(log);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+interface ResultListener {
+  /** Resolves once QEMU's connection closed (all bytes delivered), or soon if it never connected. */
+  drained(): Promise<void>;
+  close(): void;
+}
+
+// QEMU connects to this socket as a client when it starts, so the host is listening first and
+// no result byte can be lost; bytes are decoded and handed on as they arrive.
+async function listenForResults(path: string, onResult: ((chunk: string) => void) | undefined): Promise<ResultListener> {
+  const decoder = new StringDecoder('utf8');
+  const sockets: Socket[] = [];
+  let closedCount = 0;
+  let notify: () => void = () => {};
+  const server: Server = createServer((socket) => {
+    sockets.push(socket);
+    socket.on('data', (chunk: Buffer) => {
+      const text = decoder.write(chunk);
+      if (text !== '') onResult?.(text);
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      closedCount++;
+      notify();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  server.on('error', () => {});
+  return {
+    drained: () =>
+      new Promise<void>((resolve) => {
+        let finished = false;
+        const finish = (): void => {
+          if (finished) return;
+          finished = true;
+          clearTimeout(timer);
+          const rest = decoder.end();
+          if (rest !== '') onResult?.(rest);
+          resolve();
+        };
+        const timer = setTimeout(finish, sockets.length === 0 ? 0 : 2000);
+        notify = () => {
+          if (closedCount >= sockets.length) finish();
+        };
+        notify();
+      }),
+    close: () => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+// Fails before QEMU starts if the log cannot be written, instead of losing the console silently.
+async function openConsoleLog(path: string): Promise<WriteStream> {
+  try {
+    await writeFile(path, '');
+  } catch (cause) {
+    throw new FaultlineError('io', `cannot write the console log ${path}`, { cause });
+  }
+  const log = createWriteStream(path);
+  log.on('error', () => {});
+  return log;
+}
+
+function closeLog(log: WriteStream | null): Promise<void> {
+  return new Promise((resolve) => (log ? log.end(() => resolve()) : resolve()));
+}
+
+/** QEMU's first stderr line is the cause; an assertion that follows only restates it. */
+function firstLine(text: string): string | undefined {
+  return text.split('\n').find((l) => l.trim() !== '');
+}

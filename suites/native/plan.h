@@ -1,0 +1,60 @@
+/* The plan (PLAN-FORMAT.md): parsed and fully validated before any case runs, so a malformed
+ * plan is reported with its line and nothing executes. */
+#ifndef FAULTLINE_PLAN_H
+#define FAULTLINE_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "names.h"
+
+#define PLAN_MAX_KV 16
+#define PLAN_NAME_MAX 128
+
+struct kv {
+	char key[24];
+	char val[104];
+};
+
+struct step {
+	int plan_line;   /* line in the plan file */
+	int line;        /* line= : the YAML step it came from */
+	char op[24];
+	int nkv;
+	struct kv kv[PLAN_MAX_KV];
+};
+
+struct need {
+	int plan_line;
+	char key[24];
+	char val[104];
+};
+
+struct plan_case {
+	char suite[PLAN_NAME_MAX];
+	char name[PLAN_NAME_MAX];
+	int plan_line;
+	int timeout_ms;
+	int nneeds;
+	struct need *needs;
+	int nsteps;
+	struct step *steps;
+};
+
+struct plan {
+	int ncases;
+	struct plan_case *cases;
+};
+
+/* Reads and validates PATH. On error returns -1 with "LINE: message" in err. */
+int plan_load(const char *path, struct plan *out, char *err, size_t errlen);
+
+/* Accessors for validated steps (values were checked at load time). */
+const char *step_str(const struct step *s, const char *key);
+uint64_t step_num(const struct step *s, const char *key, uint64_t dflt);
+int step_has(const struct step *s, const char *key);
+uint64_t step_flags(const struct step *s, const char *key, const struct name_value *table);
+/* errno expected by the step: 0 (success) unless expect_errno is given */
+int step_errno(const struct step *s);
+
+#endif

@@ -1,0 +1,31 @@
+/* The case's memory region: the registered mapping `reg` and, for file-backed memory, an
+ * unregistered MAP_SHARED alias of the same file. */
+#ifndef FAULTLINE_REGION_H
+#define FAULTLINE_REGION_H
+
+#include <stddef.h>
+
+enum backend { BACKEND_ANON, BACKEND_SHMEM, BACKEND_HUGETLB };
+
+struct region {
+	enum backend backend;
+	int shared;
+	size_t psz;
+	size_t pages;
+	int fd;
+	char *reg;
+	char *alias;
+};
+
+#define HUGE_PSZ ((size_t)2 << 20)
+
+/* 0 on success; 1 = skip (reason in why); -1 = failure (reason in why). */
+int region_map(struct region *r, enum backend b, int shared, size_t pages, int alias, char *why, size_t whylen);
+/* Free 2 MiB huge pages not already reserved, and the pool size; -1 when hugetlb is absent. */
+long hugepages_available(long *total);
+/* The skip reason for too few huge pages, naming the sysctl that fixes it. */
+void hugepages_reason(long needed, char *why, size_t whylen);
+/* Pointer to page P of the target mapping ("reg" or "alias"). */
+char *region_page(const struct region *r, const char *target, size_t page);
+
+#endif

@@ -1,0 +1,217 @@
+/* The helper's side of a case: check needs, fork the case process, enforce its timeout, and
+ * turn how it ended into a TAP test point. */
+#define _GNU_SOURCE
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "case.h"
+#include "region.h"
+#include "tap.h"
+#include "uffd.h"
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void kmsg(const struct plan_case *c, const char *what)
+{
+	char buf[512];
+	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	int n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "faultline: case %s/%s %s\n", c->suite, c->name, what);
+	if (write(fd, buf, (size_t)n) < 0) {
+		/* best effort: kernel messages are only tied to cases when /dev/kmsg is writable */
+	}
+	close(fd);
+}
+
+static int swap_active(void)
+{
+	FILE *f = fopen("/proc/swaps", "r");
+	char line[512];
+	int lines = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1; /* the first line is the header */
+}
+
+int needs_unmet(const struct plan_case *c, char *why, size_t whylen)
+{
+	for (int i = 0; i < c->nneeds; i++) {
+		const struct need *n = &c->needs[i];
+		if (!strcmp(n->key, "kernel")) {
+			struct utsname u;
+			int maj = 0, min = 0, wmaj = 0, wmin = 0;
+			uname(&u);
+			sscanf(u.release, "%d.%d", &maj, &min);
+			sscanf(n->val, "%d.%d", &wmaj, &wmin);
+			if (maj < wmaj || (maj == wmaj && min < wmin))
+				return snprintf(why, whylen, "needs kernel %s or newer (running %s)", n->val, u.release), 1;
+		} else if (!strcmp(n->key, "hugepages")) {
+			uint64_t want = 0;
+			long total;
+			number_parse(n->val, &want);
+			if (hugepages_available(&total) < (long)want)
+				return hugepages_reason((long)want, why, whylen), 1;
+		} else if (!strcmp(n->key, "feature")) {
+			uint64_t have, bit = 0;
+			char reason[256];
+			name_lookup(feature_names, n->val, &bit);
+			if (uffd_probe(&have, reason, sizeof(reason)))
+				return snprintf(why, whylen, "%s", reason), 1;
+			if (!(have & bit))
+				return snprintf(why, whylen, "kernel lacks UFFD_FEATURE_%s", n->val), 1;
+		} else if (!strcmp(n->key, "swap")) {
+			if (!swap_active())
+				return snprintf(why, whylen, "needs active swap, none in /proc/swaps (swapon a swap "
+					 "device or file)"), 1;
+		}
+	}
+	return 0;
+}
+
+/* Waits for pid up to timeout_ms; returns 1 with *status when it ended, 0 on timeout. SIGCHLD is
+ * blocked, so sigtimedwait sleeps until a child changes state. */
+static int wait_child(pid_t pid, int timeout_ms, int *status)
+{
+	long deadline = now_ms() + timeout_ms;
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		long left = deadline - now_ms();
+		struct timespec ts;
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 1;
+		if (left <= 0)
+			return 0;
+		if (left > 50)
+			left = 50; /* re-poll even if a SIGCHLD was consumed elsewhere */
+		ts.tv_sec = 0;
+		ts.tv_nsec = left * 1000000L;
+		sigtimedwait(&chld, NULL, &ts);
+	}
+}
+
+static enum outcome run_case(const struct plan_case *c, char *reason, size_t reasonlen, long *ms)
+{
+	struct case_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	enum outcome outcome;
+	long start;
+	pid_t pid;
+	int status = 0;
+	char step[64];
+
+	if (sh == MAP_FAILED) {
+		snprintf(reason, reasonlen, "mmap for the case process: %s", strerror(errno));
+		return OUTCOME_FAIL;
+	}
+	memset(sh, 0, sizeof(*sh));
+	sh->outcome = -1;
+	kmsg(c, "begin");
+	fflush(stdout);
+	fflush(stderr);
+	start = now_ms();
+	pid = fork();
+	if (pid < 0) {
+		snprintf(reason, reasonlen, "fork: %s", strerror(errno));
+		munmap(sh, sizeof(*sh));
+		return OUTCOME_FAIL;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		enum outcome o;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		o = case_execute(c, sh);
+		sh->outcome = (int)o;
+		_exit(o == OUTCOME_FAIL ? 1 : 0);
+	}
+	if (!wait_child(pid, c->timeout_ms, &status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		status = -1;
+	}
+	*ms = now_ms() - start;
+	if (sh->line)
+		snprintf(step, sizeof(step), "line %d: %s", sh->line, sh->op);
+	else
+		snprintf(step, sizeof(step), "setup, before the first step");
+	if (status == -1) {
+		outcome = OUTCOME_TIMEOUT;
+		snprintf(reason, reasonlen, "%s: timed out after %dms", step, c->timeout_ms);
+	} else if (WIFSIGNALED(status)) {
+		outcome = OUTCOME_CRASH;
+		snprintf(reason, reasonlen, "%s: case process killed by %s%s", step, signal_name(WTERMSIG(status)),
+			 WCOREDUMP(status) ? " (core dumped)" : "");
+	} else if (sh->outcome < 0) {
+		outcome = OUTCOME_CRASH;
+		snprintf(reason, reasonlen, "%s: case process exited with status %d before reporting", step,
+			 WEXITSTATUS(status));
+	} else {
+		outcome = (enum outcome)sh->outcome;
+		snprintf(reason, reasonlen, "%s", sh->reason);
+	}
+	kmsg(c, "end");
+	munmap(sh, sizeof(*sh));
+	return outcome;
+}
+
+int run_plan(const struct plan *p)
+{
+	sigset_t chld;
+	int any_bad = 0, nsuites = 0;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	tap_begin();
+	for (int i = 0; i < p->ncases;) {
+		const char *suite = p->cases[i].suite;
+		int n = 0, suite_ok = 1;
+		while (i + n < p->ncases && !strcmp(p->cases[i + n].suite, suite))
+			n++;
+		tap_suite_begin(suite, n);
+		for (int k = 0; k < n; k++) {
+			const struct plan_case *c = &p->cases[i + k];
+			char reason[1024] = "";
+			long ms = 0;
+			enum outcome o;
+			if (needs_unmet(c, reason, sizeof(reason)))
+				o = OUTCOME_SKIP;
+			else
+				o = run_case(c, reason, sizeof(reason), &ms);
+			if (o != OUTCOME_PASS && o != OUTCOME_SKIP)
+				suite_ok = 0;
+			tap_case(k + 1, c->name, o, reason, ms);
+		}
+		tap_suite_end(++nsuites, suite, suite_ok);
+		any_bad |= !suite_ok;
+		i += n;
+	}
+	tap_end(nsuites);
+	return any_bad ? 1 : 0;
+}

@@ -1,0 +1,78 @@
+/* Writes TAP 14 to stdout, flushed per line so a serial console streams it. */
+#include "tap.h"
+
+#include <stdio.h>
+
+static const char *status_name(enum outcome o)
+{
+	switch (o) {
+	case OUTCOME_FAIL:
+		return "fail";
+	case OUTCOME_TIMEOUT:
+		return "timeout";
+	case OUTCOME_CRASH:
+		return "crash";
+	default:
+		return "pass";
+	}
+}
+
+/* A YAML double-quoted scalar. */
+static void quoted(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", stdout);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\x%02x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+void tap_begin(void)
+{
+	printf("TAP version 14\n");
+	fflush(stdout);
+}
+
+void tap_suite_begin(const char *suite, int ncases)
+{
+	printf("# Subtest: %s\n    1..%d\n", suite, ncases);
+	fflush(stdout);
+}
+
+void tap_case(int n, const char *name, enum outcome outcome, const char *reason, long ms)
+{
+	if (outcome == OUTCOME_SKIP) {
+		/* a newline would end the directive early */
+		printf("    ok %d - %s # SKIP ", n, name);
+		for (const char *s = reason; *s; s++)
+			putchar(*s == '\n' ? ' ' : *s);
+		putchar('\n');
+	} else if (outcome == OUTCOME_PASS) {
+		printf("    ok %d - %s # time=%ldms\n", n, name, ms);
+	} else {
+		printf("    not ok %d - %s # time=%ldms\n      ---\n      status: %s\n      reason: ", n, name, ms,
+		       status_name(outcome));
+		quoted(reason);
+		printf("\n      ...\n");
+	}
+	fflush(stdout);
+}
+
+void tap_suite_end(int n, const char *suite, int ok)
+{
+	printf("%sok %d - %s\n", ok ? "" : "not ", n, suite);
+	fflush(stdout);
+}
+
+void tap_end(int nsuites)
+{
+	printf("1..%d\n", nsuites);
+	fflush(stdout);
+}

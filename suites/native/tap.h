@@ -1,0 +1,13 @@
+/* TAP 14 output: one subtest per suite, one test point per case. */
+#ifndef FAULTLINE_TAP_H
+#define FAULTLINE_TAP_H
+
+enum outcome { OUTCOME_PASS, OUTCOME_FAIL, OUTCOME_SKIP, OUTCOME_TIMEOUT, OUTCOME_CRASH };
+
+void tap_begin(void);
+void tap_suite_begin(const char *suite, int ncases);
+void tap_case(int n, const char *name, enum outcome outcome, const char *reason, long ms);
+void tap_suite_end(int n, const char *suite, int ok);
+void tap_end(int nsuites);
+
+#endif

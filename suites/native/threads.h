@@ -1,0 +1,49 @@
+/* Named fault threads: each touches memory (or calls madvise) and may block in a userfault;
+ * a SIGBUS it takes is caught with a per-thread sigsetjmp and recorded, not fatal. */
+#ifndef FAULTLINE_THREADS_H
+#define FAULTLINE_THREADS_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+enum work { WORK_READ, WORK_WRITE, WORK_MADVISE };
+
+struct fthread {
+	char name[32];
+	int in_use;
+	pthread_t tid;
+	/* the work */
+	enum work work;
+	char *addr;
+	size_t len;
+	int byte;
+	int advice;
+	int expect_err; /* madvise: the errno the step expects, 0 for success */
+	int step_line;  /* YAML line of the step that started it, for messages */
+	/* the outcome, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int finished;
+	int sigbus;
+	void *sigbus_addr;
+	int err;            /* madvise: errno, 0 on success */
+	int first;          /* read: the first byte read */
+	long mismatch;      /* read: first offset whose byte differs from `first`, -1 if none */
+	int mismatch_byte;
+};
+
+/* Installs the process-wide SIGBUS handler (once per case process). */
+void threads_init(void);
+/* Finds a thread by name, or takes a free slot for it when create is set. */
+struct fthread *thread_slot(const char *name, int create);
+/* Starts t with its work fields set; returns 0 or an errno. */
+int thread_start(struct fthread *t);
+/* Waits up to wait_ms for t to finish; 1 = finished (and joined), 0 = still running. */
+int thread_wait(struct fthread *t, int wait_ms);
+/* Releases a finished thread's slot. */
+void thread_release(struct fthread *t);
+/* For a finished read: -1 if every byte equals want, else the first offset that does not (and
+ * its byte in *got). */
+long thread_value_mismatch(const struct fthread *t, int want, int *got);
+
+#endif

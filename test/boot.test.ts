@@ -1,0 +1,109 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { buildBaseImage, planArchive } from '../images/initramfs.js';
+import { defaultKernelPackage } from '../kernels/default.js';
+import { resolveKernel } from '../kernels/resolve.js';
+import { chooseAccel } from '../runner/qemu/accel.js';
+import { bootGuest } from '../runner/qemu/boot.js';
+import { buildStandInHelper } from './fixtures/guest/stand-in.js';
+
+// Real Debian kernel, real QEMU, real busybox: the whole guest path end to end under TCG.
+// On a host where KVM works, set FAULTLINE_EXPECT_ACCEL=kvm.
+const expectedAccel = process.env.FAULTLINE_EXPECT_ACCEL ?? 'tcg';
+const cacheDir = mkdtempSync(join(tmpdir(), 'faultline-boot-cache-'));
+const work = mkdtempSync(join(tmpdir(), 'faultline-boot-'));
+t.teardown(() => {
+  rmSync(cacheDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+t.test('boots the default Debian kernel and carries TAP on the result channel', async (t) => {
+  const pkg = await defaultKernelPackage();
+  t.match(pkg, /^linux-image-6\.\d+\.\d+-\d+-cloud-amd64$/);
+  const kernel = await resolveKernel({ kind: 'debian', package: pkg }, { cacheDir });
+  t.equal(kernel.cached, false);
+  t.equal(kernel.id, pkg.slice('linux-image-'.length));
+  t.equal(kernel.release, kernel.id);
+  t.equal(kernel.config?.get('CONFIG_USERFAULTFD'), 'y');
+  const again = await resolveKernel({ kind: 'debian', package: 'linux-image-cloud-amd64' }, { cacheDir });
+  t.same(again, { ...kernel, spec: 'debian:linux-image-cloud-amd64', cached: true }, 'the meta package finds the cached kernel');
+
+  const accelStarted = performance.now();
+  const accel = await chooseAccel('auto', kernel.image!, cacheDir);
+  const accelMs = performance.now() - accelStarted;
+  t.equal(accel.accel, expectedAccel, accel.reason);
+  t.equal(accel.cached, false);
+  t.ok(accelMs < 8000, `auto accel decided in ${Math.round(accelMs)} ms`);
+  const cachedAccel = await chooseAccel('auto', kernel.image!, cacheDir);
+  t.equal(cachedAccel.cached, true);
+  t.equal(cachedAccel.accel, accel.accel);
+  t.comment(`accel: ${accel.reason} (probe ${accel.probeMs} ms); cached: ${cachedAccel.reason}`);
+
+  const image = await buildBaseImage({ helperPath: await buildStandInHelper(), cacheDir });
+  const initrd = join(work, 'initrd.img');
+  writeFileSync(initrd, Buffer.concat([readFileSync(image.path), planArchive('plan 1\nsuite boot-test\n')]));
+  const consoleLog = join(work, 'console.log');
+  const lines: string[] = [];
+  let result = '';
+  let started: string[] = [];
+  const boot = await bootGuest({
+    kernel: kernel.image!,
+    initrd,
+    accel: accel.accel,
+    hugepages: 2,
+    consoleLog,
+    timeoutMs: 120_000,
+    onStart: (argv) => (started = argv),
+    onConsoleLine: (line) => lines.push(line),
+    onResult: (chunk) => (result += chunk),
+  });
+  t.comment(`boot took ${boot.ms} ms: ${boot.argv.join(' ')}`);
+  t.same(started, boot.argv);
+  t.equal(boot.timedOut, false);
+  t.equal(boot.exitCode, 0);
+  t.equal(boot.agentExit, 0);
+  const log = readFileSync(consoleLog, 'utf8');
+  t.match(log, /Linux version 6\./);
+  t.match(log, /faultline: hugepages 2 of 2 reserved/);
+  t.ok(lines.includes('faultline: agent ready'));
+  t.ok(lines.includes('faultline: agent done rc=0'));
+  t.equal(result, 'TAP version 14\n# plan: plan 1\nok 1 - stand-in helper ran\n1..1\n', 'raw TAP, no carriage returns, plan segment unpacked');
+  t.notMatch(log, /stand-in helper ran/, 'results stay off the console');
+});
+
+t.test('the watchdog kills a guest that never finishes', async (t) => {
+  const kernel = await resolveKernel({ kind: 'debian', package: await defaultKernelPackage() }, { cacheDir });
+  const boot = await bootGuest({ kernel: kernel.image!, initrd: null, accel: 'tcg', timeoutMs: 1500, append: ['panic=0'] });
+  t.equal(boot.timedOut, true);
+  t.equal(boot.exitCode, null);
+  t.ok(boot.ms < 6000);
+});
+
+t.test('an abort signal stops QEMU', async (t) => {
+  const kernel = await resolveKernel({ kind: 'debian', package: await defaultKernelPackage() }, { cacheDir });
+  const stop = new AbortController();
+  const boot = await bootGuest({
+    kernel: kernel.image!,
+    initrd: null,
+    accel: 'tcg',
+    timeoutMs: 60_000,
+    signal: stop.signal,
+    onConsoleLine: (line) => {
+      if (line.includes('Linux version')) stop.abort();
+    },
+  });
+  t.equal(boot.aborted, true);
+  t.equal(boot.timedOut, false);
+  t.equal(boot.exitCode, null);
+  t.ok(boot.consoleBytes > 0);
+});
+
+t.test('QEMU failing to start is a boot error carrying its message', async (t) => {
+  const missing = join(work, 'no-such-kernel');
+  await t.rejects(bootGuest({ kernel: missing, initrd: null, accel: 'tcg', timeoutMs: 10_000 }), {
+    kind: 'boot',
+    message: `QEMU failed to start the guest (exit 1): qemu: could not open kernel file '${missing}': No such file or directory`,
+  });
+});

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import type { CaseResult } from '../runner/events.js';
+import { CaseResultStream, type PlannedCase } from '../runner/tap/case-results.js';
+
+const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', 'results', name), 'latin1');
+
+const planned: PlannedCase[] = [
+  { suite: 'minor-faults', case: 'read-minor-continue-shmem' },
+  { suite: 'minor-faults', case: 'continue-eexist-shmem' },
+  { suite: 'minor-faults', case: 'read-minor-continue-hugetlb' },
+  { suite: 'minor-faults', case: 'blocked-forever-shmem' },
+  { suite: 'missing-faults', case: 'copy-anon' },
+];
+
+/** Feeds the text in small, uneven chunks, as a serial port delivers it. */
+function feed(text: string, chunk = 7): { live: CaseResult[]; final: CaseResult[] } {
+  const live: CaseResult[] = [];
+  const stream = new CaseResultStream('k1', planned, (r) => live.push(r));
+  for (let i = 0, n = 0; i < text.length; n++) {
+    const size = chunk + (n % 3);
+    stream.write(text.slice(i, i + size));
+    i += size;
+  }
+  const final = stream.finish({ status: 'crash', reason: 'no result: the guest stopped' });
+  return { live, final };
+}
+
+const brief = (rs: CaseResult[]) => rs.map((r) => `${r.suite}/${r.case} ${r.status}${r.reason ? `: ${r.reason}` : ''}`);
+
+t.test('every status comes through with its reason and time', async (t) => {
+  const { live, final } = feed(fixture('complete.tap'));
+  t.same(brief(live), [
+    'minor-faults/read-minor-continue-shmem pass',
+    'minor-faults/continue-eexist-shmem fail: line 42: ioctl CONTINUE: expected errno EEXIST, got success (mapped=4096)',
+    'minor-faults/read-minor-continue-hugetlb skip: needs 1 free 2 MiB huge pages (sysctl vm.nr_hugepages=1)',
+    'minor-faults/blocked-forever-shmem timeout: case did not finish within 5000 ms (in step 7, line 88: join)',
+    'missing-faults/copy-anon crash: case process killed by SIGSEGV during step 3 (line 12: access)',
+  ]);
+  t.same(final, live, 'finish adds nothing when every planned case reported');
+  t.equal(live[0]!.durationMs, 3);
+  t.equal(live[3]!.durationMs, 5001);
+  t.equal(live[0]!.kernel, 'k1');
+});
+
+t.test('kernel messages between result lines are ignored', async (t) => {
+  const { live, final } = feed(fixture('interleaved.tap'), 3);
+  t.same(brief(live.slice(0, 3)), [
+    'minor-faults/read-minor-continue-shmem pass',
+    'minor-faults/continue-eexist-shmem fail: line 42: ioctl CONTINUE: expected errno EEXIST, got success (mapped=4096)',
+    'minor-faults/read-minor-continue-hugetlb skip: needs 1 free 2 MiB huge pages (sysctl vm.nr_hugepages=1)',
+  ]);
+  t.same(brief(final.slice(3)), [
+    'minor-faults/blocked-forever-shmem crash: no result: the guest stopped',
+    'missing-faults/copy-anon crash: no result: the guest stopped',
+  ]);
+});
+
+t.test('output cut off in the middle of a case: that case and the rest are never a pass', async (t) => {
+  const { live, final } = feed(fixture('cut-mid-case.tap'));
+  t.same(brief(final), [
+    'minor-faults/read-minor-continue-shmem pass',
+    'minor-faults/continue-eexist-shmem fail: line 42: ioctl CONTINUE: expected errno EEXIST, got success (mapped=4096)',
+    'minor-faults/read-minor-continue-hugetlb crash: no result: the guest stopped',
+    'minor-faults/blocked-forever-shmem crash: no result: the guest stopped',
+    'missing-faults/copy-anon crash: no result: the guest stopped',
+  ]);
+  t.equal(live.length, 5, 'the missing ones are reported as events too');
+});
+
+t.test('random bytes on the result channel: no throw, nothing passes', async (t) => {
+  const { final } = feed(fixture('garbage.bin'), 13);
+  t.equal(final.length, planned.length);
+  t.ok(final.every((r) => r.status === 'crash'));
+});
+
+t.test('a result for a case seen twice is kept once', async (t) => {
+  const text = fixture('complete.tap');
+  const { final } = feed(text.replace('1..2\n', '') + text.split('\n').slice(1).join('\n'));
+  t.equal(final.length, planned.length);
+});

@@ -1,0 +1,70 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { requiredKernelOptions } from '../kernels/config.js';
+import { fetchDebianKernel, resolveMetaPackage } from '../kernels/debian.js';
+import { resolveKernel } from '../kernels/resolve.js';
+import { parseKernelSpec } from '../kernels/spec.js';
+
+/** Just enough of a bzImage for the header reader. */
+function fakeBzImage(version: string): Buffer {
+  const buf = Buffer.alloc(0x1000);
+  buf.write('HdrS', 0x202, 'latin1');
+  buf.writeUInt16LE(0x020f, 0x206);
+  buf.writeUInt16LE(0x400, 0x20e);
+  buf.write(version + '\0', 0x600, 'latin1');
+  return buf;
+}
+const goodConfig = requiredKernelOptions.map((o) => `${o.name}=y`).join('\n') + '\n';
+const cacheDir = mkdtempSync(join(tmpdir(), 'faultline-resolve-'));
+
+t.test('a /boot-style file kernel finds its config beside it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-kfile-'));
+  writeFileSync(join(dir, 'vmlinuz-6.9.1-test'), fakeBzImage('6.9.1-test (me@box) #1'));
+  writeFileSync(join(dir, 'config-6.9.1-test'), goodConfig);
+  const kernel = await resolveKernel(parseKernelSpec(join(dir, 'vmlinuz-6.9.1-test')), { cacheDir });
+  t.equal(kernel.id, 'vmlinuz-6.9.1-test');
+  t.equal(kernel.release, '6.9.1-test');
+  t.equal(kernel.image, join(dir, 'vmlinuz-6.9.1-test'));
+  t.equal(kernel.config?.get('CONFIG_USERFAULTFD'), 'y');
+  t.equal(kernel.headersDir, null);
+});
+
+t.test('a build tree kernel is named after its tree and checked against .config', async (t) => {
+  const tree = join(mkdtempSync(join(tmpdir(), 'faultline-ktree-')), 'uffd-fix');
+  mkdirSync(join(tree, 'arch/x86/boot'), { recursive: true });
+  mkdirSync(join(tree, 'usr/include/linux'), { recursive: true });
+  const image = join(tree, 'arch/x86/boot/bzImage');
+  writeFileSync(image, fakeBzImage('6.10.0-rc1+ (me@box) #7'));
+  writeFileSync(join(tree, '.config'), goodConfig);
+  const kernel = await resolveKernel({ kind: 'file', path: image }, { cacheDir });
+  t.same({ id: kernel.id, release: kernel.release, headersDir: kernel.headersDir }, { id: 'uffd-fix', release: '6.10.0-rc1+', headersDir: join(tree, 'usr/include') });
+  writeFileSync(join(tree, '.config'), goodConfig.replace('CONFIG_USERFAULTFD=y', '# CONFIG_USERFAULTFD is not set'));
+  await t.rejects(resolveKernel({ kind: 'file', path: image }, { cacheDir }), {
+    kind: 'kernel',
+    where: `${image} (config ${join(tree, '.config')})`,
+    message: 'kernel config lacks CONFIG_USERFAULTFD=n (needed for the userfaultfd syscall under test)',
+  });
+});
+
+t.test('the host kernel', async (t) => {
+  const kernel = await resolveKernel({ kind: 'host' }, { cacheDir });
+  t.same({ id: kernel.id, spec: kernel.spec, image: kernel.image, release: kernel.release }, { id: 'host', spec: 'host', image: null, release: release() });
+});
+
+t.test('unknown Debian packages fail with the fix', async (t) => {
+  await t.rejects(resolveMetaPackage('faultline-no-such-package'), {
+    kind: 'kernel',
+    where: 'debian:faultline-no-such-package',
+    message: 'package faultline-no-such-package is not in the apt package lists',
+    hint: 'check the name with apt-cache search linux-image',
+  });
+  await t.rejects(fetchDebianKernel('linux-image-0.0.0-99-none', { cacheDir }), {
+    kind: 'kernel',
+    where: 'debian:linux-image-0.0.0-99-none',
+    message: 'apt-get download linux-image-0.0.0-99-none failed: E: Unable to locate package linux-image-0.0.0-99-none',
+    hint: 'check the name with apt-cache search linux-image, or run apt-get update',
+  });
+});

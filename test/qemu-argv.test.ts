@@ -1,0 +1,70 @@
+import t from 'tap';
+import { defaultCpu, defaultMemoryMiB, kernelCommandLine, qemuArgv, type QemuOptions } from '../runner/qemu/argv.js';
+
+const base: QemuOptions = {
+  kernel: 'k/vmlinuz',
+  initrd: 'i/initrd.img',
+  accel: 'tcg',
+  machine: 'pc',
+  memoryMiB: 512,
+  smp: 2,
+  result: { kind: 'socket', path: '/tmp/r/result.sock' },
+  hugepages: 0,
+  loglevel: 7,
+};
+
+t.test('TCG on pc with a socket result channel', async (t) => {
+  t.same(qemuArgv(base), [
+    '-M', 'pc', '-accel', 'tcg', '-cpu', 'max',
+    '-m', '512', '-smp', '2',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-kernel', 'k/vmlinuz',
+    '-initrd', 'i/initrd.img',
+    '-append', 'console=ttyS0 loglevel=7 panic=-1',
+    '-serial', 'stdio',
+    '-chardev', 'socket,id=result,path=/tmp/r/result.sock',
+    '-device', 'isa-serial,chardev=result,index=1',
+  ]);
+});
+
+t.test('KVM on microvm with a file result channel, huge pages and extra words', async (t) => {
+  t.same(
+    qemuArgv({ ...base, accel: 'kvm', machine: 'microvm', memoryMiB: 528, smp: 1, hugepages: 8, result: { kind: 'file', path: 'out/result.tap' }, append: ['nokaslr'] }),
+    [
+      '-M', 'microvm', '-accel', 'kvm', '-cpu', 'qemu64',
+      '-m', '528', '-smp', '1',
+      '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+      '-kernel', 'k/vmlinuz',
+      '-initrd', 'i/initrd.img',
+      '-append', 'console=ttyS0 loglevel=7 panic=-1 reboot=t faultline.hugepages=8 nokaslr',
+      '-serial', 'stdio',
+      '-chardev', 'file,id=result,path=out/result.tap',
+      '-device', 'isa-serial,chardev=result,index=1',
+    ],
+  );
+});
+
+t.test('the probe shape: no initrd, no result port, an explicit CPU', async (t) => {
+  t.same(qemuArgv({ ...base, accel: 'kvm', initrd: null, result: null, cpu: 'Skylake-Client' }), [
+    '-M', 'pc', '-accel', 'kvm', '-cpu', 'Skylake-Client',
+    '-m', '512', '-smp', '2',
+    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    '-kernel', 'k/vmlinuz',
+    '-append', 'console=ttyS0 loglevel=7 panic=-1',
+    '-serial', 'stdio',
+  ]);
+});
+
+t.test('commas in a chardev path are doubled', async (t) => {
+  const argv = qemuArgv({ ...base, result: { kind: 'file', path: 'a,b/result' } });
+  t.equal(argv[argv.indexOf('-chardev') + 1], 'file,id=result,path=a,,b/result');
+});
+
+t.test('kernel command line and defaults', async (t) => {
+  t.equal(kernelCommandLine({ machine: 'microvm', hugepages: 0, loglevel: 5 }), 'console=ttyS0 loglevel=5 panic=-1 reboot=t');
+  t.equal(kernelCommandLine({ machine: 'pc', hugepages: 4, loglevel: 7, append: ['a=1'] }), 'console=ttyS0 loglevel=7 panic=-1 faultline.hugepages=4 a=1');
+  t.equal(defaultCpu('tcg'), 'max');
+  t.equal(defaultCpu('kvm'), 'qemu64');
+  t.equal(defaultMemoryMiB(0), 512);
+  t.equal(defaultMemoryMiB(16), 544);
+});
