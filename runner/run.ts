@@ -1,6 +1,5 @@
-import { rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { buildBaseImage, planArchive } from '../images/initramfs.js';
 import { resolveKernel, type ResolvedKernel } from '../kernels/resolve.js';
 import { parseKernelSpec } from '../kernels/spec.js';
@@ -64,7 +63,7 @@ export async function runSuites(opts: RunOptions, events: RunEvents): Promise<{ 
 
 async function runHost(opts: RunOptions, events: RunEvents, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
   events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: 'host' }, qemuCommand: null });
-  const stream = resultStream(events, kernel.id, loaded);
+  const stream = resultStream(opts, events, kernel.id, loaded);
   const run = await events.stage('cases', kernel.id, () => runOnHost(helper, opts.results.path('plan.txt'), (chunk) => stream.write(chunk), opts.signal));
   if (run.exitCode === 2) {
     throw new FaultlineError('build', `the helper rejected the compiled plan: ${run.stderr.trim()}`, { where: opts.results.path('plan.txt') });
@@ -79,36 +78,45 @@ async function runGuest(opts: RunOptions, events: RunEvents, kernel: ResolvedKer
     cached: a.cached,
     detail: `${a.accel}: ${a.reason}`,
   }));
-  const initrd = join(tmpdir(), `faultline-initrd-${process.pid}-${Date.now()}.img`);
-  const { readFile } = await import('node:fs/promises');
+  // Kept in the results directory, so qemu-command.txt there replays the run exactly.
+  const initrd = opts.results.path('initrd.img');
   await writeFile(initrd, Buffer.concat([await readFile(image.path), planArchive(loaded.plan)]));
   const hugepages = Math.max(0, ...loaded.suites.flatMap((s) => s.cases.map(hugepagesNeeded)));
   const caseTime = loaded.suites.flatMap((s) => s.cases).reduce((sum, c) => sum + c.timeoutMs, 0);
-  const stream = resultStream(events, kernel.id, loaded);
-  try {
-    const boot = await events.stage('boot', kernel.id, () =>
-      bootGuest({
-        kernel: kernel.image!,
-        initrd,
-        accel: accel.accel as Accel,
-        hugepages,
-        consoleLog: opts.results.path('console.log'),
-        timeoutMs: bootAllowanceMs + caseTime,
-        onStart: (argv: string[]) =>
-          events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: accel.accel as Accel }, qemuCommand: argv }),
-        onResult: (chunk: string) => stream.write(chunk),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      }),
-    );
-    const missing: { status: CaseStatus; reason: string } = boot.timedOut
-      ? { status: 'timeout', reason: `no result: the guest did not finish within ${Math.round((bootAllowanceMs + caseTime) / 1000)}s (host watchdog); see console.log` }
+  const stream = resultStream(opts, events, kernel.id, loaded);
+  const timeoutMs = bootAllowanceMs + caseTime;
+  const boot = await events.stage('boot', kernel.id, () =>
+    bootGuest({
+      kernel: kernel.image!,
+      initrd,
+      accel: accel.accel as Accel,
+      hugepages,
+      consoleLog: opts.results.path('console.log'),
+      timeoutMs,
+      onStart: (argv: string[]) =>
+        events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: accel.accel as Accel }, qemuCommand: argv }),
+      onResult: (chunk: string) => stream.write(chunk),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    }),
+  );
+  const missing: { status: CaseStatus; reason: string } = boot.aborted
+    ? { status: 'error', reason: 'no result: the run was interrupted' }
+    : boot.timedOut
+      ? { status: 'timeout', reason: `no result: the guest did not finish within ${Math.round(timeoutMs / 1000)}s (host watchdog); see console.log` }
       : { status: 'crash', reason: `no result: the guest stopped (QEMU exit ${boot.exitCode}) before this case reported; see console.log` };
-    return stream.finish(missing);
-  } finally {
-    await rm(initrd, { force: true });
-  }
+  return stream.finish(missing);
 }
 
-function resultStream(events: RunEvents, kernel: string, loaded: LoadedSuites): CaseResultStream {
-  return new CaseResultStream(kernel, loaded.planned, (result) => events.emit({ type: 'case-result', result }));
+/** Parses the result channel while keeping its raw bytes in results.raw for offline reading. */
+function resultStream(opts: RunOptions, events: RunEvents, kernel: string, loaded: LoadedSuites): { write(chunk: string): void; finish: CaseResultStream['finish'] } {
+  const stream = new CaseResultStream(kernel, loaded.planned, (result) => events.emit({ type: 'case-result', result }));
+  const raw = opts.results.path('results.raw');
+  writeFileSync(raw, '');
+  return {
+    write: (chunk) => {
+      appendFileSync(raw, chunk);
+      stream.write(chunk);
+    },
+    finish: (missing) => stream.finish(missing),
+  };
 }

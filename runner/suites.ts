@@ -31,7 +31,9 @@ export async function loadSuites(files: readonly string[], only: readonly string
     if (other) throw new FaultlineError('suite', `two suites are named "${s.name}": ${other} and ${s.file}`, { hint: 'Give one of them another `suite:` name.' });
     names.set(s.name, s.file);
   }
-  const selected = only.length === 0 ? suites : suites.map((s) => ({ ...s, cases: s.cases.filter((c) => only.some((o) => `${s.name}/${c.name}`.includes(o))) }));
+  const selected = only.length === 0
+    ? suites
+    : suites.map((s) => ({ ...s, cases: s.cases.filter((c) => only.some((o) => `${s.name}/${c.name}`.includes(o))) })).filter((s) => s.cases.length > 0);
   const planned = selected.flatMap((s) => s.cases.map((c) => ({ suite: s.name, case: c.name })));
   if (planned.length === 0) throw new FaultlineError('usage', `no case matches ${only.join(', ')}`, { hint: 'Run `faultline list` to see the case names.' });
   return { suites: selected, plan: compileSuites(selected), planned };

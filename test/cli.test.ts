@@ -1,0 +1,108 @@
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { Parser } from 'tap-parser';
+import type { RunDocument } from '../runner/results/run-document.js';
+
+// The built CLI, run as a user runs it: real kernels, real QEMU, real helper.
+const root = join(import.meta.dirname, '..');
+const cli = join(root, 'dist', 'runner', 'cli.js');
+const expectAccel = process.env.FAULTLINE_EXPECT_ACCEL ?? 'tcg';
+const scratch = mkdtempSync(join(tmpdir(), 'faultline-cli-'));
+t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+
+t.before(async () => {
+  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
+});
+
+const faultline = (args: string[]) => execa('node', [cli, ...args], { cwd: root, reject: false, env: { CI: 'true' } });
+const readRun = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunDocument;
+
+t.test('default suites on the Debian cloud kernel under QEMU: everything passes or skips with a reason', async (t) => {
+  const dir = join(scratch, 'guest');
+  const run = await faultline(['run', '--results', dir]);
+  t.equal(run.exitCode, 0, run.stdout + run.stderr);
+  const doc = readRun(dir);
+  t.equal(doc.version, 1);
+  t.equal(doc.kernels.length, 1);
+  t.match(doc.kernels[0], { id: /^6\.1\.0-\d+-cloud-amd64$/, release: /^6\.1\.0-\d+-cloud-amd64$/, accel: expectAccel });
+  const suites = new Set(doc.results.map((r) => r.suite));
+  t.same([...suites].sort(), ['minor-faults', 'missing-faults']);
+  t.ok(doc.results.length >= 60, `ran ${doc.results.length} cases`);
+  for (const r of doc.results) {
+    t.ok(r.status === 'pass' || (r.status === 'skip' && r.reason), `${r.suite}/${r.case}: ${r.status} ${r.reason ?? ''}`);
+  }
+  t.ok(doc.results.filter((r) => r.status === 'pass').length >= 55, 'the 6.1 kernel passes the cases it supports');
+  t.match(readFileSync(join(dir, 'console.log'), 'utf8'), /Linux version 6\.1\.0[\s\S]*faultline: case minor-faults\/read-minor-continue-shmem begin[\s\S]*faultline: agent done rc=0/);
+  t.match(readFileSync(join(dir, 'qemu-command.txt'), 'utf8'), /qemu-system-x86_64 .*-no-reboot .*-initrd \S+initrd\.img/);
+  t.match(run.stdout, /^kernel .* \(cached\)|^kernel /m);
+
+  t.test('a second run rebuilds nothing', async (t) => {
+    const again = await faultline(['run', '--results', join(scratch, 'guest2'), '--case', 'read-minor-continue-shmem']);
+    t.equal(again.exitCode, 0, again.stdout + again.stderr);
+    for (const stage of ['kernel', 'helper', 'image', 'accel']) t.match(again.stdout, new RegExp(`^${stage} .*\\(cached\\)`, 'm'), `${stage} cached`);
+    t.same(readRun(join(scratch, 'guest2')).results.map((r) => `${r.case} ${r.status}`), ['read-minor-continue-shmem pass']);
+  });
+});
+
+t.test('--kernel host runs the same cases on the running kernel', async (t) => {
+  const dir = join(scratch, 'host');
+  const json = join(scratch, 'elsewhere', 'host.json');
+  const run = await faultline(['run', '--kernel', 'host', '--results', dir, '--json', json]);
+  t.equal(run.exitCode, 0, run.stdout + run.stderr);
+  const doc = readRun(dir);
+  t.same(JSON.parse(readFileSync(json, 'utf8')), doc, '--json writes the same document');
+  t.match(doc.kernels, [{ id: 'host', accel: 'host' }]);
+  t.ok(doc.results.length >= 60);
+  for (const r of doc.results) t.ok(r.status === 'pass' || (r.status === 'skip' && r.reason), `${r.case}: ${r.status} ${r.reason ?? ''}`);
+  for (const r of doc.results.filter((r) => r.status === 'skip' && /huge pages/.test(r.reason ?? ''))) {
+    t.match(r.reason, /sysctl vm\.nr_hugepages=\d+/, 'a huge page skip names the command that meets it');
+  }
+});
+
+t.test('--tap prints TAP 14 on stdout and a failing case exits 1 with its reason', async (t) => {
+  const suite = join(root, 'test', 'fixtures', 'suites', 'wrong-expectation.yaml');
+  const run = await faultline(['run', '--kernel', 'host', '--suite', suite, '--tap', '--results', join(scratch, 'tap')]);
+  t.equal(run.exitCode, 1);
+  const asserts: { name: string; ok: boolean; diag: unknown }[] = [];
+  const parser = new Parser();
+  parser.on('child', (child: Parser) => child.on('assert', (a) => asserts.push({ name: a.name, ok: a.ok, diag: a.diag })));
+  await new Promise((resolve) => {
+    parser.on('complete', resolve);
+    parser.end(run.stdout);
+  });
+  t.match(run.stdout, /^TAP version 14\n/);
+  t.same(asserts.map((a) => `${a.name} ${a.ok}`), ['continue-mapped-claims-success-shmem false', 'sleeps true']);
+  t.match(asserts[0]!.diag, { status: 'fail', reason: 'line 14: ioctl CONTINUE: expected success, got EEXIST (mapped=-17 (-EEXIST))' });
+  t.match(run.stderr, /1 passed, 1 failed/, 'progress goes to stderr');
+});
+
+t.test('bad input: exit codes and one clear paragraph', async (t) => {
+  const bad = join(root, 'test', 'fixtures', 'suites', 'bad-unknown-step-key.yaml');
+  const suite = await faultline(['run', '--kernel', 'host', '--suite', bad, '--results', join(scratch, 'bad')]);
+  t.equal(suite.exitCode, 2);
+  t.match(suite.stderr, `${bad}:4:42: cases[0].steps[0].map.alais: unknown key "alais" (allowed: backend, share, pages, alias)`);
+  t.notMatch(suite.stderr, /\n\s+at /, 'no stack trace');
+
+  const kernel = await faultline(['run', '--kernel', join(scratch, 'no-such-bzImage'), '--results', join(scratch, 'bad2')]);
+  t.equal(kernel.exitCode, 3);
+  t.match(kernel.stderr, /no-such-bzImage/);
+
+  const notKernel = await faultline(['run', '--kernel', join(root, 'package.json'), '--results', join(scratch, 'bad3')]);
+  t.equal(notKernel.exitCode, 3);
+  t.match(notKernel.stderr, /package\.json/);
+
+  const usage = await faultline(['run', '--accel', 'warp']);
+  t.equal(usage.exitCode, 2);
+  t.match(usage.stderr, /warp/);
+});
+
+t.test('list shows every case with its needs', async (t) => {
+  const list = await faultline(['list']);
+  t.equal(list.exitCode, 0);
+  t.match(list.stdout, /^minor-faults \(\d+ cases\)/m);
+  t.match(list.stdout, /^ {2}read-minor-continue-hugetlb {2}\[.*feature MINOR_HUGETLBFS.*huge page/m);
+  t.match(list.stdout, /^ {2}continue-mode-wp-shmem {2}\[kernel >= 6\.4/m);
+});
