@@ -20,9 +20,9 @@ const missingLibc = /cannot find -l(c|pthread)\b|crt1\.o: No such file|stdio\.h:
 export async function buildHelper(opts: { headersDir: string | null; cacheDir: string; sourceDir?: string }): Promise<BuiltHelper> {
   const sourceDir = opts.sourceDir ?? nativeSourceDir;
   const include = opts.headersDir ? ['-I', opts.headersDir] : [];
-  const compiler = (await gcc(['--version'])).stdout.split('\n')[0] ?? 'gcc';
-  const files = (await readdir(sourceDir)).filter((f) => /\.[ch]$/.test(f)).sort();
-  const header = await uffdHeader(include);
+  const [version, header, entries] = await Promise.all([gcc(['--version']), uffdHeader(include), readdir(sourceDir)]);
+  const compiler = version.stdout.split('\n')[0] ?? 'gcc';
+  const files = entries.filter((f) => /\.[ch]$/.test(f)).sort();
   const parts = await Promise.all(files.map(async (f) => [f, await readFile(join(sourceDir, f))] as const));
   const hash = hashParts([...parts.flat(), header, compiler, cflags.join(' ')]);
   const dir = join(opts.cacheDir, 'helpers', hash);
