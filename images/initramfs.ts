@@ -16,7 +16,7 @@ export const GUEST_PLAN_PATH = '/faultline/plan';
 /** Busybox applets the agent and a person debugging a console log may use. */
 export const BUSYBOX_APPLETS = [
   'sh', 'mount', 'umount', 'mkdir', 'cat', 'echo', 'stty', 'sync', 'reboot', 'poweroff',
-  'sleep', 'ls', 'dmesg', 'uname', 'grep', 'ps', 'free', 'mknod', 'test', '[',
+  'sleep', 'ls', 'dmesg', 'uname', 'grep', 'ps', 'free', 'mknod', 'test', '[', 'mkswap', 'swapon',
 ] as const;
 
 /** Bump when the layout changes so old cached images are not reused. */

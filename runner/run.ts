@@ -27,6 +27,8 @@ export interface RunOptions {
 
 /** Boot allowance on top of the cases' own time limits before the host watchdog stops QEMU. */
 const bootAllowanceMs = 120_000;
+/** Swap for the cases that need a page swapped out; sparse on the host. */
+const swapDiskMiB = 64;
 
 // The stages of a run, in order, each timed through events: suites, kernel, helper, then either
 // the host or image + accel + boot. Returns the exit code; infrastructure failures throw.
@@ -82,6 +84,7 @@ async function runGuest(opts: RunOptions, events: RunEvents, kernel: ResolvedKer
   const initrd = opts.results.path('initrd.img');
   await writeFile(initrd, Buffer.concat([await readFile(image.path), planArchive(loaded.plan)]));
   const hugepages = Math.max(0, ...loaded.suites.flatMap((s) => s.cases.map(hugepagesNeeded)));
+  const needsSwap = loaded.suites.some((s) => s.cases.some((c) => c.needs.swap));
   const caseTime = loaded.suites.flatMap((s) => s.cases).reduce((sum, c) => sum + c.timeoutMs, 0);
   const stream = resultStream(opts, events, kernel.id, loaded);
   const timeoutMs = bootAllowanceMs + caseTime;
@@ -91,6 +94,7 @@ async function runGuest(opts: RunOptions, events: RunEvents, kernel: ResolvedKer
       initrd,
       accel: accel.accel as Accel,
       hugepages,
+      ...(needsSwap ? { swapMiB: swapDiskMiB } : {}),
       consoleLog: opts.results.path('console.log'),
       timeoutMs,
       onStart: (argv: string[]) =>

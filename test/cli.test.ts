@@ -35,6 +35,8 @@ t.test('default suites on the Debian cloud kernel under QEMU: everything passes 
     t.ok(r.status === 'pass' || (r.status === 'skip' && r.reason), `${r.suite}/${r.case}: ${r.status} ${r.reason ?? ''}`);
   }
   t.ok(doc.results.filter((r) => r.status === 'pass').length >= 55, 'the 6.1 kernel passes the cases it supports');
+  t.equal(doc.results.find((r) => r.case === 'swapped-out-minor-shmem')?.status, 'pass', 'the guest gets swap when a case needs it');
+  for (const r of doc.results.filter((r) => r.status === 'skip')) t.match(r.reason, /^needs kernel 6\.4 or newer/, `${r.case} skips only for its kernel release`);
   t.match(readFileSync(join(dir, 'console.log'), 'utf8'), /Linux version 6\.1\.0[\s\S]*faultline: case minor-faults\/read-minor-continue-shmem begin[\s\S]*faultline: agent done rc=0/);
   t.match(readFileSync(join(dir, 'qemu-command.txt'), 'utf8'), /qemu-system-x86_64 .*-no-reboot .*-initrd \S+initrd\.img/);
   t.match(run.stdout, /^kernel .* \(cached\)|^kernel /m);

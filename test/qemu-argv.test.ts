@@ -68,3 +68,10 @@ t.test('kernel command line and defaults', async (t) => {
   t.equal(defaultMemoryMiB(0), 512);
   t.equal(defaultMemoryMiB(16), 544);
 });
+
+t.test('a swap disk is an NVMe drive the agent is told about', async (t) => {
+  const argv = qemuArgv({ ...base, swapDisk: 'w/swap,1.img' });
+  t.same(argv.slice(-4), ['-drive', 'file=w/swap,,1.img,if=none,id=swap,format=raw', '-device', 'nvme,drive=swap,serial=faultline-swap']);
+  t.equal(argv[argv.indexOf('-append') + 1], 'console=ttyS0 loglevel=7 panic=-1 faultline.swap=/dev/nvme0n1');
+  t.notOk(qemuArgv(base).includes('-drive'), 'no disk unless asked');
+});

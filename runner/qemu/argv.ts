@@ -19,6 +19,8 @@ export interface QemuOptions {
   hugepages: number;
   /** Kernel console loglevel; 7 lets WARNINGs and "Linux version" through. */
   loglevel: number;
+  /** A raw disk image the agent turns into swap (NVMe: the Debian cloud kernel has it built in). */
+  swapDisk?: string;
   /** CPU model; by default `max` under TCG and `qemu64` under KVM. */
   cpu?: string;
   /** Extra kernel command-line words, appended last so they can override ours. */
@@ -41,10 +43,11 @@ export function defaultCpu(accel: Accel): string {
 
 // The guest's kernel command line: serial console, no reboot loop on panic, and microvm's
 // reboot=t (without it the guest can print "machine restart" and QEMU never exits).
-export function kernelCommandLine(opts: Pick<QemuOptions, 'machine' | 'hugepages' | 'loglevel' | 'append'>): string {
+export function kernelCommandLine(opts: Pick<QemuOptions, 'machine' | 'hugepages' | 'loglevel' | 'append' | 'swapDisk'>): string {
   const words = ['console=ttyS0', `loglevel=${opts.loglevel}`, 'panic=-1'];
   if (opts.machine === 'microvm') words.push('reboot=t');
   if (opts.hugepages > 0) words.push(`faultline.hugepages=${opts.hugepages}`);
+  if (opts.swapDisk) words.push('faultline.swap=/dev/nvme0n1');
   words.push(...(opts.append ?? []));
   return words.join(' ');
 }
@@ -64,6 +67,9 @@ export function qemuArgv(opts: QemuOptions): string[] {
     const backend = opts.result.kind === 'socket' ? `socket,id=result,path=${path}` : `file,id=result,path=${path}`;
     // microvm creates only one ISA serial port from -serial; a second needs -device isa-serial.
     argv.push('-chardev', backend, '-device', 'isa-serial,chardev=result,index=1');
+  }
+  if (opts.swapDisk) {
+    argv.push('-drive', `file=${escapeOptionValue(opts.swapDisk)},if=none,id=swap,format=raw`, '-device', 'nvme,drive=swap,serial=faultline-swap');
   }
   return argv;
 }

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,8 @@ export interface BootOptions {
   loglevel?: number;
   cpu?: string;
   append?: readonly string[];
+  /** Give the guest this much swap on a scratch disk (for cases that need pages swapped out). */
+  swapMiB?: number;
   /** Raw console bytes are written here as they arrive, so a hang still leaves its log. */
   consoleLog?: string;
   /** Host watchdog: QEMU is killed after this long. */
@@ -69,6 +71,12 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   const socketPath = join(work, 'result.sock');
   const wantResult = opts.resultChannel ?? true;
   const hugepages = opts.hugepages ?? 0;
+  const swapDisk = opts.swapMiB ? join(work, 'swap.img') : undefined;
+  // Sparse: the disk costs nothing on the host until the guest swaps to it.
+  if (swapDisk) {
+    await writeFile(swapDisk, '');
+    await truncate(swapDisk, opts.swapMiB! * 1024 * 1024);
+  }
   const args = qemuArgv({
     kernel: opts.kernel,
     initrd: opts.initrd,
@@ -80,6 +88,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     hugepages,
     loglevel: opts.loglevel ?? 6,
     ...(opts.cpu ? { cpu: opts.cpu } : {}),
+    ...(swapDisk ? { swapDisk } : {}),
     ...(opts.append ? { append: opts.append } : {}),
   });
   const argv = [qemu, ...args];
