@@ -53,7 +53,7 @@ export async function runSuites(opts: RunOptions, events: RunEvents): Promise<{ 
       detail: h.hash,
     }));
     results = kernel.image === null ? await runHost(opts, events, kernel, helper.path, loaded) : await runGuest(opts, events, kernel, helper.path, loaded);
-    exitCode = exitCodeFor(results);
+    exitCode = interruptedExitCode(opts.signal) ?? exitCodeFor(results);
     return { exitCode, results };
   } catch (error) {
     exitCode = error instanceof FaultlineError ? error.exitCode : 3;
@@ -109,6 +109,12 @@ async function runGuest(opts: RunOptions, events: RunEvents, kernel: ResolvedKer
       ? { status: 'timeout', reason: `no result: the guest did not finish within ${Math.round(timeoutMs / 1000)}s (host watchdog); see console.log` }
       : { status: 'crash', reason: `no result: the guest stopped (QEMU exit ${boot.exitCode}) before this case reported; see console.log` };
   return stream.finish(missing);
+}
+
+/** 130 or 143 when the run was stopped by SIGINT or SIGTERM (the abort reason carries which). */
+function interruptedExitCode(signal: AbortSignal | undefined): number | null {
+  if (!signal?.aborted) return null;
+  return (signal.reason as { exitCode?: number } | undefined)?.exitCode ?? 130;
 }
 
 /** Parses the result channel while keeping its raw bytes in results.raw for offline reading. */

@@ -108,3 +108,24 @@ t.test('list shows every case with its needs', async (t) => {
   t.match(list.stdout, /^ {2}read-minor-continue-hugetlb {2}\[.*feature MINOR_HUGETLBFS.*huge page/m);
   t.match(list.stdout, /^ {2}continue-mode-wp-shmem {2}\[kernel >= 6\.4/m);
 });
+
+t.test('SIGINT mid-run stops QEMU, keeps what finished and marks the rest', async (t) => {
+  const dir = join(scratch, 'interrupted');
+  const child = execa('node', [cli, 'run', '--results', dir], { cwd: root, reject: false, env: { CI: 'true' } });
+  await new Promise<void>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (/^ {2}ok /m.test(chunk.toString())) resolve();
+    });
+  });
+  child.kill('SIGINT');
+  const run = await child;
+  t.equal(run.exitCode, 130);
+  const doc = readRun(dir);
+  t.equal(doc.exitCode, 130);
+  t.ok(doc.finishedAt, 'run.json was finished');
+  t.ok(doc.results.some((r) => r.status === 'pass'), 'results that arrived are kept');
+  const rest = doc.results.filter((r) => r.status !== 'pass' && r.status !== 'skip');
+  t.ok(rest.length > 0 && rest.every((r) => r.status === 'error' && r.reason === 'no result: the run was interrupted'), 'the rest are errors, never passes');
+  const left = await execa('pgrep', ['-f', join(dir, 'initrd.img')], { reject: false });
+  t.equal(left.stdout, '', 'no QEMU outlives faultline');
+});

@@ -30,16 +30,21 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     events.on((e) => tap.handle(e));
   }
   const abort = new AbortController();
+  // A lasting listener, not `once`: execa's exit hook re-raises a signal it thinks nobody else
+  // handles, which would kill us before QEMU is stopped and the results are written.
+  // A second Ctrl-C gives up waiting.
   const stop = (signal: NodeJS.Signals) => {
-    process.exitCode = signal === 'SIGINT' ? 130 : 143;
-    abort.abort(new Error(`stopped by ${signal}`));
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (abort.signal.aborted) process.exit(code);
+    process.exitCode = code;
+    abort.abort(Object.assign(new Error(`stopped by ${signal}`), { exitCode: code }));
   };
-  process.once('SIGINT', stop).once('SIGTERM', stop);
+  process.on('SIGINT', stop).on('SIGTERM', stop);
   const { exitCode } = await runSuites(
     { suites: flags.suite, only: flags.case, kernel, accel: flags.accel, cacheDir: cacheDir(), results, signal: abort.signal },
     events,
   );
-  return abort.signal.aborted ? (process.exitCode as number) : exitCode;
+  return exitCode;
 }
 
 /** 2026-11-24T22-51-07: sortable, and safe in a file name. */
