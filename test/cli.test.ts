@@ -39,7 +39,6 @@ t.test('default suites on the Debian cloud kernel under QEMU: everything passes 
   for (const r of doc.results.filter((r) => r.status === 'skip')) t.match(r.reason, /^needs kernel 6\.4 or newer/, `${r.case} skips only for its kernel release`);
   t.match(readFileSync(join(dir, 'console.log'), 'utf8'), /Linux version 6\.1\.0[\s\S]*faultline: case minor-faults\/read-minor-continue-shmem begin[\s\S]*faultline: agent done rc=0/);
   t.match(readFileSync(join(dir, 'qemu-command.txt'), 'utf8'), /qemu-system-x86_64 .*-no-reboot .*-initrd \S+initrd\.img/);
-  t.match(run.stdout, /^kernel .* \(cached\)|^kernel /m);
 
   t.test('a second run rebuilds nothing', async (t) => {
     const again = await faultline(['run', '--results', join(scratch, 'guest2'), '--case', 'read-minor-continue-shmem']);
