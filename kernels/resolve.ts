@@ -5,7 +5,10 @@ import { gunzipSync } from 'node:zlib';
 import { bzImageRelease, readBzImageHead } from './bzimage.js';
 import { assertKernelOptions, parseKernelConfig } from './config.js';
 import { fetchDebianKernel, resolveMetaPackage } from './debian.js';
-import { formatKernelSpec, type KernelSpec } from './spec.js';
+import { projectRoot } from '../runner/paths.js';
+import { buildSourceKernel, type BuildProgress } from './source/build.js';
+import { loadPatchSeries } from './source/patches.js';
+import { formatKernelSpec, type KernelSpec, type SourceSpec } from './spec.js';
 
 // Everything later stages need to know about a kernel, whatever kind of spec produced it.
 export interface ResolvedKernel {
@@ -21,10 +24,17 @@ export interface ResolvedKernel {
   cached: boolean;
 }
 
-// One entry point for the kernel stage: fetch or locate, read the release, check the config.
-export async function resolveKernel(spec: KernelSpec, options: { cacheDir: string }): Promise<ResolvedKernel> {
+export interface ResolveOptions {
+  cacheDir: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: BuildProgress) => void;
+}
+
+// One entry point for the kernel stage: fetch, locate or build; read the release; check the config.
+export async function resolveKernel(spec: KernelSpec, options: ResolveOptions): Promise<ResolvedKernel> {
   const text = formatKernelSpec(spec);
   if (spec.kind === 'host') return resolveHost(text);
+  if (spec.kind === 'source') return resolveSource(spec, text, options);
   if (spec.kind === 'debian') {
     const name = await resolveMetaPackage(spec.package);
     const fetched = await fetchDebianKernel(name, options);
@@ -47,6 +57,29 @@ export async function resolveKernel(spec: KernelSpec, options: { cacheDir: strin
     config,
     headersDir: headers && (await isDir(join(headers, 'linux'))) ? headers : null,
     cached: true,
+  };
+}
+
+/** The shipped fragment: what the guest and the suites need, merged over every source build. */
+export const shippedFragment = join(projectRoot, 'kernels', 'configs', 'faultline.config');
+
+async function resolveSource(spec: SourceSpec, text: string, options: ResolveOptions): Promise<ResolvedKernel> {
+  const series = await loadPatchSeries(spec.patches, spec.tree);
+  const patches = spec.take === undefined ? series : series.slice(0, spec.take);
+  const built = await buildSourceKernel(
+    { tree: spec.tree, patches, base: spec.base, fragments: [shippedFragment, ...spec.fragments] },
+    { cacheDir: options.cacheDir, ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+  );
+  assertKernelOptions(built.config, text);
+  const name = spec.definition ? basename(spec.definition).replace(/\.ya?ml$/, '') : basename(spec.tree);
+  return {
+    id: patches.length ? `${name}+${patches.length}` : name,
+    spec: text,
+    image: built.image,
+    release: built.release,
+    config: built.config,
+    headersDir: built.headersDir,
+    cached: built.cached,
   };
 }
 

@@ -2,9 +2,22 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { FaultlineError } from '../runner/errors.js';
 import { isBzImage } from './bzimage.js';
+import { loadKernelDefinition } from './definition.js';
 
-// What the user asked to run on: a Debian package, a bzImage on disk, or the host itself.
-export type KernelSpec = { kind: 'debian'; package: string } | { kind: 'file'; path: string } | { kind: 'host' };
+/** A source tree plus a patch series and config, built by faultline (`take`: only the first N patches). */
+export interface SourceSpec {
+  kind: 'source';
+  tree: string;
+  patches: string[];
+  base: string;
+  fragments: string[];
+  take?: number;
+  /** The kernels/NAME.yaml it came from, if any. */
+  definition?: string;
+}
+
+// What the user asked to run on: a Debian package, a bzImage on disk, a source tree, or the host.
+export type KernelSpec = { kind: 'debian'; package: string } | { kind: 'file'; path: string } | { kind: 'host' } | SourceSpec;
 
 const debianPackageName = /^[a-z0-9][a-z0-9+.-]+$/;
 
@@ -22,6 +35,7 @@ export function parseKernelSpec(text: string): KernelSpec {
     }
     return { kind: 'debian', package: name };
   }
+  if (/\.ya?ml$/.test(trimmed)) return loadKernelDefinition(resolve(trimmed));
   const path = resolve(trimmed);
   checkKernelFile(path, text);
   return { kind: 'file', path };
@@ -31,6 +45,11 @@ export function parseKernelSpec(text: string): KernelSpec {
 export function formatKernelSpec(spec: KernelSpec): string {
   if (spec.kind === 'host') return 'host';
   if (spec.kind === 'debian') return `debian:${spec.package}`;
+  if (spec.kind === 'source') {
+    if (spec.definition) return spec.take === undefined ? spec.definition : `${spec.definition} (first ${spec.take} patches)`;
+    const patches = spec.take === undefined ? spec.patches.length : spec.take;
+    return `${spec.tree}${patches ? ` + ${patches} patch${patches === 1 ? '' : 'es'}` : ''}`;
+  }
   return spec.path;
 }
 

@@ -25,9 +25,12 @@ export type RunEvent =
   | { type: 'run-start'; resultsDir: string | null; kernels: string[]; cases: number }
   | { type: 'stage-start'; stage: StageName; kernel?: string; detail?: string }
   | { type: 'stage-end'; stage: StageName; kernel?: string; ms: number; cached?: boolean; detail?: string }
-  | { type: 'kernel-ready'; kernel: KernelInfo; qemuCommand: string[] | null }
+  /** `dir`: where this kernel's files go inside the results directory ('' for its top). */
+  | { type: 'kernel-ready'; kernel: KernelInfo; dir: string; qemuCommand: string[] | null }
   | { type: 'case-result'; result: CaseResult }
   | { type: 'note'; kernel?: string; message: string }
+  /** Inside a long stage (a kernel build): `step` changes rarely, `detail` (the file being compiled) often. */
+  | { type: 'progress'; stage: StageName; kernel?: string; step: string; detail: string }
   | { type: 'run-end'; results: CaseResult[]; exitCode: number; ms: number };
 
 export type RunEventListener = (event: RunEvent) => void;

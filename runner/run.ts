@@ -1,8 +1,9 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { buildBaseImage, planArchive } from '../images/initramfs.js';
 import { resolveKernel, type ResolvedKernel } from '../kernels/resolve.js';
-import { parseKernelSpec } from '../kernels/spec.js';
+import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
 import { FaultlineError } from './errors.js';
 import type { Accel, CaseResult, CaseStatus, RunEvents } from './events.js';
 import { buildHelper } from './helper/build.js';
@@ -18,7 +19,8 @@ import { hugepagesNeeded } from './suite/compile.js';
 export interface RunOptions {
   suites: string[];
   only: string[];
-  kernel: string;
+  /** Run on each in turn (several for --per-patch), all with the same plan. */
+  kernels: KernelSpec[];
   accel: AccelMode;
   cacheDir: string;
   results: ResultsDirectory;
@@ -30,29 +32,46 @@ const bootAllowanceMs = 120_000;
 /** Swap for the cases that need a page swapped out; sparse on the host. */
 const swapDiskMiB = 64;
 
-// The stages of a run, in order, each timed through events: suites, kernel, helper, then either
-// the host or image + accel + boot. Returns the exit code; infrastructure failures throw.
+/** Where one kernel's files go: the results directory itself, or kernel-N/ when there are several. */
+interface KernelRun {
+  spec: KernelSpec;
+  label: string;
+  dir: string;
+  path(name: string): string;
+}
+
+// The stages of a run, in order, each timed through events: suites once, then per kernel:
+// kernel, helper, and either the host or image + accel + boot. Infrastructure failures throw.
 export async function runSuites(opts: RunOptions, events: RunEvents): Promise<{ exitCode: number; results: CaseResult[] }> {
   const started = performance.now();
   const loaded = await events.stage('suites', undefined, async () => loadSuites(await suiteFiles(opts.suites), opts.only), (l) => ({
     detail: `${l.planned.length} cases from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}`,
   }));
   await writeFile(opts.results.path('plan.txt'), loaded.plan);
-  const spec = parseKernelSpec(opts.kernel);
-  events.emit({ type: 'run-start', resultsDir: opts.results.dir, kernels: [opts.kernel], cases: loaded.planned.length });
+  const runs = opts.kernels.map((spec, i): KernelRun => {
+    const dir = opts.kernels.length === 1 ? '' : `kernel-${i}`;
+    if (dir) mkdirSync(opts.results.path(dir), { recursive: true });
+    return { spec, label: formatKernelSpec(spec), dir, path: (name) => opts.results.path(join(dir, name)) };
+  });
+  events.emit({ type: 'run-start', resultsDir: opts.results.dir, kernels: runs.map((r) => r.label), cases: loaded.planned.length });
 
-  let results: CaseResult[] = [];
+  const results: CaseResult[] = [];
   let exitCode = 3;
   try {
-    const kernel = await events.stage('kernel', undefined, () => resolveKernel(spec, { cacheDir: opts.cacheDir }), (k) => ({
-      cached: k.cached,
-      detail: `${k.id}${k.release ? ` (${k.release})` : ''}`,
-    }));
-    const helper = await events.stage('helper', kernel.id, () => buildHelper({ headersDir: kernel.headersDir, cacheDir: opts.cacheDir }), (h) => ({
-      cached: h.cached,
-      detail: h.hash,
-    }));
-    results = kernel.image === null ? await runHost(opts, events, kernel, helper.path, loaded) : await runGuest(opts, events, kernel, helper.path, loaded);
+    for (const run of runs) {
+      try {
+        if (opts.signal?.aborted) throw opts.signal.reason;
+        results.push(...(await runKernel(opts, events, run, loaded)));
+      } catch (error) {
+        // Stopped before this kernel reported (during its build, say): its cases are marked, not dropped.
+        if (!opts.signal?.aborted) throw error;
+        for (const p of loaded.planned) {
+          const result: CaseResult = { kernel: run.label, suite: p.suite, case: p.case, status: 'error', reason: 'no result: the run was interrupted', durationMs: 0 };
+          results.push(result);
+          events.emit({ type: 'case-result', result });
+        }
+      }
+    }
     exitCode = interruptedExitCode(opts.signal) ?? exitCodeFor(results);
     return { exitCode, results };
   } catch (error) {
@@ -63,31 +82,52 @@ export async function runSuites(opts: RunOptions, events: RunEvents): Promise<{ 
   }
 }
 
-async function runHost(opts: RunOptions, events: RunEvents, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
-  events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: 'host' }, qemuCommand: null });
-  const stream = resultStream(opts, events, kernel.id, loaded);
-  const run = await events.stage('cases', kernel.id, () => runOnHost(helper, opts.results.path('plan.txt'), (chunk) => stream.write(chunk), opts.signal));
-  if (run.exitCode === 2) {
-    throw new FaultlineError('build', `the helper rejected the compiled plan: ${run.stderr.trim()}`, { where: opts.results.path('plan.txt') });
-  }
-  const reason = run.signal ? `no result: the helper was stopped by ${run.signal}` : `no result: the helper exited (${run.exitCode}) before this case reported`;
-  return stream.finish({ status: run.signal === 'SIGTERM' || run.signal === 'SIGINT' ? 'error' : 'crash', reason });
+async function runKernel(opts: RunOptions, events: RunEvents, run: KernelRun, loaded: LoadedSuites): Promise<CaseResult[]> {
+  const label = opts.kernels.length === 1 ? undefined : run.label;
+  const kernel = await events.stage(
+    'kernel',
+    label,
+    () =>
+      resolveKernel(run.spec, {
+        cacheDir: opts.cacheDir,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onProgress: (p) => events.emit({ type: 'progress', stage: 'kernel', ...(label ? { kernel: label } : {}), step: p.step, detail: p.detail }),
+      }),
+    (k) => ({ cached: k.cached, detail: `${k.id}${k.release ? ` (${k.release})` : ''}` }),
+  );
+  const helper = await events.stage('helper', kernel.id, () => buildHelper({ headersDir: kernel.headersDir, cacheDir: opts.cacheDir }), (h) => ({
+    cached: h.cached,
+    detail: h.hash,
+  }));
+  return kernel.image === null ? runHost(opts, events, run, kernel, helper.path, loaded) : runGuest(opts, events, run, kernel, helper.path, loaded);
 }
 
-async function runGuest(opts: RunOptions, events: RunEvents, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
+async function runHost(opts: RunOptions, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
+  events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: 'host' }, dir: run.dir, qemuCommand: null });
+  const stream = resultStream(run, events, kernel.id, loaded);
+  const done = await events.stage('cases', kernel.id, () => runOnHost(helper, opts.results.path('plan.txt'), (chunk) => stream.write(chunk), opts.signal));
+  if (done.exitCode === 2) {
+    throw new FaultlineError('build', `the helper rejected the compiled plan: ${done.stderr.trim()}`, { where: opts.results.path('plan.txt') });
+  }
+  if (opts.signal?.aborted) return stream.finish({ status: 'error', reason: 'no result: the run was interrupted' });
+  const reason = done.signal ? `no result: the helper was stopped by ${done.signal}` : `no result: the helper exited (${done.exitCode}) before this case reported`;
+  return stream.finish({ status: 'crash', reason });
+}
+
+async function runGuest(opts: RunOptions, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
   const image = await events.stage('image', kernel.id, () => buildBaseImage({ helperPath: helper, cacheDir: opts.cacheDir }), (i) => ({ cached: i.cached, detail: i.hash }));
   const accel = await events.stage('accel', kernel.id, () => chooseAccel(opts.accel, kernel.image!, opts.cacheDir), (a) => ({
     cached: a.cached,
     detail: `${a.accel}: ${a.reason}`,
   }));
-  // Kept in the results directory, so qemu-command.txt there replays the run exactly.
-  const initrd = opts.results.path('initrd.img');
+  // Kept beside the results, so qemu-command.txt there replays the run exactly.
+  const initrd = run.path('initrd.img');
   await writeFile(initrd, Buffer.concat([await readFile(image.path), planArchive(loaded.plan)]));
-  const hugepages = Math.max(0, ...loaded.suites.flatMap((s) => s.cases.map(hugepagesNeeded)));
-  const needsSwap = loaded.suites.some((s) => s.cases.some((c) => c.needs.swap));
-  const caseTime = loaded.suites.flatMap((s) => s.cases).reduce((sum, c) => sum + c.timeoutMs, 0);
-  const stream = resultStream(opts, events, kernel.id, loaded);
-  const timeoutMs = bootAllowanceMs + caseTime;
+  const cases = loaded.suites.flatMap((s) => s.cases);
+  const hugepages = Math.max(0, ...cases.map(hugepagesNeeded));
+  const needsSwap = cases.some((c) => c.needs.swap);
+  const timeoutMs = bootAllowanceMs + cases.reduce((sum, c) => sum + c.timeoutMs, 0);
+  const stream = resultStream(run, events, kernel.id, loaded);
   const boot = await events.stage('boot', kernel.id, () =>
     bootGuest({
       kernel: kernel.image!,
@@ -95,10 +135,10 @@ async function runGuest(opts: RunOptions, events: RunEvents, kernel: ResolvedKer
       accel: accel.accel as Accel,
       hugepages,
       ...(needsSwap ? { swapMiB: swapDiskMiB } : {}),
-      consoleLog: opts.results.path('console.log'),
+      consoleLog: run.path('console.log'),
       timeoutMs,
       onStart: (argv: string[]) =>
-        events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: accel.accel as Accel }, qemuCommand: argv }),
+        events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: accel.accel as Accel }, dir: run.dir, qemuCommand: argv }),
       onResult: (chunk: string) => stream.write(chunk),
       ...(opts.signal ? { signal: opts.signal } : {}),
     }),
@@ -118,9 +158,9 @@ function interruptedExitCode(signal: AbortSignal | undefined): number | null {
 }
 
 /** Parses the result channel while keeping its raw bytes in results.raw for offline reading. */
-function resultStream(opts: RunOptions, events: RunEvents, kernel: string, loaded: LoadedSuites): { write(chunk: string): void; finish: CaseResultStream['finish'] } {
+function resultStream(run: KernelRun, events: RunEvents, kernel: string, loaded: LoadedSuites): { write(chunk: string): void; finish: CaseResultStream['finish'] } {
   const stream = new CaseResultStream(kernel, loaded.planned, (result) => events.emit({ type: 'case-result', result }));
-  const raw = opts.results.path('results.raw');
+  const raw = run.path('results.raw');
   writeFileSync(raw, '');
   return {
     write: (chunk) => {

@@ -21,7 +21,7 @@ const events: RunEvent[] = [
   { type: 'run-start', resultsDir: 'results/x', kernels: ['6.1.0-47-cloud-amd64'], cases: 4 },
   { type: 'stage-start', stage: 'kernel' },
   { type: 'stage-end', stage: 'kernel', ms: 1200, cached: true, detail: '6.1.0-47-cloud-amd64' },
-  { type: 'kernel-ready', kernel: { id: '6.1.0-47-cloud-amd64', release: '6.1.0-47-cloud-amd64', accel: 'tcg' }, qemuCommand: ['qemu-system-x86_64', '-append', 'console=ttyS0 reboot=t'] },
+  { type: 'kernel-ready', kernel: { id: '6.1.0-47-cloud-amd64', release: '6.1.0-47-cloud-amd64', accel: 'tcg' }, dir: '', qemuCommand: ['qemu-system-x86_64', '-append', 'console=ttyS0 reboot=t'] },
   ...results.map((r): RunEvent => ({ type: 'case-result', result: r })),
   { type: 'run-end', results, exitCode: 1, ms: 2345 },
 ];

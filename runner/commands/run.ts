@@ -1,18 +1,23 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadPatchSeries } from '../../kernels/source/patches.js';
+import type { KernelSpec } from '../../kernels/spec.js';
+import { FaultlineError } from '../errors.js';
 import { RunEvents } from '../events.js';
 import { cacheDir } from '../paths.js';
 import type { AccelMode } from '../qemu/accel.js';
+import { PerPatchReporter } from '../reporters/per-patch.js';
 import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { ResultsDirectory } from '../results/results-dir.js';
 import { runSuites } from '../run.js';
-import { defaultKernelSpec } from '../../kernels/default.js';
+import { kernelSpecFromFlags, requireSource, type KernelFlags } from './kernel-flags.js';
 
-interface RunFlags {
+interface RunFlags extends KernelFlags {
   suite: string[];
   case: string[];
-  kernel?: string;
   accel: AccelMode;
+  perPatch?: boolean;
   tap?: boolean;
   json?: string;
   results?: string;
@@ -20,14 +25,20 @@ interface RunFlags {
 
 // `faultline run`: wires the reporters to the engine's events and turns Ctrl-C into a clean stop.
 export async function runCommand(flags: RunFlags): Promise<number> {
-  const kernel = flags.kernel ?? (await defaultKernelSpec());
+  const spec = await kernelSpecFromFlags(flags);
+  const perPatch = flags.perPatch ? await perPatchKernels(spec) : null;
   const results = new ResultsDirectory(flags.results ?? join('results', stamp(new Date())), process.argv.slice(1), flags.json ?? null);
   const events = new RunEvents().on((e) => results.handle(e));
-  const terminal = new TerminalReporter(flags.tap ? process.stderr : process.stdout);
+  const out = flags.tap ? process.stderr : process.stdout;
+  const terminal = new TerminalReporter(out);
   events.on((e) => terminal.handle(e));
   if (flags.tap) {
     const tap = new TapReporter((text) => process.stdout.write(text));
     events.on((e) => tap.handle(e));
+  }
+  if (perPatch) {
+    const table = new PerPatchReporter(perPatch.columns, (text) => out.write(text), (text) => writeFileSync(results.path('per-patch.txt'), text));
+    events.on((e) => table.handle(e));
   }
   const abort = new AbortController();
   // A lasting listener, not `once`: execa's exit hook re-raises a signal it thinks nobody else
@@ -41,10 +52,21 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   };
   process.on('SIGINT', stop).on('SIGTERM', stop);
   const { exitCode } = await runSuites(
-    { suites: flags.suite, only: flags.case, kernel, accel: flags.accel, cacheDir: cacheDir(), results, signal: abort.signal },
+    { suites: flags.suite, only: flags.case, kernels: perPatch?.kernels ?? [spec], accel: flags.accel, cacheDir: cacheDir(), results, signal: abort.signal },
     events,
   );
   return exitCode;
+}
+
+/** The tree alone, then the tree after each patch in turn: one kernel per column. */
+async function perPatchKernels(spec: KernelSpec): Promise<{ kernels: KernelSpec[]; columns: { name: string }[] }> {
+  const source = requireSource(spec, '--per-patch');
+  const series = await loadPatchSeries(source.patches, source.tree);
+  if (series.length === 0) throw new FaultlineError('usage', '--per-patch needs a patch series', { hint: 'Add --patches FILE|DIR|MBOX|SERIES.' });
+  return {
+    kernels: [0, ...series.map((_, i) => i + 1)].map((take) => ({ ...source, take })),
+    columns: [{ name: 'base' }, ...series.map((p) => ({ name: p.name }))],
+  };
 }
 
 /** 2026-11-24T22-51-07: sortable, and safe in a file name. */

@@ -18,6 +18,7 @@ export class TerminalReporter {
   private timer: NodeJS.Timeout | null = null;
   private stageStarted = 0;
   private resultsDir: string | null = null;
+  private progress: { step: string; detail: string } | null = null;
 
   constructor(private readonly out: Output) {
     this.tty = Boolean(out.isTTY) && process.env.CI !== 'true';
@@ -31,7 +32,16 @@ export class TerminalReporter {
         break;
       case 'stage-start':
         this.stageStarted = performance.now();
-        this.setStatus(() => `${label(event.stage, event.kernel)} ${seconds(performance.now() - this.stageStarted)}`);
+        this.progress = null;
+        this.setStatus(() => {
+          const step = this.progress ? `  ${this.progress.step}${this.progress.detail ? ` ${this.progress.detail}` : ''}` : '';
+          return `${label(event.stage, event.kernel)} ${seconds(performance.now() - this.stageStarted)}${step}`;
+        });
+        break;
+      case 'progress':
+        // Without a terminal only the step changes are worth a line; the status line shows the rest.
+        if (!this.tty && this.progress?.step !== event.step) this.line(`${label(event.stage, event.kernel)} ${event.step}`);
+        this.progress = { step: event.step, detail: event.detail };
         break;
       case 'stage-end':
         this.setStatus(null);

@@ -39,7 +39,7 @@ export class ResultsDirectory {
     switch (event.type) {
       case 'kernel-ready':
         this.doc.kernels.push(event.kernel);
-        if (event.qemuCommand) writeFileSync(this.path('qemu-command.txt'), `${event.qemuCommand.map(shellQuote).join(' ')}\n`);
+        if (event.qemuCommand) writeFileSync(this.path(join(event.dir, 'qemu-command.txt')), `${event.qemuCommand.map(shellQuote).join(' ')}\n`);
         break;
       case 'case-result':
         this.doc.results.push(event.result);

@@ -1,0 +1,324 @@
+import { appendFile, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { FaultlineError } from '../../runner/errors.js';
+import { hashParts } from '../../runner/hash.js';
+import { bzImageRelease, readBzImageHead } from '../bzimage.js';
+import { parseKernelConfig } from '../config.js';
+import { applySeries } from './apply.js';
+import { describeMismatch, mergedConfigCheck } from './config-check.js';
+import { acquireLock } from './lock.js';
+import { runMake } from './make.js';
+import type { Patch } from './patches.js';
+import { firstBuildError, parseMakeLine, type BuildProgress } from './progress.js';
+import { requireKernelBuildTools, compilerVersion } from './tools.js';
+import { checkKernelTree, copyTree, treeIdentity } from './tree.js';
+
+export type { BuildProgress } from './progress.js';
+
+// What to build: a tree, the series to apply to it, and the config (a base plus fragments).
+export interface SourceKernelRequest {
+  tree: string;
+  patches: Patch[];
+  /** 'tinyconfig', 'defconfig', or the path of a .config */
+  base: string;
+  /** Fragment files, merged in order after the base (the caller adds kernels/configs/faultline.config). */
+  fragments: string[];
+}
+
+export interface SourceKernel {
+  /** The cache key: tree contents, ordered patches, config inputs, compiler. */
+  key: string;
+  image: string;
+  /** UAPI headers from `make headers`; holds linux/userfaultfd.h. */
+  headersDir: string;
+  config: Map<string, string>;
+  release: string | null;
+  cached: boolean;
+  logPath: string;
+  /** The object directory (O=) this kernel was built in; reused by later builds of the same tree and config. */
+  objDir: string;
+  /** How many C files this call compiled (0 when cached). */
+  compiled: number;
+}
+
+export interface BuildOptions {
+  cacheDir: string;
+  jobs?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: BuildProgress) => void;
+}
+
+const namedBases = new Set(['tinyconfig', 'defconfig']);
+const ARCH = 'ARCH=x86_64';
+
+interface ConfigInputs {
+  /** The base as it enters the key: its name, or its content. */
+  baseKey: string;
+  basePath: string | null;
+  fragments: Array<{ path: string; text: string }>;
+}
+
+// A tree plus a series plus a config becomes a bootable kernel, built once: finished kernels
+// are copied out of the object tree into the cache under their key, and the scratch copy and
+// object tree are kept per (tree, config) so the next series rebuilds incrementally.
+export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOptions): Promise<SourceKernel> {
+  opts.signal?.throwIfAborted();
+  const root = await checkKernelTree(req.tree);
+  const config = await readConfigInputs(req);
+  const [identity, compiler] = await Promise.all([treeIdentity(root, { cacheDir: opts.cacheDir }), compilerVersion()]);
+  const configParts = [config.baseKey, ...config.fragments.map((f) => f.text)];
+  const key = hashParts([
+    'faultline-source-kernel-1',
+    identity.id,
+    ...configParts,
+    compiler,
+    String(req.patches.length),
+    ...req.patches.flatMap((p) => [String(p.strip ?? 1), p.text]),
+  ]);
+  const kernelsDir = join(opts.cacheDir, 'kernels', 'source');
+  const outDir = join(kernelsDir, key);
+  const scratch = join(kernelsDir, 'work', hashParts(['faultline-scratch-1', identity.id, ...configParts, compiler]));
+  const objDir = join(scratch, 'obj');
+
+  const hit = await readCached(outDir, key, objDir);
+  if (hit) return hit;
+
+  await requireKernelBuildTools();
+  await mkdir(scratch, { recursive: true });
+  const lock = await acquireLock(join(scratch, 'lock'), {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onWait: (pid) => opts.onProgress?.({ step: 'copy', detail: `waiting for process ${pid}, which is building in ${scratch}` }),
+  });
+  try {
+    // whoever held the lock may just have built this very kernel
+    const built = await readCached(outDir, key, objDir);
+    if (built) return built;
+    return await buildLocked({ req, opts, root, config, key, outDir, scratch, objDir, compiler, treeId: identity.id });
+  } finally {
+    await lock.release();
+  }
+}
+
+async function readConfigInputs(req: SourceKernelRequest): Promise<ConfigInputs> {
+  let baseKey: string;
+  let basePath: string | null = null;
+  if (namedBases.has(req.base)) baseKey = `make ${req.base}`;
+  else {
+    basePath = resolve(req.base);
+    const text = await readFile(basePath, 'utf8').catch(() => null);
+    if (text === null) {
+      throw new FaultlineError('usage', `config base ${req.base} is neither tinyconfig, defconfig nor a readable file`, {
+        where: req.base,
+        hint: 'use tinyconfig (the default), defconfig, or the path of a complete .config',
+      });
+    }
+    baseKey = `file\n${text}`;
+  }
+  const fragments: Array<{ path: string; text: string }> = [];
+  for (const fragment of req.fragments) {
+    const path = resolve(fragment);
+    const text = await readFile(path, 'utf8').catch(() => null);
+    if (text === null) {
+      throw new FaultlineError('usage', `config fragment ${fragment} cannot be read`, {
+        where: fragment,
+        hint: 'a fragment is a file of CONFIG_X=y and "# CONFIG_X is not set" lines',
+      });
+    }
+    fragments.push({ path, text });
+  }
+  return { baseKey, basePath, fragments };
+}
+
+interface Meta {
+  key: string;
+  release: string | null;
+  compiled: number;
+}
+
+async function readCached(outDir: string, key: string, objDir: string): Promise<SourceKernel | null> {
+  const meta = await readFile(join(outDir, 'meta.json'), 'utf8').then((t) => JSON.parse(t) as Meta, () => null);
+  if (!meta || meta.key !== key) return null;
+  const config = parseKernelConfig(await readFile(join(outDir, 'config'), 'utf8'));
+  return {
+    key,
+    image: join(outDir, 'bzImage'),
+    headersDir: join(outDir, 'include'),
+    config,
+    release: meta.release,
+    cached: true,
+    logPath: join(outDir, 'build.log'),
+    objDir,
+    compiled: 0,
+  };
+}
+
+async function buildLocked(ctx: {
+  req: SourceKernelRequest;
+  opts: BuildOptions;
+  root: string;
+  config: ConfigInputs;
+  key: string;
+  outDir: string;
+  scratch: string;
+  objDir: string;
+  compiler: string;
+  treeId: string;
+}): Promise<SourceKernel> {
+  const { req, opts, root, scratch, objDir, key } = ctx;
+  const progress = opts.onProgress ?? (() => {});
+  const signal = opts.signal;
+  const src = join(scratch, 'src');
+  const logs = join(scratch, 'logs');
+  await mkdir(logs, { recursive: true });
+  const logPath = join(logs, `${key}.log`);
+  await writeFile(logPath, '');
+  const make = async (args: string[], onLine?: (line: string) => void) => {
+    const r = await runMake(['-C', src, `O=${objDir}`, ARCH, ...args], { cwd: src, logPath, ...(signal ? { signal } : {}), ...(onLine ? { onLine } : {}) });
+    if (r.aborted) signal?.throwIfAborted();
+    return r.exitCode;
+  };
+
+  if (!(await exists(src))) {
+    progress({ step: 'copy', detail: `copying ${root} into ${src}` });
+    const tmp = await mkdtemp(join(scratch, 'src.tmp-'));
+    try {
+      await copyTree(root, tmp, signal);
+      // an in-tree build in the user's tree leaves .config behind, and kbuild refuses O= then
+      if ((await exists(join(tmp, '.config'))) || (await exists(join(tmp, 'include', 'config')))) {
+        await execa('make', ['-C', tmp, 'mrproper'], { stdin: 'ignore', all: true, ...(signal ? { cancelSignal: signal } : {}) });
+      }
+      await rename(tmp, src);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }
+  await mkdir(objDir, { recursive: true });
+
+  const { written } = await applySeries({
+    tree: root,
+    scratch,
+    src,
+    patches: req.patches,
+    onPatch: (patch, i) => progress({ step: 'patch', detail: `${i + 1}/${req.patches.length} ${patch.name}` }),
+    ...(signal ? { signal } : {}),
+  });
+
+  // the scratch copy is kept per config, so the merged config only changes when a patch edits
+  // Kconfig: otherwise the checked .config of the last run is still right and costs nothing
+  const stamp = join(scratch, 'config-stamp');
+  const stampText = hashParts(['config-stamp-1', ...ctx.config.fragments.map((f) => f.text), ctx.config.baseKey]);
+  const kconfigChanged = written.some((rel) => /(^|\/)Kconfig[^/]*$|^arch\/x86\/configs\/|^kernel\/configs\//.test(rel));
+  const reuse =
+    !kconfigChanged && (await readFile(stamp, 'utf8').catch(() => null)) === stampText && (await exists(join(objDir, '.config')));
+  let dotConfig: string;
+  if (reuse) dotConfig = await readFile(join(objDir, '.config'), 'utf8');
+  else {
+    await rm(stamp, { force: true });
+    dotConfig = await configure(ctx, make, progress, logPath);
+    await writeFile(stamp, stampText);
+  }
+
+  let compiled = 0;
+  const compileLine = (line: string) => {
+    const p = parseMakeLine(line);
+    if (!p) return;
+    if (p.action === 'CC') compiled++;
+    progress(p);
+  };
+  progress({ step: 'compile', detail: `make -j${opts.jobs ?? availableParallelism()} bzImage` });
+  if ((await make([`-j${opts.jobs ?? availableParallelism()}`, 'bzImage'], compileLine)) !== 0) {
+    throw await buildFailure('the kernel does not build', logPath, src);
+  }
+  progress({ step: 'headers', detail: 'make headers' });
+  if ((await make(['headers'])) !== 0) throw await buildFailure('make headers failed', logPath, src);
+
+  const image = join(objDir, 'arch', 'x86', 'boot', 'bzImage');
+  const release = bzImageRelease(await readBzImageHead(image));
+  await mkdir(join(ctx.outDir, '..'), { recursive: true });
+  const tmp = await mkdtemp(join(ctx.outDir, '..', `.tmp-${key}-`));
+  try {
+    await copyFile(image, join(tmp, 'bzImage'));
+    await writeFile(join(tmp, 'config'), dotConfig);
+    await execa('cp', ['-a', join(objDir, 'usr', 'include'), join(tmp, 'include')], { stdin: 'ignore' });
+    await copyFile(logPath, join(tmp, 'build.log'));
+    const meta = {
+      key,
+      release,
+      compiled,
+      tree: root,
+      treeId: ctx.treeId,
+      patches: req.patches.map((p) => ({ name: p.name, origin: p.origin })),
+      base: req.base,
+      fragments: ctx.config.fragments.map((f) => f.path),
+      compiler: ctx.compiler,
+      builtAt: new Date().toISOString(),
+    };
+    await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 1));
+    await rm(ctx.outDir, { recursive: true, force: true });
+    await rename(tmp, ctx.outDir);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  return {
+    key,
+    image: join(ctx.outDir, 'bzImage'),
+    headersDir: join(ctx.outDir, 'include'),
+    config: parseKernelConfig(dotConfig),
+    release,
+    cached: false,
+    logPath: join(ctx.outDir, 'build.log'),
+    objDir,
+    compiled,
+  };
+}
+
+// base, then the fragments appended in order, then olddefconfig; every option the fragments set
+// must survive. The object tree's .config keeps its mtime when its content comes out the same,
+// so an unchanged config does not make kbuild re-sync anything.
+async function configure(
+  ctx: { req: SourceKernelRequest; config: ConfigInputs; objDir: string },
+  make: (args: string[]) => Promise<number>,
+  progress: (p: BuildProgress) => void,
+  logPath: string,
+): Promise<string> {
+  const dotConfigPath = join(ctx.objDir, '.config');
+  const before = await stat(dotConfigPath).then(
+    async (s) => ({ text: await readFile(dotConfigPath, 'utf8'), atime: s.atime, mtime: s.mtime }),
+    () => null,
+  );
+  const { basePath, fragments } = ctx.config;
+  progress({ step: 'config', detail: basePath ? `base ${basePath}` : `make ${ctx.req.base}` });
+  if (basePath) await copyFile(basePath, dotConfigPath);
+  else if ((await make([ctx.req.base])) !== 0) throw await buildFailure(`make ${ctx.req.base} failed`, logPath);
+  const fragmentsText = fragments.map((f) => (f.text.endsWith('\n') ? f.text : `${f.text}\n`)).join('');
+  await appendFile(dotConfigPath, `\n${fragmentsText}`);
+  progress({ step: 'config', detail: 'make olddefconfig' });
+  if ((await make(['olddefconfig'])) !== 0) throw await buildFailure('make olddefconfig failed', logPath);
+  const dotConfig = await readFile(dotConfigPath, 'utf8');
+  const mismatches = mergedConfigCheck(fragmentsText, dotConfig);
+  if (mismatches.length > 0) {
+    const list = mismatches.map((m) => {
+      const from = [...fragments].reverse().find((f) => parseKernelConfig(f.text).has(m.option));
+      return `${describeMismatch(m)}${from ? ` [${from.path}]` : ''}`;
+    });
+    throw new FaultlineError('build', `${mismatches.length} requested config option${mismatches.length === 1 ? '' : 's'} did not stick: ${list.join('; ')}`, {
+      where: fragments.map((f) => f.path).join(', '),
+      hint: `enable what they depend on in a fragment, or drop them (the merged config is ${dotConfigPath})`,
+    });
+  }
+  if (before && before.text === dotConfig) await utimes(dotConfigPath, before.atime, before.mtime);
+  return dotConfig;
+}
+
+async function buildFailure(what: string, logPath: string, src?: string): Promise<FaultlineError> {
+  const log = await readFile(logPath, 'utf8').catch(() => '');
+  const first = firstBuildError(log, src);
+  return new FaultlineError('build', first ? `${what}: ${first}` : `${what} (no compiler error found in the log)`, {
+    where: logPath,
+    hint: `the full build log is ${logPath}`,
+  });
+}
+
+const exists = (p: string) => stat(p).then(() => true, () => false);

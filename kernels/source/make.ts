@@ -1,0 +1,96 @@
+import { createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { FaultlineError } from '../../runner/errors.js';
+
+export interface MakeResult {
+  exitCode: number;
+  /** Whether the call was stopped by the AbortSignal. */
+  aborted: boolean;
+}
+
+// Settings inherited from a calling make or the user's shell would change what kbuild builds or
+// where; the build is described only by its arguments.
+export function makeEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, LC_ALL: 'C' };
+  for (const key of Object.keys(env)) {
+    if (/^(MAKEFLAGS|MFLAGS|MAKELEVEL|MAKEFILES|GNUMAKEFLAGS|KBUILD_\w+|KCONFIG_\w+|ARCH|SUBARCH|CROSS_COMPILE|O|CC|LD|HOSTCC|INSTALL_\w+|LLVM)$/.test(key)) {
+      delete env[key];
+    }
+  }
+  return env;
+}
+
+// Runs make in its own process group, appending everything it prints to the log as it comes and
+// handing each line to `onLine`. Aborting kills the whole group (make and every compiler it
+// started) and waits until none is left.
+export async function runMake(
+  args: readonly string[],
+  opts: { cwd: string; logPath: string; signal?: AbortSignal; onLine?: (line: string) => void },
+): Promise<MakeResult> {
+  opts.signal?.throwIfAborted();
+  const log = createWriteStream(opts.logPath, { flags: 'a' });
+  log.write(`$ make ${args.join(' ')}\n`);
+  const child = execa('make', args, {
+    cwd: opts.cwd,
+    env: makeEnv(),
+    extendEnv: false,
+    detached: true,
+    stdin: 'ignore',
+    all: true,
+    buffer: false,
+    reject: false,
+  });
+  const pgid = child.pid;
+  const killGroupSync = () => {
+    if (pgid !== undefined) signalGroup(pgid, 'SIGKILL');
+  };
+  process.once('exit', killGroupSync);
+  let aborted = false;
+  const onAbort = () => {
+    aborted = true;
+    if (pgid !== undefined) signalGroup(pgid, 'SIGTERM');
+  };
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    if (child.all) {
+      const lines = createInterface({ input: child.all, crlfDelay: Infinity });
+      for await (const line of lines) {
+        log.write(`${line}\n`);
+        opts.onLine?.(line);
+      }
+    }
+    const result = await child;
+    if (result.failed && result.exitCode === undefined && !aborted && result.signal === undefined) {
+      throw new FaultlineError('tool', `cannot run make: ${result.shortMessage}`, { hint: 'apt-get install make', cause: result });
+    }
+    return { exitCode: result.exitCode ?? 1, aborted };
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    if (pgid !== undefined) await reapGroup(pgid);
+    process.removeListener('exit', killGroupSync);
+    await new Promise<void>((resolve) => log.end(resolve));
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: nobody left in the group
+  }
+}
+
+// make is gone; compilers it started may not be. TERM what is left, then KILL after a grace period.
+async function reapGroup(pgid: number): Promise<void> {
+  if (!signalGroup(pgid, 0)) return;
+  signalGroup(pgid, 'SIGTERM');
+  for (let waited = 0; waited < 5000; waited += 50) {
+    await sleep(50);
+    if (!signalGroup(pgid, 0)) return;
+  }
+  signalGroup(pgid, 'SIGKILL');
+  while (signalGroup(pgid, 0)) await sleep(50);
+}

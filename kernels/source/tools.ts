@@ -1,0 +1,37 @@
+import { execa } from 'execa';
+import { FaultlineError } from '../../runner/errors.js';
+import { requireTool } from '../../runner/tools.js';
+
+// What a kernel build needs from the host, checked up front so a missing package is named with
+// its apt-get line instead of surfacing as a failure deep in the build log.
+const programs: ReadonlyArray<readonly [string, string]> = [
+  ['make', 'make'],
+  ['gcc', 'gcc'],
+  ['git', 'git'],
+  ['flex', 'flex'],
+  ['bison', 'bison'],
+  ['bc', 'bc'],
+  ['perl', 'perl'],
+];
+
+const headers: ReadonlyArray<readonly [string, string]> = [
+  ['libelf.h', 'libelf-dev'],
+  ['openssl/opensslv.h', 'libssl-dev'],
+];
+
+export async function requireKernelBuildTools(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  for (const [command, pkg] of programs) await requireTool(command, pkg, env);
+  for (const [header, pkg] of headers) {
+    const probe = await execa('gcc', ['-E', '-x', 'c', '-', '-o', '/dev/null'], { input: `#include <${header}>\n`, reject: false, env });
+    if (probe.exitCode !== 0) {
+      throw new FaultlineError('tool', `the kernel build needs <${header}>, which gcc cannot find`, { hint: `apt-get install ${pkg}` });
+    }
+  }
+}
+
+/** The compiler's identity, part of every kernel cache key. */
+export async function compilerVersion(): Promise<string> {
+  const r = await execa('gcc', ['--version'], { reject: false, stdin: 'ignore' });
+  if (r.exitCode !== 0) throw new FaultlineError('tool', 'gcc not found', { hint: 'apt-get install gcc' });
+  return r.stdout.split('\n')[0] ?? r.stdout;
+}

@@ -1,0 +1,82 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import t from 'tap';
+import { cacheDir } from '../runner/paths.js';
+import type { RunDocument } from '../runner/results/run-document.js';
+import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
+
+// faultline as a patch author uses it: Debian's 6.1 tree, the fixture series, real builds and
+// boots. Shares the cached tree and object directory with source-build.test.ts.
+if (linuxSourceMissing) t.plan(0, linuxSourceMissing);
+
+const root = join(import.meta.dirname, '..');
+const cli = join(root, 'dist', 'runner', 'cli.js');
+const patches = join(root, 'test', 'fixtures', 'patches');
+const scratch = mkdtempSync(join(tmpdir(), 'faultline-source-run-'));
+t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+const tree = linuxSourceMissing ? '' : await linuxTree(cacheDir());
+const only = (dir: string) => join(patches, dir, readdirSync(join(patches, dir)).find((f) => f.endsWith('.patch'))!);
+const breaking = ['minor-faults/continue-dontwake-eexist-no-wake-shmem', 'minor-faults/continue-mapped-eexist-shmem'];
+
+t.before(async () => {
+  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
+});
+
+const faultline = (args: string[]) => execa('node', [cli, ...args], { cwd: root, reject: false, env: { CI: 'true' } });
+const readRun = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunDocument;
+const failing = (doc: RunDocument) => doc.results.filter((r) => r.status !== 'pass' && r.status !== 'skip').map((r) => `${r.suite}/${r.case}`).sort();
+
+t.test('a patch that breaks minor faults is caught: exit 1, the failing cases named', async (t) => {
+  const dir = join(scratch, 'breaks');
+  const run = await faultline(['run', '--tree', tree, '--patches', only('breaks-minor'), '--results', dir]);
+  t.equal(run.exitCode, 1, run.stdout + run.stderr);
+  const doc = readRun(dir);
+  t.same(failing(doc), breaking);
+  for (const r of doc.results.filter((r) => r.status === 'fail')) t.match(r.reason, /: ioctl CONTINUE: expected errno EEXIST, got EAGAIN/);
+  t.match(doc.kernels[0], { id: 'linux-source-6.1+1', release: /^6\.1\.\d+/ });
+});
+
+t.test('a harmless patch changes nothing the suites see, and a second run builds nothing', async (t) => {
+  const first = await faultline(['run', '--tree', tree, '--patches', only('harmless'), '--results', join(scratch, 'harmless')]);
+  t.equal(first.exitCode, 0, first.stdout + first.stderr);
+  const doc = readRun(join(scratch, 'harmless'));
+  for (const r of doc.results) t.ok(r.status === 'pass' || (r.status === 'skip' && r.reason), `${r.case}: ${r.status} ${r.reason ?? ''}`);
+  t.equal(doc.results.find((r) => r.case === 'swapped-out-minor-shmem')?.status, 'pass', 'the shipped fragment gives the guest NVMe swap');
+
+  const again = await faultline(['run', '--tree', tree, '--patches', only('harmless'), '--results', join(scratch, 'harmless2'), '--case', 'read-minor']);
+  t.equal(again.exitCode, 0, again.stdout + again.stderr);
+  t.match(again.stdout, /^kernel .*\(cached\)/m, 'the kernel stage reports a cached build');
+  t.notMatch(again.stdout, /^kernel (copy|patch|config|compile|headers)$/m, 'no build step ran');
+});
+
+t.test('faultline build prints the bzImage path', async (t) => {
+  const build = await faultline(['build', '--tree', tree, '--patches', only('harmless')]);
+  t.equal(build.exitCode, 0, build.stderr);
+  const image = build.stdout.trim();
+  t.ok(existsSync(image), image);
+  t.match(build.stderr, /^kernel .*\(cached\)/m);
+});
+
+t.test('a patch that does not apply stops the run with exit 3, naming the patch, file and hunk', async (t) => {
+  const patch = only('does-not-apply');
+  const run = await faultline(['run', '--tree', tree, '--patches', patch, '--results', join(scratch, 'noapply')]);
+  t.equal(run.exitCode, 3);
+  t.match(run.stderr, /patch 1\/1 \S+ does not apply: mm\/userfaultfd\.c: hunk #1 \(@@ -280,\d+ \+280,\d+ @@\) does not match the tree/);
+  t.notMatch(run.stderr, /\n\s+at /, 'no stack trace');
+});
+
+t.test('--per-patch on a three-patch mbox names the patch that breaks each case', async (t) => {
+  const dir = join(scratch, 'per-patch');
+  const run = await faultline(['run', '--tree', tree, '--patches', join(patches, 'series-3.mbox'), '--per-patch', '--results', dir]);
+  t.equal(run.exitCode, 1, run.stdout + run.stderr);
+  const doc = readRun(dir);
+  t.same(doc.kernels.map((k) => k.id), ['linux-source-6.1', 'linux-source-6.1+1', 'linux-source-6.1+2', 'linux-source-6.1+3']);
+  const base = doc.results.filter((r) => r.kernel === 'linux-source-6.1');
+  t.ok(base.length >= 60 && base.every((r) => r.status === 'pass' || (r.status === 'skip' && r.reason)), 'the unpatched tinyconfig kernel passes or skips everything');
+  const table = readFileSync(join(dir, 'per-patch.txt'), 'utf8');
+  for (const name of breaking) t.match(table, new RegExp(`^${name} +pass +pass +fail\\* +fail +\\S*0002\\S*`, 'm'), `${name} first fails at patch 2`);
+  t.match(run.stdout, /^\d+ cases unchanged across the series$/m);
+  t.same([...new Set(failing(doc))], breaking, 'nothing else changed');
+});
