@@ -128,3 +128,17 @@ t.test('SIGINT mid-run stops QEMU, keeps what finished and marks the rest', asyn
   const left = await execa('pgrep', ['-f', join(dir, 'initrd.img')], { reject: false });
   t.equal(left.stdout, '', 'no QEMU outlives faultline');
 });
+
+t.test('feature bits newer than faultline: raw values in a suite', async (t) => {
+  const suite = join(root, 'test', 'fixtures', 'suites', 'raw-feature-bits.yaml');
+  const dir = join(scratch, 'raw-bits');
+  const run = await faultline(['run', '--kernel', 'host', '--suite', suite, '--results', dir]);
+  t.equal(run.exitCode, 0, run.stdout + run.stderr);
+  t.same(readRun(dir).results.map((r) => `${r.case} ${r.status}${r.reason ? `: ${r.reason}` : ''}`), [
+    'minor-shmem-by-number pass',
+    'needs-known-bit-by-number pass',
+    'future-bit-needed skip: kernel lacks uffd feature bits 0x40000000',
+    'future-bit-opened skip: kernel lacks uffd feature bits 0x40000000',
+  ]);
+  t.match(readFileSync(join(dir, 'plan.txt'), 'utf8'), /^open features=0x400 line=8$/m);
+});

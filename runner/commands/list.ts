@@ -21,7 +21,11 @@ export async function listCommand(flags: { suite: string[] }): Promise<number> {
 export function describeNeeds(c: SuiteCase): string {
   const features = new Set(c.needs.features);
   for (const step of c.steps) {
-    if (step.op === 'open') for (const f of step.args.features) features.add(resolveFeature(f, c.backend) ?? f);
+    if (step.op !== 'open') continue;
+    for (const f of step.args.features) {
+      const feature = resolveFeature(f, c.backend);
+      if (feature) features.add(feature);
+    }
   }
   const parts = [...features].map((f) => `feature ${f}`);
   if (c.needs.kernel) parts.unshift(`kernel >= ${c.needs.kernel}`);

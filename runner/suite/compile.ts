@@ -41,7 +41,8 @@ function statement(step: LocatedStep, c: SuiteCase): string {
   return [step.op, ...parts, `line=${step.line}`].join(' ');
 }
 
-const flags = (names: readonly string[] | undefined): string | undefined => (names === undefined ? undefined : names.length ? names.join('|') : '0');
+const flags = (names: readonly (string | number)[] | undefined): string | undefined =>
+  names === undefined ? undefined : names.length ? names.map((n) => (typeof n === 'number' ? `0x${n.toString(16)}` : n)).join('|') : '0';
 const ms = (value: Parameters<typeof durationMs>[0] | undefined): number | undefined => (value === undefined ? undefined : durationMs(value));
 const expectKeys = (expect: { errno?: string | undefined; result?: string | undefined } | undefined) => ({ expect_errno: expect?.errno, result: expect?.result });
 

@@ -24,9 +24,11 @@ const result = z.union([
 ]);
 const expect = z.strictObject({ errno: errno.optional(), result: result.optional() });
 const list = <T extends readonly [string, ...string[]]>(names: T) => z.array(z.enum(names));
+/** Names, or raw bit values for what a patched kernel adds beyond them (`0x20000`). */
+const bitList = <T extends readonly [string, ...string[]]>(names: T) => z.array(z.union([z.enum(names), z.number().int().min(1)]));
 
 export const stepSchemas = {
-  open: z.strictObject({ features: list(suiteFeatureNames).default([]), expect: expect.optional() }),
+  open: z.strictObject({ features: bitList(suiteFeatureNames).default([]), expect: expect.optional() }),
   map: z.strictObject({
     backend: z.enum(backends).optional(),
     share: z.enum(['shared', 'private']).optional(),
@@ -34,12 +36,12 @@ export const stepSchemas = {
     alias: z.boolean().default(false),
   }),
   fill: z.strictObject({ target, page: page.default(0), count: count.default(1), byte }),
-  register: z.strictObject({ page: page.default(0), count: count.optional(), modes: list(registerModes).min(1), expect: expect.optional() }),
+  register: z.strictObject({ page: page.default(0), count: count.optional(), modes: bitList(registerModes).min(1), expect: expect.optional() }),
   unregister: z.strictObject({ page: page.default(0), count: count.optional(), expect: expect.optional() }),
   require_ioctl: z.enum(ioctlNames),
   access: z.strictObject({ thread: threadName, target: target.default('reg'), op: z.enum(['read', 'write']), page: page.default(0), byte: byte.optional() }),
   join: z.strictObject({ thread: threadName, expect: z.enum(['done', 'sigbus', 'blocked']), wait: duration.optional(), value: byte.optional() }),
-  event: z.strictObject({ type: z.enum(eventTypes), flags: list(faultFlags).optional(), page: page.optional(), count: count.optional(), wait: duration.optional() }),
+  event: z.strictObject({ type: z.enum(eventTypes), flags: bitList(faultFlags).optional(), page: page.optional(), count: count.optional(), wait: duration.optional() }),
   no_event: z.union([z.null(), z.strictObject({ wait: duration.optional() })]),
   ioctl: z.strictObject({
     op: z.enum(ioctlOps),
@@ -66,7 +68,7 @@ export type Step = { [K in StepOp]: { op: K; args: StepArgs<K>; path: readonly (
 export const needsSchema = z.strictObject({
   kernel: z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(/^\d+\.\d+$/, 'expected a release such as "6.4"')).optional(),
   hugepages: z.number().int().min(1).optional(),
-  features: list(suiteFeatureNames).optional(),
+  features: bitList(suiteFeatureNames).optional(),
   swap: z.boolean().optional(),
 });
 

@@ -26,7 +26,8 @@ export const errnoNames = [
   'ENOTTY', 'EOPNOTSUPP', 'ESRCH', 'ENXIO', 'EHWPOISON',
 ] as const;
 
-export function resolveFeature(name: SuiteFeature, backend: Backend | null): string | null {
+export function resolveFeature(name: SuiteFeature | number, backend: Backend | null): string | null {
+  if (typeof name === 'number') return `0x${name.toString(16)}`;
   if (name === 'MINOR') return backend === 'hugetlb' ? 'MINOR_HUGETLBFS' : backend === 'shmem' ? 'MINOR_SHMEM' : null;
   if (name === 'MISSING') return backend === 'hugetlb' ? 'MISSING_HUGETLBFS' : backend === 'shmem' ? 'MISSING_SHMEM' : null;
   return name;

@@ -111,7 +111,8 @@ int flags_parse(const struct name_value *table, const char *text, uint64_t *out,
 	snprintf(buf, sizeof(buf), "%s", text);
 	for (char *save = NULL, *tok = strtok_r(buf, "|", &save); tok; tok = strtok_r(NULL, "|", &save)) {
 		uint64_t v;
-		if (name_lookup(table, tok, &v) != 0) {
+		/* A number stands for bits newer than these tables, e.g. a feature a patch series adds. */
+		if (name_lookup(table, tok, &v) != 0 && number_parse(tok, &v) != 0) {
 			snprintf(bad, badlen, "%s", tok);
 			return -1;
 		}

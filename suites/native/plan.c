@@ -360,7 +360,7 @@ static int parse_need(char *text, int plan_line, struct need *n, char *err, size
 		if (number_parse(n->val, &v))
 			return fail(err, errlen, plan_line, "needs: hugepages: '%s' is not a number", n->val);
 	} else if (!strcmp(tok, "feature")) {
-		if (name_lookup(feature_names, n->val, &v))
+		if (name_lookup(feature_names, n->val, &v) && number_parse(n->val, &v))
 			return fail(err, errlen, plan_line, "needs: feature: unknown name '%s'", n->val);
 	} else if (!strcmp(tok, "swap")) {
 		if (strcmp(n->val, "1") != 0)

@@ -77,11 +77,13 @@ int needs_unmet(const struct plan_case *c, char *why, size_t whylen)
 		} else if (!strcmp(n->key, "feature")) {
 			uint64_t have, bit = 0;
 			char reason[256];
-			name_lookup(feature_names, n->val, &bit);
+			int named = name_lookup(feature_names, n->val, &bit) == 0;
+			if (!named)
+				number_parse(n->val, &bit);
 			if (uffd_probe(&have, reason, sizeof(reason)))
 				return snprintf(why, whylen, "%s", reason), 1;
-			if (!(have & bit))
-				return snprintf(why, whylen, "kernel lacks UFFD_FEATURE_%s", n->val), 1;
+			if ((have & bit) != bit || !bit)
+				return snprintf(why, whylen, named ? "kernel lacks UFFD_FEATURE_%s" : "kernel lacks uffd feature bits %s", n->val), 1;
 		} else if (!strcmp(n->key, "swap")) {
 			if (!swap_active())
 				return snprintf(why, whylen, "needs active swap, none in /proc/swaps (swapon a swap "

@@ -126,8 +126,10 @@ static int do_open(struct ctx *c, const struct step *s)
 		return say(c, STEP_SKIP, s, "%s", why);
 	if ((want & ~have) && !step_has(s, "expect_errno")) {
 		uint64_t missing = want & ~have;
-		return say(c, STEP_SKIP, s, "kernel lacks UFFD_FEATURE_%s",
-			   name_of(feature_names, missing & -missing));
+		const char *name = name_of(feature_names, missing & -missing);
+		if (!name)
+			return say(c, STEP_SKIP, s, "kernel lacks uffd feature bits 0x%llx", (unsigned long long)missing);
+		return say(c, STEP_SKIP, s, "kernel lacks UFFD_FEATURE_%s", name);
 	}
 	c->uffd = uffd_open(why, sizeof(why));
 	if (c->uffd < 0)
