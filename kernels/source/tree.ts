@@ -116,7 +116,14 @@ async function plainTreeHash(root: string, cacheDir: string): Promise<string> {
     stripFinalNewline: false,
     maxBuffer: 1 << 30,
   });
+  // Fast path: the same listing as last time (names, sizes, mtimes, inodes), taken when no file
+  // was young enough for a same-tick edit to hide, means the same identity without reading the map.
+  const listingFile = `${cacheFile.slice(0, -'.json'.length)}.listing.json`;
+  const listingHash = createHash('sha256').update(listing.stdout).digest('hex');
+  const last = await readFile(listingFile, 'utf8').then((t) => JSON.parse(t) as { listingHash: string; id: string }, () => null);
+  if (last && last.listingHash === listingHash) return last.id;
   const fields = listing.stdout.split('\0');
+  let young = false;
   const entries: Array<[string, string]> = [];
   const next: Record<string, CachedFileHash> = {};
   const pending: Array<() => Promise<void>> = [];
@@ -133,6 +140,7 @@ async function plainTreeHash(root: string, cacheDir: string): Promise<string> {
     const record = (hash: string) => {
       entries[slot]![1] = `${kind} ${rel}\0${hash}`;
       if (mtime < started - 2) next[rel] = { stat, hash };
+      else young = true;
     };
     const known = previous.get(rel);
     if (known && known.stat === stat) record(known.hash);
@@ -143,7 +151,10 @@ async function plainTreeHash(root: string, cacheDir: string): Promise<string> {
   const digest = createHash('sha256');
   for (const [, line] of entries) digest.update(line).update('\n');
   await saveJson(cacheFile, next);
-  return `plain-${digest.digest('hex').slice(0, 40)}`;
+  const id = `plain-${digest.digest('hex').slice(0, 40)}`;
+  if (young) await rm(listingFile, { force: true });
+  else await saveJson(listingFile, { listingHash, id });
+  return id;
 }
 
 async function runLimited(jobs: Array<() => Promise<void>>, limit: number): Promise<void> {
