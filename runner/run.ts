@@ -45,7 +45,7 @@ interface KernelRun {
 export async function runSuites(opts: RunOptions, events: RunEvents): Promise<{ exitCode: number; results: CaseResult[] }> {
   const started = performance.now();
   const loaded = await events.stage('suites', undefined, async () => loadSuites(await suiteFiles(opts.suites), opts.only), (l) => ({
-    detail: `${l.planned.length} cases from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}`,
+    detail: `${l.planned.length} case${l.planned.length === 1 ? '' : 's'} from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}`,
   }));
   await writeFile(opts.results.path('plan.txt'), loaded.plan);
   const runs = opts.kernels.map((spec, i): KernelRun => {
