@@ -11,16 +11,20 @@ const program = new Command('faultline')
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-program
+/** The kernel-from-source options `run` and `build` share. */
+const withSourceOptions = (command: Command, tree: 'optional' | 'required'): Command =>
+  command[tree === 'required' ? 'requiredOption' : 'option']('--tree <dir>', 'a kernel source tree to patch and build (never modified)')
+    .option('--patches <series>', 'a patch, mbox, directory of *.patch, quilt series file, or git range (repeatable)', collect, [])
+    .option('--config <fragment>', 'a config fragment merged after the shipped one (repeatable)', collect, [])
+    .option('--base <config>', 'config base: tinyconfig (default), defconfig, or a .config file');
+
+const run = program
   .command('run')
   .description('build, boot and run suites on a kernel; results go to results/<stamp>/')
   .option('--suite <file>', 'a suite YAML file (repeatable; default: every suite in suites/)', collect, [])
   .option('--case <pattern>', 'only cases whose suite/case name contains this (repeatable)', collect, [])
-  .option('--kernel <spec>', 'debian:<package>, a bzImage/vmlinuz path, kernels/NAME.yaml, or host (default: the current Debian cloud kernel)')
-  .option('--tree <dir>', 'a kernel source tree to patch and build (never modified)')
-  .option('--patches <series>', 'a patch, mbox, directory of *.patch, quilt series file, or git range (repeatable)', collect, [])
-  .option('--config <fragment>', 'a config fragment merged after the shipped one (repeatable)', collect, [])
-  .option('--base <config>', 'config base: tinyconfig (default), defconfig, or a .config file')
+  .option('--kernel <spec>', 'debian:<package>, a bzImage/vmlinuz path, kernels/NAME.yaml, or host (default: the current Debian cloud kernel)');
+withSourceOptions(run, 'optional')
   .option('--per-patch', 'build, boot and run after each patch; report which patch changed which case')
   .addOption(new Option('--accel <mode>', 'acceleration: auto proves KVM with a probe boot, else TCG').choices(['auto', 'kvm', 'tcg']).default('auto'))
   .option('--tap', 'print TAP 14 on stdout (progress goes to stderr)')
@@ -31,13 +35,8 @@ program
     process.exitCode = await runCommand(options);
   });
 
-program
-  .command('build')
+withSourceOptions(program.command('build'), 'required')
   .description('build a kernel from source and print the bzImage path')
-  .requiredOption('--tree <dir>', 'a kernel source tree to patch and build (never modified)')
-  .option('--patches <series>', 'a patch, mbox, directory of *.patch, quilt series file, or git range (repeatable)', collect, [])
-  .option('--config <fragment>', 'a config fragment merged after the shipped one (repeatable)', collect, [])
-  .option('--base <config>', 'config base: tinyconfig (default), defconfig, or a .config file')
   .action(async (options) => {
     const { buildCommand } = await import('./commands/build.js');
     process.exitCode = await buildCommand(options);
