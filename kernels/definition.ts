@@ -5,6 +5,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { IssueCollector } from '../runner/suite/issues.js';
 import { FaultlineError } from '../runner/errors.js';
+import { isCommitRange } from './source/patches.js';
 import type { SourceSpec } from './spec.js';
 
 const definitionSchema = z.strictObject({
@@ -37,7 +38,3 @@ export function loadKernelDefinition(file: string): SourceSpec {
   return { kind: 'source', tree: at(def.tree), patches: def.patches.map(at), base, fragments: def.config.map(at), definition: file };
 }
 
-/** `v6.1..HEAD` or `abc123..def456`: a range, not a path (a path with `..` has a slash). */
-export function isCommitRange(text: string): boolean {
-  return text.includes('..') && !text.includes('/');
-}

@@ -15,6 +15,7 @@ import type { ResultsDirectory } from './results/results-dir.js';
 import { loadSuites, suiteFiles, type LoadedSuites } from './suites.js';
 import { CaseResultStream } from './tap/case-results.js';
 import { hugepagesNeeded } from './suite/compile.js';
+import { abortExitCode } from './commands/interrupt.js';
 
 export interface RunOptions {
   suites: string[];
@@ -143,6 +144,9 @@ async function runGuest(opts: RunOptions, events: RunEvents, run: KernelRun, ker
       ...(opts.signal ? { signal: opts.signal } : {}),
     }),
   );
+  if (boot.agentExit === 2) {
+    throw new FaultlineError('build', 'the helper in the guest rejected the compiled plan (its message is in console.log)', { where: run.path('console.log') });
+  }
   const missing: { status: CaseStatus; reason: string } = boot.aborted
     ? { status: 'error', reason: 'no result: the run was interrupted' }
     : boot.timedOut
@@ -151,10 +155,9 @@ async function runGuest(opts: RunOptions, events: RunEvents, run: KernelRun, ker
   return stream.finish(missing);
 }
 
-/** 130 or 143 when the run was stopped by SIGINT or SIGTERM (the abort reason carries which). */
+/** 128 + the signal's number when the run was stopped by one (the abort reason carries which). */
 function interruptedExitCode(signal: AbortSignal | undefined): number | null {
-  if (!signal?.aborted) return null;
-  return (signal.reason as { exitCode?: number } | undefined)?.exitCode ?? 130;
+  return signal?.aborted ? abortExitCode(signal) : null;
 }
 
 /** Parses the result channel while keeping its raw bytes in results.raw for offline reading. */

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { CaseResult, CaseStatus } from '../runner/events.js';
-import { formatPerPatch, perPatchRows } from '../runner/reporters/per-patch.js';
+import { formatPerPatch, PerPatchReporter, perPatchRows } from '../runner/reporters/per-patch.js';
 
 const col = (kernel: string, statuses: Record<string, CaseStatus>): CaseResult[] =>
   Object.entries(statuses).map(([name, status]) => ({ kernel, suite: 'minor-faults', case: name, status, reason: null, durationMs: 1 }));
@@ -41,4 +41,16 @@ t.test('a case missing from a column shows as -', async (t) => {
   const rows = perPatchRows(2, [col('k+0', { a: 'pass' }), col('k+1', {})]);
   t.same(rows[0]!.statuses, ['pass', null]);
   t.equal(rows[0]!.firstChange, 1);
+});
+
+t.test('results of a kernel stopped before it booted get no column of their own', async (t) => {
+  let text = '';
+  const reporter = new PerPatchReporter(columns.slice(0, 2), () => {}, (full) => (text = full));
+  const ready = (id: string) => reporter.handle({ type: 'kernel-ready', kernel: { id, release: null, accel: 'tcg' }, dir: '', qemuCommand: null });
+  const result = (kernel: string, status: CaseStatus) => reporter.handle({ type: 'case-result', result: { kernel, suite: 's', case: 'a', status, reason: null, durationMs: 0 } });
+  ready('k+0');
+  result('k+0', 'pass');
+  result('/tree + 1 patch', 'error');
+  reporter.handle({ type: 'run-end', results: [], exitCode: 130, ms: 1 });
+  t.match(text, /^s\/a +pass +-\* +0001-mm-comment\.patch$/m, 'the interrupted kernel column stays empty');
 });

@@ -2,21 +2,34 @@ import { resolveKernel } from '../../kernels/resolve.js';
 import { RunEvents } from '../events.js';
 import { cacheDir } from '../paths.js';
 import { TerminalReporter } from '../reporters/terminal.js';
+import { abortExitCode, abortOnSignals } from './interrupt.js';
 import { kernelSpecFromFlags, requireSource, type KernelFlags } from './kernel-flags.js';
 
 // `faultline build`: just the kernel. Progress goes to stderr; stdout is the bzImage path, so
 // `qemu-system-x86_64 -kernel "$(faultline build ...)"` works.
 export async function buildCommand(flags: KernelFlags): Promise<number> {
   const spec = requireSource(await kernelSpecFromFlags(flags), 'faultline build');
+  const abort = abortOnSignals();
   const events = new RunEvents();
   const terminal = new TerminalReporter(process.stderr);
   events.on((e) => terminal.handle(e));
-  const kernel = await events.stage(
+  const build = events.stage(
     'kernel',
     undefined,
-    () => resolveKernel(spec, { cacheDir: cacheDir(), onProgress: (p) => events.emit({ type: 'progress', stage: 'kernel', step: p.step, detail: p.detail }) }),
+    () =>
+      resolveKernel(spec, {
+        cacheDir: cacheDir(),
+        signal: abort.signal,
+        onProgress: (p) => events.emit({ type: 'progress', stage: 'kernel', step: p.step, detail: p.detail }),
+      }),
     (k) => ({ cached: k.cached, detail: `${k.id}${k.release ? ` (${k.release})` : ''}` }),
   );
+  // make's whole process group is stopped before the abort surfaces here.
+  const kernel = await build.catch((error: unknown) => {
+    if (abort.signal.aborted) return null;
+    throw error;
+  });
+  if (!kernel) return abortExitCode(abort.signal);
   process.stdout.write(`${kernel.image}\n`);
   return 0;
 }

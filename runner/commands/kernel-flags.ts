@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { defaultKernelSpec } from '../../kernels/default.js';
-import { isCommitRange } from '../../kernels/definition.js';
+import { isCommitRange } from '../../kernels/source/patches.js';
 import { parseKernelSpec, type KernelSpec, type SourceSpec } from '../../kernels/spec.js';
 import { FaultlineError } from '../errors.js';
 

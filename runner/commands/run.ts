@@ -11,6 +11,7 @@ import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { ResultsDirectory } from '../results/results-dir.js';
 import { runSuites } from '../run.js';
+import { abortOnSignals } from './interrupt.js';
 import { kernelSpecFromFlags, requireSource, type KernelFlags } from './kernel-flags.js';
 
 interface RunFlags extends KernelFlags {
@@ -40,17 +41,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     const table = new PerPatchReporter(perPatch.columns, (text) => out.write(text), (text) => writeFileSync(results.path('per-patch.txt'), text));
     events.on((e) => table.handle(e));
   }
-  const abort = new AbortController();
-  // A lasting listener, not `once`: execa's exit hook re-raises a signal it thinks nobody else
-  // handles, which would kill us before QEMU is stopped and the results are written.
-  // A second Ctrl-C gives up waiting.
-  const stop = (signal: NodeJS.Signals) => {
-    const code = signal === 'SIGINT' ? 130 : 143;
-    if (abort.signal.aborted) process.exit(code);
-    process.exitCode = code;
-    abort.abort(Object.assign(new Error(`stopped by ${signal}`), { exitCode: code }));
-  };
-  process.on('SIGINT', stop).on('SIGTERM', stop);
+  const abort = abortOnSignals();
   const { exitCode } = await runSuites(
     { suites: flags.suite, only: flags.case, kernels: perPatch?.kernels ?? [spec], accel: flags.accel, cacheDir: cacheDir(), results, signal: abort.signal },
     events,

@@ -50,6 +50,8 @@ export function formatPerPatch(columns: readonly PatchColumn[], rows: readonly C
 /** Collects results per kernel (kernels run one after another) and prints the table at the end. */
 export class PerPatchReporter {
   private readonly results: CaseResult[][] = [];
+  /** A column per kernel that booted: results of a kernel stopped before it ran have no column. */
+  private readonly columnOf = new Map<string, number>();
 
   constructor(
     private readonly columns: readonly PatchColumn[],
@@ -58,8 +60,13 @@ export class PerPatchReporter {
   ) {}
 
   handle(event: RunEvent): void {
-    if (event.type === 'kernel-ready') this.results.push([]);
-    else if (event.type === 'case-result') this.results.at(-1)?.push(event.result);
+    if (event.type === 'kernel-ready') {
+      this.columnOf.set(event.kernel.id, this.results.length);
+      this.results.push([]);
+    } else if (event.type === 'case-result') {
+      const column = this.columnOf.get(event.result.kernel);
+      if (column !== undefined) this.results[column]!.push(event.result);
+    }
     else if (event.type === 'run-end' && this.results.length > 0) {
       const rows = perPatchRows(this.columns.length, this.results);
       this.write(`\nper patch (* marks the first change):\n${formatPerPatch(this.columns, rows)}`);
