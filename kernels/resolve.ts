@@ -7,7 +7,8 @@ import { assertKernelOptions, parseKernelConfig } from './config.js';
 import { fetchDebianKernel, resolveMetaPackage } from './debian.js';
 import { projectRoot } from '../runner/paths.js';
 import { buildSourceKernel, type BuildProgress } from './source/build.js';
-import { loadPatchSeries } from './source/patches.js';
+import { isCommitRange, loadPatchSeries } from './source/patches.js';
+import { treeAtRevision } from './source/revision.js';
 import { formatKernelSpec, type KernelSpec, type SourceSpec } from './spec.js';
 
 // Everything later stages need to know about a kernel, whatever kind of spec produced it.
@@ -66,8 +67,10 @@ export const shippedFragment = join(projectRoot, 'kernels', 'configs', 'faultlin
 async function resolveSource(spec: SourceSpec, text: string, options: ResolveOptions): Promise<ResolvedKernel> {
   const series = await loadPatchSeries(spec.patches, spec.tree);
   const patches = spec.take === undefined ? series : series.slice(0, spec.take);
+  const range = spec.patches.find(isCommitRange);
+  const base = range ? await treeAtRevision(spec.tree, range.slice(0, range.indexOf('..')), options.cacheDir) : spec.tree;
   const built = await buildSourceKernel(
-    { tree: spec.tree, patches, base: spec.base, fragments: [shippedFragment, ...spec.fragments] },
+    { tree: base, patches, base: spec.base, fragments: [shippedFragment, ...spec.fragments] },
     { cacheDir: options.cacheDir, ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
   );
   assertKernelOptions(built.config, text);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { open, readFile, rm } from 'node:fs/promises';
+import { link, readFile, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Lock {
@@ -16,10 +16,12 @@ export async function acquireLock(
   let waited = false;
   for (;;) {
     opts.signal?.throwIfAborted();
+    // The token is written first and linked into place, so nobody ever reads a lock file that
+    // exists but does not yet name its owner (which would look like a dead owner).
+    const staged = `${path}.${process.pid}.${randomUUID()}.tmp`;
+    await writeFile(staged, token);
     try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(token);
-      await handle.close();
+      await link(staged, path);
       return {
         release: async () => {
           const current = await readFile(path, 'utf8').catch(() => null);
@@ -28,12 +30,14 @@ export async function acquireLock(
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      await rm(staged, { force: true });
     }
     const holder = await readFile(path, 'utf8').catch(() => '');
     const pid = Number(holder.split(' ')[0]);
     if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) {
-      // the owner is gone (or the file is half written by a crashed owner): take over, unless
-      // someone else already did
+      // the owner is gone: take over, unless someone else already did (two takers reading the same
+      // dead owner in the same instant can still both remove it; rare, and a dead owner first)
       if ((await readFile(path, 'utf8').catch(() => null)) === holder) await rm(path, { force: true });
       continue;
     }

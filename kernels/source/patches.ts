@@ -55,7 +55,8 @@ async function loadCommitRange(range: string, tree: string): Promise<Patch[]> {
       hint: 'commit ranges work only with a git tree; for a plain tree, give patch files',
     });
   }
-  const out = await execa('git', ['format-patch', '--stdout', '--no-signature', '--no-color', range], {
+  // The user's diff.noprefix / mnemonicPrefix settings would break applying with -p1.
+  const out = await execa('git', ['-c', 'diff.noprefix=false', '-c', 'diff.mnemonicPrefix=false', 'format-patch', '--stdout', '--no-signature', '--no-color', range], {
     cwd: tree,
     reject: false,
     env,
