@@ -43,6 +43,14 @@ withSourceOptions(program.command('build'), 'required')
   });
 
 program
+  .command('doctor')
+  .description('check QEMU, acceleration, gcc and static libc, busybox, cpio, the cache and kernel build tools')
+  .action(async () => {
+    const { doctorCommand } = await import('./commands/doctor.js');
+    process.exitCode = await doctorCommand();
+  });
+
+program
   .command('list')
   .description('list suites and their cases, with what each needs')
   .option('--suite <file>', 'a suite YAML file (repeatable; default: every suite in suites/)', collect, [])

@@ -1,0 +1,87 @@
+import { execa } from 'execa';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { isStaticElf } from '../images/elf.js';
+import { defaultKernelSpec } from '../kernels/default.js';
+import { resolveKernel } from '../kernels/resolve.js';
+import { parseKernelSpec } from '../kernels/spec.js';
+import { requireKernelBuildTools } from '../kernels/source/tools.js';
+import { FaultlineError } from './errors.js';
+import { buildHelper } from './helper/build.js';
+import { chooseAccel } from './qemu/accel.js';
+import { requireTool } from './tools.js';
+
+export interface Check {
+  name: string;
+  /** Resolves to what was found; throws a FaultlineError whose hint is the fix. */
+  run(cacheDir: string): Promise<string>;
+}
+
+// What `faultline doctor` checks, in the order a run needs it. Each check uses the same code the
+// run itself uses, so a green doctor means the stage will not fail for that reason.
+export const checks: readonly Check[] = [
+  {
+    name: 'cache',
+    run: async (cacheDir) => {
+      const probe = join(cacheDir, `.doctor-${process.pid}`);
+      try {
+        await mkdir(cacheDir, { recursive: true });
+        await writeFile(probe, 'ok');
+        await rm(probe);
+      } catch (cause) {
+        throw new FaultlineError('io', `cannot write the cache directory ${cacheDir}`, { hint: 'Point FAULTLINE_CACHE (or XDG_CACHE_HOME) at a writable directory.', cause });
+      }
+      return cacheDir;
+    },
+  },
+  { name: 'qemu', run: async () => firstLine(await execa(await requireTool('qemu-system-x86_64', 'qemu-system-x86'), ['--version'])) },
+  {
+    name: 'busybox',
+    run: async () => {
+      const path = await requireTool('busybox', 'busybox-static');
+      if (!isStaticElf(await readFile(path))) throw new FaultlineError('tool', `${path} is not statically linked`, { hint: 'apt-get install busybox-static' });
+      return `${path} (static)`;
+    },
+  },
+  { name: 'cpio', run: async () => firstLine(await execa(await requireTool('cpio', 'cpio'), ['--version'])) },
+  {
+    name: 'helper',
+    run: async (cacheDir) => {
+      const helper = await buildHelper({ headersDir: null, cacheDir });
+      return `gcc -static builds the uffd helper (${helper.compiler})`;
+    },
+  },
+  {
+    name: 'accel',
+    run: async (cacheDir) => {
+      const kernel = await resolveKernel(parseKernelSpec(await defaultKernelSpec()), { cacheDir });
+      const accel = await chooseAccel('auto', kernel.image!, cacheDir);
+      return `${accel.accel}: ${accel.reason}`;
+    },
+  },
+  {
+    name: 'kbuild',
+    run: async () => {
+      await requireKernelBuildTools();
+      return 'make, gcc, flex, bison, bc, perl, libelf and openssl headers for kernels from source';
+    },
+  },
+  {
+    name: 'docker',
+    run: async () => {
+      const host = process.env.DOCKER_HOST;
+      if (!host) return 'not configured (set DOCKER_HOST=unix:///path/to/docker.sock to check it)';
+      const socket = host.replace(/^unix:\/\//, '');
+      await new Promise<void>((resolve, reject) => {
+        const conn = connect(socket, () => conn.end(resolve));
+        conn.on('error', (cause) => reject(new FaultlineError('tool', `no Docker engine answers on ${socket}`, { hint: 'Start dockerd (apt-get install docker.io) with --host unix://' + socket, cause })));
+      });
+      return `${socket} answers`;
+    },
+  },
+];
+
+function firstLine(result: { stdout: string }): string {
+  return result.stdout.split('\n')[0] ?? '';
+}
