@@ -5,6 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { bzImageRelease, readBzImageHead } from './bzimage.js';
 import { assertKernelOptions, parseKernelConfig } from './config.js';
 import { fetchDebianKernel, resolveMetaPackage } from './debian.js';
+import { isDirectory as isDir } from '../runner/files.js';
 import { projectRoot } from '../runner/paths.js';
 import { buildSourceKernel, type BuildProgress } from './source/build.js';
 import { isCommitRange, loadPatchSeries } from './source/patches.js';
@@ -128,6 +129,3 @@ async function findConfigBeside(image: string): Promise<string | null> {
   return null;
 }
 
-async function isDir(path: string): Promise<boolean> {
-  return stat(path).then((s) => s.isDirectory(), () => false);
-}

@@ -1,6 +1,7 @@
 import { copyFile, lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { cLocaleEnv } from './env.js';
 import { FaultlineError } from '../../runner/errors.js';
 import type { Patch } from './patches.js';
 
@@ -29,12 +30,8 @@ async function writeScratchState(scratch: string, state: ScratchState): Promise<
   await rename(tmp, join(scratch, stateName));
 }
 
-const applyEnv = (src: string): NodeJS.ProcessEnv => ({
-  ...process.env,
-  LC_ALL: 'C',
-  // the scratch copy has no .git; never let git find a repository around the cache directory
-  GIT_CEILING_DIRECTORIES: dirname(src),
-});
+// the scratch copy has no .git; never let git find a repository around the cache directory
+const applyEnv = (src: string): NodeJS.ProcessEnv => cLocaleEnv({ GIT_CEILING_DIRECTORIES: dirname(src) });
 
 /** Every path a patch reads or writes (both names of a rename), as git apply parses it. */
 export async function patchPaths(patch: Patch, src: string): Promise<string[]> {
@@ -51,22 +48,11 @@ export async function patchPaths(patch: Patch, src: string): Promise<string[]> {
       hint: 'check that the file is a complete unified diff (not truncated, not reformatted by a mail client)',
     });
   }
-  // records: "added\tdeleted\tpath\0" or, for renames and copies, "added\tdeleted\t\0old\0new\0"
-  const fields = r.stdout.split('\0');
-  const paths: string[] = [];
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i]!;
-    const m = /^(?:-|\d+)\t(?:-|\d+)\t(.*)$/s.exec(field);
-    if (!m) continue;
-    if (m[1] !== '') paths.push(m[1]!);
-    else {
-      paths.push(fields[i + 1]!, fields[i + 2]!);
-      i += 2;
-    }
-  }
-  // --numstat names only the new side of a rename; the old one is deleted, so it is touched too
+  // records: "added\tdeleted\tpath\0"; a rename is named by its new path only
+  const paths = r.stdout.split('\0').flatMap((field) => /^(?:-|\d+)\t(?:-|\d+)\t(.+)$/s.exec(field)?.[1] ?? []);
+  // the old side of a rename is deleted, so it is touched too (git strips p-1 components there)
   for (const m of patch.text.matchAll(/^rename from (.+)$/gm)) {
-    const old = m[1]!.split('/').slice((patch.strip ?? 1) - 1).join('/');
+    const old = m[1]!.split('/').slice(Math.max((patch.strip ?? 1) - 1, 0)).join('/');
     if (!paths.includes(old)) paths.unshift(old);
   }
   return paths;

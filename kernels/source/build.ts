@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { FaultlineError } from '../../runner/errors.js';
+import { pathExists as exists } from '../../runner/files.js';
 import { hashParts } from '../../runner/hash.js';
 import { bzImageRelease, readBzImageHead } from '../bzimage.js';
 import { parseKernelConfig } from '../config.js';
@@ -205,19 +206,18 @@ async function buildLocked(ctx: {
     ...(signal ? { signal } : {}),
   });
 
-  // the scratch copy is kept per config, so the merged config only changes when a patch edits
-  // Kconfig: otherwise the checked .config of the last run is still right and costs nothing
+  // the scratch copy is keyed by every config input, so the merged config only changes when a
+  // patch edits Kconfig: otherwise the checked .config of the last run is still right. The marker
+  // says that .config was configured and checked to the end.
   const stamp = join(scratch, 'config-stamp');
-  const stampText = hashParts(['config-stamp-1', ...ctx.config.fragments.map((f) => f.text), ctx.config.baseKey]);
   const kconfigChanged = written.some((rel) => /(^|\/)Kconfig[^/]*$|^arch\/x86\/configs\/|^kernel\/configs\//.test(rel));
-  const reuse =
-    !kconfigChanged && (await readFile(stamp, 'utf8').catch(() => null)) === stampText && (await exists(join(objDir, '.config')));
+  const reuse = !kconfigChanged && (await exists(stamp)) && (await exists(join(objDir, '.config')));
   let dotConfig: string;
   if (reuse) dotConfig = await readFile(join(objDir, '.config'), 'utf8');
   else {
     await rm(stamp, { force: true });
     dotConfig = await configure(ctx, make, progress, logPath);
-    await writeFile(stamp, stampText);
+    await writeFile(stamp, 'configured and checked\n');
   }
 
   let compiled = 0;
@@ -321,4 +321,3 @@ async function buildFailure(what: string, logPath: string, src?: string): Promis
   });
 }
 
-const exists = (p: string) => stat(p).then(() => true, () => false);

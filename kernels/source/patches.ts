@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
+import { cLocaleEnv } from './env.js';
 import { FaultlineError } from '../../runner/errors.js';
 
 // One patch of a series, in the order it is applied. `text` goes to `git apply` unchanged.
@@ -47,7 +48,7 @@ async function loadInput(input: string, tree: string): Promise<Patch[]> {
 export const isCommitRange = (text: string) => /^(?![./])\S*[^\s/.]\.\.(?:[^\s/.]\S*)?$/.test(text) && !text.includes('...');
 
 async function loadCommitRange(range: string, tree: string): Promise<Patch[]> {
-  const env = { ...process.env, LC_ALL: 'C' };
+  const env = cLocaleEnv();
   const top = await execa('git', ['rev-parse', '--show-toplevel'], { cwd: tree, reject: false, env, stdin: 'ignore' });
   if (top.exitCode !== 0) {
     throw new FaultlineError('usage', `${range} looks like a commit range, but ${tree} is not a git tree`, {

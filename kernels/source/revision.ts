@@ -1,18 +1,20 @@
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { FaultlineError } from '../../runner/errors.js';
+import { pathExists } from '../../runner/files.js';
+import { cLocaleEnv } from './env.js';
 
 // A commit range A..B is tested on top of A, not on the working tree (which, checked out at B,
 // already holds the range): A's tree is exported once into the cache, named by its tree id.
 export async function treeAtRevision(tree: string, revision: string, cacheDir: string): Promise<string> {
-  const env = { ...process.env, LC_ALL: 'C' };
+  const env = cLocaleEnv();
   const id = await execa('git', ['rev-parse', '--verify', `${revision}^{tree}`], { cwd: tree, reject: false, env, stdin: 'ignore' });
   if (id.exitCode !== 0) {
     throw new FaultlineError('usage', `${revision} is not a commit in ${tree}`, { where: revision, hint: `check the range's start with: git -C ${tree} log -1 ${revision}` });
   }
   const dest = join(cacheDir, 'kernels', 'source', 'revisions', id.stdout.trim());
-  if (await stat(join(dest, 'Makefile')).then(() => true, () => false)) return dest;
+  if (await pathExists(join(dest, 'Makefile'))) return dest;
   await mkdir(join(dest, '..'), { recursive: true });
   const tmp = await mkdtemp(`${dest}.tmp-`);
   try {
@@ -22,7 +24,7 @@ export async function treeAtRevision(tree: string, revision: string, cacheDir: s
     }
     await rename(tmp, dest).catch(async (cause: NodeJS.ErrnoException) => {
       // another run exported the same tree first; it is identical
-      if (!(await stat(join(dest, 'Makefile')).then(() => true, () => false))) throw cause;
+      if (!(await pathExists(join(dest, 'Makefile')))) throw cause;
     });
   } finally {
     await rm(tmp, { recursive: true, force: true });

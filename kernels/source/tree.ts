@@ -3,6 +3,7 @@ import { copyFile, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, stat, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { cLocaleEnv } from './env.js';
 import { FaultlineError } from '../../runner/errors.js';
 import { hashParts } from '../../runner/hash.js';
 import { cacheDir as defaultCacheDir } from '../../runner/paths.js';
@@ -12,7 +13,6 @@ export interface TreeIdentity {
   kind: 'git' | 'plain';
 }
 
-const gitEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...process.env, LC_ALL: 'C', ...extra });
 
 // The cache key of a build starts from what is in the tree, not where it is: a git tree is named
 // by the tree id of its working-tree contents (uncommitted edits included), a plain tree by a
@@ -54,7 +54,7 @@ async function gitLocation(root: string): Promise<GitLocation | null> {
   const r = await execa('git', ['rev-parse', '--show-prefix', '--path-format=absolute', '--git-path', 'index', '--git-path', 'objects'], {
     cwd: root,
     reject: false,
-    env: gitEnv(),
+    env: cLocaleEnv(),
     stdin: 'ignore',
   });
   if (r.exitCode !== 0) return null;
@@ -75,7 +75,7 @@ async function gitWorkingTreeId(root: string, git: GitLocation): Promise<string>
     });
     const objects = join(scratch, 'objects');
     await mkdir(objects);
-    const env = gitEnv({ GIT_INDEX_FILE: index, GIT_OBJECT_DIRECTORY: objects, GIT_ALTERNATE_OBJECT_DIRECTORIES: git.objects });
+    const env = cLocaleEnv({ GIT_INDEX_FILE: index, GIT_OBJECT_DIRECTORY: objects, GIT_ALTERNATE_OBJECT_DIRECTORIES: git.objects });
     const config = ['-c', 'core.splitIndex=false', '-c', 'core.fsmonitor=false', '-c', 'core.untrackedCache=false', '-c', 'gc.auto=0'];
     const add = await execa('git', [...config, 'add', '-A', '--', '.'], { cwd: root, env, reject: false, stdin: 'ignore' });
     if (add.exitCode !== 0) {
@@ -111,7 +111,7 @@ async function plainTreeHash(root: string, cacheDir: string): Promise<string> {
   const started = Date.now() / 1000;
   const listing = await execa('find', ['.', '-mindepth', '1', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '%y\\0%P\\0%s %T@ %i\\0%m\\0%l\\0'], {
     cwd: root,
-    env: gitEnv(),
+    env: cLocaleEnv(),
     stdin: 'ignore',
     stripFinalNewline: false,
     maxBuffer: 1 << 30,
@@ -178,12 +178,12 @@ export async function copyTree(root: string, dest: string, signal?: AbortSignal)
   await mkdir(dest, { recursive: true });
   const git = await gitLocation(root);
   if (!git) {
-    await execa('cp', ['-a', '--reflink=auto', `${root}/.`, dest], { stdin: 'ignore', env: gitEnv(), ...(signal ? { cancelSignal: signal } : {}) });
+    await execa('cp', ['-a', '--reflink=auto', `${root}/.`, dest], { stdin: 'ignore', env: cLocaleEnv(), ...(signal ? { cancelSignal: signal } : {}) });
     return;
   }
   const list = await execa('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
     cwd: root,
-    env: gitEnv(),
+    env: cLocaleEnv(),
     stdin: 'ignore',
     stripFinalNewline: false,
     maxBuffer: 1 << 30,
@@ -191,7 +191,7 @@ export async function copyTree(root: string, dest: string, signal?: AbortSignal)
   const names = [...new Set(list.stdout.split('\0').filter((n) => n !== ''))];
   const present = await Promise.all(names.map((n) => lstat(join(root, n)).then((s) => !s.isDirectory(), () => false)));
   const files = names.filter((_, i) => present[i]);
-  const options = { env: gitEnv(), ...(signal ? { cancelSignal: signal } : {}) };
+  const options = { env: cLocaleEnv(), ...(signal ? { cancelSignal: signal } : {}) };
   await execa('tar', ['-C', root, '--null', '--no-recursion', '-T', '-', '-cf', '-'], { ...options, input: files.join('\0') + '\0', buffer: false }).pipe(
     'tar',
     ['-C', dest, '-xf', '-'],

@@ -3,12 +3,12 @@ import { RunEvents } from '../events.js';
 import { cacheDir } from '../paths.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { abortExitCode, abortOnSignals } from './interrupt.js';
-import { kernelSpecFromFlags, requireSource, type KernelFlags } from './kernel-flags.js';
+import { kernelSpecFromFlags, type KernelFlags } from './kernel-flags.js';
 
 // `faultline build`: just the kernel. Progress goes to stderr; stdout is the bzImage path, so
 // `qemu-system-x86_64 -kernel "$(faultline build ...)"` works.
 export async function buildCommand(flags: KernelFlags): Promise<number> {
-  const spec = requireSource(await kernelSpecFromFlags(flags), 'faultline build');
+  const spec = await kernelSpecFromFlags(flags);
   const abort = abortOnSignals();
   const events = new RunEvents();
   const terminal = new TerminalReporter(process.stderr);

@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { FaultlineError } from '../errors.js';
+import { pathExists as exists } from '../files.js';
 import { hashParts } from '../hash.js';
 import { nativeSourceDir } from '../paths.js';
 
@@ -77,4 +78,3 @@ function compileError(stderr: string, sourceDir: string): FaultlineError {
   });
 }
 
-const exists = (p: string) => stat(p).then(() => true, () => false);
