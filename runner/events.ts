@@ -1,3 +1,5 @@
+import type { SplatKind } from './console/splats.js';
+
 // The engine never prints: it emits these events, and the terminal UI and the reporters
 // consume them. Adding a reporter never touches the engine.
 export type CaseStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'crash' | 'error';
@@ -13,12 +15,26 @@ export interface CaseResult {
   status: CaseStatus;
   reason: string | null;
   durationMs: number;
+  /** Kernel reports printed while the case ran; absent when there were none. */
+  findings?: KernelReport[];
+}
+
+/** A splat from the guest console as it is reported. */
+export interface KernelReport {
+  kind: SplatKind;
+  title: string;
+  text: string;
+  fatal: boolean;
+  /** Why it did not fail the case (an allow-list entry's reason), when it did not. */
+  allowed?: string;
 }
 
 export interface KernelInfo {
   id: string;
   release: string | null;
   accel: Accel | 'host';
+  /** Guest time limits are multiplied by this (the TCG slowdown factor; 1 under KVM). */
+  timeoutScale: number;
 }
 
 export type RunEvent =
@@ -28,6 +44,10 @@ export type RunEvent =
   /** `dir`: where this kernel's files go inside the results directory ('' for its top). */
   | { type: 'kernel-ready'; kernel: KernelInfo; dir: string; qemuCommand: string[] | null }
   | { type: 'case-result'; result: CaseResult }
+  /** The guest died or hung; a fresh one (number `guest`, from 2) runs the `cases` still without a result. */
+  | { type: 'guest-restart'; kernel: string; dir: string; guest: number; cases: number; reason: string; qemuCommand: string[] }
+  /** A splat printed while no case was running (boot, between cases). */
+  | { type: 'kernel-finding'; kernel: string; finding: KernelReport }
   | { type: 'note'; kernel?: string; message: string }
   /** Inside a long stage (a kernel build): `step` changes rarely, `detail` (the file being compiled) often. */
   | { type: 'progress'; stage: StageName; kernel?: string; step: string; detail: string }

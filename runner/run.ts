@@ -1,21 +1,20 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildBaseImage, planArchive } from '../images/initramfs.js';
+import { buildBaseImage } from '../images/initramfs.js';
 import { resolveKernel, type ResolvedKernel } from '../kernels/resolve.js';
 import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
 import { FaultlineError } from './errors.js';
-import type { Accel, CaseResult, CaseStatus, RunEvents } from './events.js';
+import type { Accel, CaseResult, RunEvents } from './events.js';
 import { buildHelper } from './helper/build.js';
 import { runOnHost } from './host.js';
 import { chooseAccel, type AccelMode } from './qemu/accel.js';
-import { bootGuest } from './qemu/boot.js';
 import { exitCodeFor } from './results/run-document.js';
 import type { ResultsDirectory } from './results/results-dir.js';
 import { loadSuites, suiteFiles, type LoadedSuites } from './suites.js';
 import { CaseResultStream } from './tap/case-results.js';
-import { hugepagesNeeded } from './suite/compile.js';
-import { abortExitCode } from './commands/interrupt.js';
+import { runGuestSession } from './guest/session.js';
+import { runStop, type RunStop } from './stopping.js';
 
 export interface RunOptions {
   suites: string[];
@@ -25,13 +24,17 @@ export interface RunOptions {
   accel: AccelMode;
   cacheDir: string;
   results: ResultsDirectory;
+  /** Guest time limits are multiplied by this under TCG. */
+  tcgSlowdown: number;
+  /** The whole run's limit (`--timeout`): cases still without a result then get `timeout`. */
+  timeoutMs?: number;
+  /** Extra guest kernel command-line words. */
+  append?: readonly string[];
   signal?: AbortSignal;
 }
 
-/** Boot allowance on top of the cases' own time limits before the host watchdog stops QEMU. */
-const bootAllowanceMs = 120_000;
-/** Swap for the cases that need a page swapped out; sparse on the host. */
-const swapDiskMiB = 64;
+/** The options with the run's own stop: `signal` fires on the user's signal or the time limit. */
+type RunContext = RunOptions & { stop: RunStop };
 
 /** Where one kernel's files go: the results directory itself, or kernel-N/ when there are several. */
 interface KernelRun {
@@ -43,8 +46,10 @@ interface KernelRun {
 
 // The stages of a run, in order, each timed through events: suites once, then per kernel:
 // kernel, helper, and either the host or image + accel + boot. Infrastructure failures throw.
-export async function runSuites(opts: RunOptions, events: RunEvents): Promise<{ exitCode: number; results: CaseResult[] }> {
+export async function runSuites(options: RunOptions, events: RunEvents): Promise<{ exitCode: number; results: CaseResult[] }> {
   const started = performance.now();
+  const stop = runStop(options.signal, options.timeoutMs);
+  const opts: RunContext = { ...options, stop, ...(stop.signal ? { signal: stop.signal } : {}) };
   const loaded = await events.stage('suites', undefined, async () => loadSuites(await suiteFiles(opts.suites), opts.only), (l) => ({
     detail: `${l.planned.length} case${l.planned.length === 1 ? '' : 's'} from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}`,
   }));
@@ -67,13 +72,13 @@ export async function runSuites(opts: RunOptions, events: RunEvents): Promise<{ 
         // Stopped before this kernel reported (during its build, say): its cases are marked, not dropped.
         if (!opts.signal?.aborted) throw error;
         for (const p of loaded.planned) {
-          const result: CaseResult = { kernel: run.label, suite: p.suite, case: p.case, status: 'error', reason: 'no result: the run was interrupted', durationMs: 0 };
+          const result: CaseResult = { kernel: run.label, suite: p.suite, case: p.case, ...stop.missing(), durationMs: 0 };
           results.push(result);
           events.emit({ type: 'case-result', result });
         }
       }
     }
-    exitCode = interruptedExitCode(opts.signal) ?? exitCodeFor(results);
+    exitCode = stop.exitCode() ?? exitCodeFor(results);
     return { exitCode, results };
   } catch (error) {
     exitCode = error instanceof FaultlineError ? error.exitCode : 3;
@@ -83,7 +88,7 @@ export async function runSuites(opts: RunOptions, events: RunEvents): Promise<{ 
   }
 }
 
-async function runKernel(opts: RunOptions, events: RunEvents, run: KernelRun, loaded: LoadedSuites): Promise<CaseResult[]> {
+async function runKernel(opts: RunContext, events: RunEvents, run: KernelRun, loaded: LoadedSuites): Promise<CaseResult[]> {
   const label = opts.kernels.length === 1 ? undefined : run.label;
   const kernel = await events.stage(
     'kernel',
@@ -103,61 +108,42 @@ async function runKernel(opts: RunOptions, events: RunEvents, run: KernelRun, lo
   return kernel.image === null ? runHost(opts, events, run, kernel, helper.path, loaded) : runGuest(opts, events, run, kernel, helper.path, loaded);
 }
 
-async function runHost(opts: RunOptions, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
-  events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: 'host' }, dir: run.dir, qemuCommand: null });
+async function runHost(opts: RunContext, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
+  events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: 'host', timeoutScale: 1 }, dir: run.dir, qemuCommand: null });
   const stream = resultStream(run, events, kernel.id, loaded);
   const done = await events.stage('cases', kernel.id, () => runOnHost(helper, opts.results.path('plan.txt'), (chunk) => stream.write(chunk), opts.signal));
   if (done.exitCode === 2) {
     throw new FaultlineError('build', `the helper rejected the compiled plan: ${done.stderr.trim()}`, { where: opts.results.path('plan.txt') });
   }
-  if (opts.signal?.aborted) return stream.finish({ status: 'error', reason: 'no result: the run was interrupted' });
+  if (opts.signal?.aborted) return stream.finish(opts.stop.missing());
   const reason = done.signal ? `no result: the helper was stopped by ${done.signal}` : `no result: the helper exited (${done.exitCode}) before this case reported`;
   return stream.finish({ status: 'crash', reason });
 }
 
-async function runGuest(opts: RunOptions, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
+async function runGuest(opts: RunContext, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
   const image = await events.stage('image', kernel.id, () => buildBaseImage({ helperPath: helper, cacheDir: opts.cacheDir }), (i) => ({ cached: i.cached, detail: i.hash }));
   const accel = await events.stage('accel', kernel.id, () => chooseAccel(opts.accel, kernel.image!, opts.cacheDir), (a) => ({
     cached: a.cached,
     detail: `${a.accel}: ${a.reason}`,
   }));
-  // Kept beside the results, so qemu-command.txt there replays the run exactly.
-  const initrd = run.path('initrd.img');
-  await writeFile(initrd, Buffer.concat([await readFile(image.path), planArchive(loaded.plan)]));
-  const cases = loaded.suites.flatMap((s) => s.cases);
-  const hugepages = Math.max(0, ...cases.map(hugepagesNeeded));
-  const needsSwap = cases.some((c) => c.needs.swap);
-  const timeoutMs = bootAllowanceMs + cases.reduce((sum, c) => sum + c.timeoutMs, 0);
-  const stream = resultStream(run, events, kernel.id, loaded);
-  const boot = await events.stage('boot', kernel.id, () =>
-    bootGuest({
-      kernel: kernel.image!,
-      initrd,
+  const timeoutScale = accel.accel === 'tcg' ? opts.tcgSlowdown : 1;
+  return events.stage('boot', kernel.id, () =>
+    runGuestSession({
+      kernelId: kernel.id,
+      kernelImage: kernel.image!,
       accel: accel.accel as Accel,
-      hugepages,
-      ...(needsSwap ? { swapMiB: swapDiskMiB } : {}),
-      consoleLog: run.path('console.log'),
-      timeoutMs,
-      onStart: (argv: string[]) =>
-        events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: accel.accel as Accel }, dir: run.dir, qemuCommand: argv }),
-      onResult: (chunk: string) => stream.write(chunk),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      timeoutScale,
+      append: opts.append ?? [],
+      baseImage: image.path,
+      loaded,
+      files: run,
+      events,
+      signal: opts.signal,
+      stopped: () => opts.stop.missing(),
+      onFirstStart: (argv) =>
+        events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: accel.accel as Accel, timeoutScale }, dir: run.dir, qemuCommand: argv }),
     }),
   );
-  if (boot.agentExit === 2) {
-    throw new FaultlineError('build', 'the helper in the guest rejected the compiled plan (its message is in console.log)', { where: run.path('console.log') });
-  }
-  const missing: { status: CaseStatus; reason: string } = boot.aborted
-    ? { status: 'error', reason: 'no result: the run was interrupted' }
-    : boot.timedOut
-      ? { status: 'timeout', reason: `no result: the guest did not finish within ${Math.round(timeoutMs / 1000)}s (host watchdog); see console.log` }
-      : { status: 'crash', reason: `no result: the guest stopped (QEMU exit ${boot.exitCode}) before this case reported; see console.log` };
-  return stream.finish(missing);
-}
-
-/** 128 + the signal's number when the run was stopped by one (the abort reason carries which). */
-function interruptedExitCode(signal: AbortSignal | undefined): number | null {
-  return signal?.aborted ? abortExitCode(signal) : null;
 }
 
 /** Parses the result channel while keeping its raw bytes in results.raw for offline reading. */

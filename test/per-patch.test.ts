@@ -46,7 +46,7 @@ t.test('a case missing from a column shows as -', async (t) => {
 t.test('results of a kernel stopped before it booted get no column of their own', async (t) => {
   let text = '';
   const reporter = new PerPatchReporter(columns.slice(0, 2), () => {}, (full) => (text = full));
-  const ready = (id: string) => reporter.handle({ type: 'kernel-ready', kernel: { id, release: null, accel: 'tcg' }, dir: '', qemuCommand: null });
+  const ready = (id: string) => reporter.handle({ type: 'kernel-ready', kernel: { id, release: null, accel: 'tcg', timeoutScale: 4 }, dir: '', qemuCommand: null });
   const result = (kernel: string, status: CaseStatus) => reporter.handle({ type: 'case-result', result: { kernel, suite: 's', case: 'a', status, reason: null, durationMs: 0 } });
   ready('k+0');
   result('k+0', 'pass');

@@ -21,7 +21,7 @@ const events: RunEvent[] = [
   { type: 'run-start', resultsDir: 'results/x', kernels: ['6.1.0-47-cloud-amd64'], cases: 4 },
   { type: 'stage-start', stage: 'kernel' },
   { type: 'stage-end', stage: 'kernel', ms: 1200, cached: true, detail: '6.1.0-47-cloud-amd64' },
-  { type: 'kernel-ready', kernel: { id: '6.1.0-47-cloud-amd64', release: '6.1.0-47-cloud-amd64', accel: 'tcg' }, dir: '', qemuCommand: ['qemu-system-x86_64', '-append', 'console=ttyS0 reboot=t'] },
+  { type: 'kernel-ready', kernel: { id: '6.1.0-47-cloud-amd64', release: '6.1.0-47-cloud-amd64', accel: 'tcg', timeoutScale: 4 }, dir: '', qemuCommand: ['qemu-system-x86_64', '-append', 'console=ttyS0 reboot=t'] },
   ...results.map((r): RunEvent => ({ type: 'case-result', result: r })),
   { type: 'run-end', results, exitCode: 1, ms: 2345 },
 ];
@@ -55,7 +55,7 @@ t.test('results directory: run.json and results.tap kept current', async (t) => 
   for (const e of events.slice(6)) out.handle(e);
   const doc = JSON.parse(readFileSync(join(dir, 'r', 'run.json'), 'utf8'));
   t.equal(doc.version, 1);
-  t.same(doc.kernels, [{ id: '6.1.0-47-cloud-amd64', release: '6.1.0-47-cloud-amd64', accel: 'tcg' }]);
+  t.same(doc.kernels, [{ id: '6.1.0-47-cloud-amd64', release: '6.1.0-47-cloud-amd64', accel: 'tcg', timeoutScale: 4 }]);
   t.same(doc.results, results);
   t.same(doc.summary, { pass: 1, fail: 1, skip: 1, timeout: 1, crash: 0, error: 0 });
   t.equal(doc.exitCode, 1);

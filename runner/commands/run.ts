@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { loadPatchSeries } from '../../kernels/source/patches.js';
 import type { KernelSpec } from '../../kernels/spec.js';
 import { FaultlineError } from '../errors.js';
+import { duration, durationMs } from '../suite/schema.js';
 import { RunEvents } from '../events.js';
 import { cacheDir } from '../paths.js';
 import type { AccelMode } from '../qemu/accel.js';
@@ -22,10 +23,14 @@ interface RunFlags extends KernelFlags {
   tap?: boolean;
   json?: string;
   results?: string;
+  timeout?: string;
+  tcgSlowdown: string;
+  append: string[];
 }
 
 // `faultline run`: wires the reporters to the engine's events and turns Ctrl-C into a clean stop.
 export async function runCommand(flags: RunFlags): Promise<number> {
+  const limits = runLimits(flags);
   const spec = await kernelSpecFromFlags(flags);
   const perPatch = flags.perPatch ? await perPatchKernels(spec) : null;
   const results = new ResultsDirectory(flags.results ?? join('results', stamp(new Date())), process.argv.slice(1), flags.json ?? null);
@@ -43,10 +48,34 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   }
   const abort = abortOnSignals();
   const { exitCode } = await runSuites(
-    { suites: flags.suite, only: flags.case, kernels: perPatch?.kernels ?? [spec], accel: flags.accel, cacheDir: cacheDir(), results, signal: abort.signal },
+    {
+      suites: flags.suite,
+      only: flags.case,
+      kernels: perPatch?.kernels ?? [spec],
+      accel: flags.accel,
+      cacheDir: cacheDir(),
+      results,
+      signal: abort.signal,
+      append: flags.append.flatMap((words) => words.split(/\s+/).filter(Boolean)),
+      ...limits,
+    },
     events,
   );
   return exitCode;
+}
+
+/** `--timeout` and `--tcg-slowdown`, checked before anything is built. */
+function runLimits(flags: RunFlags): { tcgSlowdown: number; timeoutMs?: number } {
+  const tcgSlowdown = Number(flags.tcgSlowdown);
+  if (!Number.isFinite(tcgSlowdown) || tcgSlowdown < 1 || tcgSlowdown > 100) {
+    throw new FaultlineError('usage', `--tcg-slowdown ${flags.tcgSlowdown} is not a factor between 1 and 100`, { hint: 'e.g. --tcg-slowdown 4; 1 keeps the suites\' own limits.' });
+  }
+  if (flags.timeout === undefined) return { tcgSlowdown };
+  const parsed = duration.safeParse(/^\d+$/.test(flags.timeout) ? Number(flags.timeout) : flags.timeout);
+  if (!parsed.success || durationMs(parsed.data) === 0) {
+    throw new FaultlineError('usage', `--timeout ${flags.timeout} is not a duration`, { hint: 'e.g. --timeout 30m, 90s or 500ms (a bare number is milliseconds).' });
+  }
+  return { tcgSlowdown, timeoutMs: durationMs(parsed.data) };
 }
 
 /** The tree alone, then the tree after each patch in turn: one kernel per column. */

@@ -38,7 +38,7 @@ export class TapReporter {
     } else {
       this.open.failed = true;
       this.write(`${indent}not ok ${n} - ${r.case} # time=${r.durationMs}ms\n`);
-      const diag = stringify({ status: r.status, reason: r.reason ?? '' }, { lineWidth: 0 }).trimEnd();
+      const diag = stringify({ status: r.status, reason: r.reason ?? '', ...kernelReports(r) }, { lineWidth: 0 }).trimEnd();
       this.write(`${indent}  ---\n${diag.replace(/^/gm, `${indent}  `)}\n${indent}  ...\n`);
     }
   }
@@ -49,6 +49,12 @@ export class TapReporter {
     this.write(`    1..${this.open.count}\n${this.open.failed ? 'not ok' : 'ok'} ${this.top} - ${this.open.label}\n`);
     this.open = null;
   }
+}
+
+/** A case's splats in its YAML block: what the kernel printed, first line and call trace. */
+function kernelReports(r: CaseResult): { kernel_reports?: object[] } {
+  if (!r.findings?.length) return {};
+  return { kernel_reports: r.findings.map((f) => ({ kind: f.kind, title: f.title, ...(f.allowed ? { allowed: f.allowed } : {}), text: f.text })) };
 }
 
 function oneLine(text: string): string {

@@ -50,8 +50,18 @@ export class TerminalReporter {
       case 'note':
         this.line(`note: ${event.message}`);
         break;
+      case 'kernel-ready':
+        if (event.kernel.timeoutScale !== 1) this.line(`note: ${event.kernel.accel.toUpperCase()}: guest time limits x${event.kernel.timeoutScale} (--tcg-slowdown)`);
+        break;
+      case 'guest-restart':
+        this.line(`guest  ${event.kernel} #${event.guest}: ${event.reason}; a fresh guest runs the ${event.cases} case${event.cases === 1 ? '' : 's'} left`);
+        break;
+      case 'kernel-finding':
+        this.line(`note: kernel ${event.finding.kind} while no case ran: ${event.finding.title}`);
+        break;
       case 'case-result':
         this.line(this.caseLine(event.result));
+        for (const f of event.result.findings ?? []) if (!event.result.reason?.includes(f.title)) this.line(`          kernel ${f.kind}: ${f.title}${f.allowed ? ` (allowed: ${f.allowed})` : ''}`);
         break;
       case 'run-end':
         this.setStatus(null);

@@ -26,7 +26,7 @@ export class ResultsDirectory {
         cause,
       });
     }
-    this.doc = { version: 1, startedAt: new Date().toISOString(), finishedAt: null, command, kernels: [], results: [], summary: summarize([]), exitCode: null };
+    this.doc = { version: 1, startedAt: new Date().toISOString(), finishedAt: null, command, kernels: [], results: [], restarts: [], findings: [], summary: summarize([]), exitCode: null };
     this.tap = new TapReporter((text) => appendFileSync(join(dir, 'results.tap'), text));
   }
 
@@ -43,6 +43,13 @@ export class ResultsDirectory {
         break;
       case 'case-result':
         this.doc.results.push(event.result);
+        break;
+      case 'guest-restart':
+        this.doc.restarts.push({ kernel: event.kernel, guest: event.guest, cases: event.cases, reason: event.reason });
+        writeFileSync(this.path(join(event.dir, `qemu-command-${event.guest}.txt`)), `${event.qemuCommand.map(shellQuote).join(' ')}\n`);
+        break;
+      case 'kernel-finding':
+        this.doc.findings.push({ kernel: event.kernel, ...event.finding });
         break;
       case 'run-end':
         this.doc.finishedAt = new Date().toISOString();

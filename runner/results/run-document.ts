@@ -1,4 +1,4 @@
-import type { CaseResult, CaseStatus, KernelInfo } from '../events.js';
+import type { CaseResult, CaseStatus, KernelInfo, KernelReport } from '../events.js';
 
 // The machine-readable record of a run (run.json). `version` changes only when a field's
 // meaning does, so CI scripts can rely on it.
@@ -9,6 +9,10 @@ export interface RunDocument {
   command: string[];
   kernels: KernelInfo[];
   results: CaseResult[];
+  /** Fresh guests started after one died or hung, with why. */
+  restarts: { kernel: string; guest: number; cases: number; reason: string }[];
+  /** Splats printed while no case was running (each case's own are in its result). */
+  findings: (KernelReport & { kernel: string })[];
   summary: Record<CaseStatus, number>;
   exitCode: number | null;
 }

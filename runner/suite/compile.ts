@@ -2,14 +2,24 @@ import type { LocatedStep, Suite, SuiteCase } from './model.js';
 import { durationMs } from './schema.js';
 import { resolveFeature } from './vocabulary.js';
 
+/** The helper's default waits for `join ... expect=done|sigbus` and `event` (PLAN-FORMAT.md). */
+const helperDefaultWaitMs = 2000;
+
+export interface CompileOptions {
+  /** Multiplies the limits that fail a case when exceeded (the case timeout, waits for a thread
+   * to finish or an event to arrive); observation windows (`blocked`, `no_event`) stay as written. */
+  timeoutScale?: number;
+}
+
 // Turns validated suites into the plan text the native helper executes
 // (suites/native/PLAN-FORMAT.md). Pure: the same suites always give the same plan.
-export function compileSuites(suites: readonly Suite[]): string {
+export function compileSuites(suites: readonly Suite[], opts: CompileOptions = {}): string {
+  const scale = opts.timeoutScale ?? 1;
   const out = ['plan 1'];
   for (const suite of suites) {
     if (suite.cases.length === 0) continue;
     out.push(`suite ${suite.name}`);
-    for (const c of suite.cases) out.push(...compileCase(c));
+    for (const c of suite.cases) out.push(...compileCase(c, scale));
   }
   return `${out.join('\n')}\n`;
 }
@@ -21,22 +31,22 @@ export function hugepagesNeeded(c: SuiteCase): number {
   return Math.max(mapped, c.needs.hugepages);
 }
 
-function compileCase(c: SuiteCase): string[] {
-  const lines = [`case ${c.name}`, `timeout_ms ${c.timeoutMs}`];
+function compileCase(c: SuiteCase, scale: number): string[] {
+  const lines = [`case ${c.name}`, `timeout_ms ${Math.round(c.timeoutMs * scale)}`];
   if (c.needs.kernel) lines.push(`needs kernel=${c.needs.kernel}`);
   const hugepages = hugepagesNeeded(c);
   if (hugepages > 0) lines.push(`needs hugepages=${hugepages}`);
   for (const feature of c.needs.features) lines.push(`needs feature=${feature}`);
   if (c.needs.swap) lines.push('needs swap=1');
-  for (const step of c.steps) lines.push(statement(step, c));
+  for (const step of c.steps) lines.push(statement(step, c, scale));
   lines.push('end');
   return lines;
 }
 
 type Value = string | number | boolean | undefined;
 
-function statement(step: LocatedStep, c: SuiteCase): string {
-  const keys = stepKeys(step, c);
+function statement(step: LocatedStep, c: SuiteCase, scale: number): string {
+  const keys = stepKeys(step, c, scale);
   const parts = Object.entries(keys).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${typeof v === 'boolean' ? Number(v) : v}`]));
   return [step.op, ...parts, `line=${step.line}`].join(' ');
 }
@@ -46,7 +56,13 @@ const flags = (names: readonly (string | number)[] | undefined): string | undefi
 const ms = (value: Parameters<typeof durationMs>[0] | undefined): number | undefined => (value === undefined ? undefined : durationMs(value));
 const expectKeys = (expect: { errno?: string | undefined; result?: string | undefined } | undefined) => ({ expect_errno: expect?.errno, result: expect?.result });
 
-function stepKeys(step: LocatedStep, c: SuiteCase): Record<string, Value> {
+/** A limit scaled for a slow guest; left out (the helper's default) when nothing changes. */
+function limitMs(value: Parameters<typeof durationMs>[0] | undefined, scale: number): number | undefined {
+  if (scale === 1) return ms(value);
+  return Math.round((ms(value) ?? helperDefaultWaitMs) * scale);
+}
+
+function stepKeys(step: LocatedStep, c: SuiteCase, scale: number): Record<string, Value> {
   switch (step.op) {
     case 'open': {
       const features = step.args.features.flatMap((f) => resolveFeature(f, c.backend) ?? []);
@@ -61,9 +77,14 @@ function stepKeys(step: LocatedStep, c: SuiteCase): Record<string, Value> {
     case 'require_ioctl':
       return { name: step.args };
     case 'join':
-      return { thread: step.args.thread, expect: step.args.expect, wait_ms: ms(step.args.wait), value: step.args.value };
+      return {
+        thread: step.args.thread,
+        expect: step.args.expect,
+        wait_ms: step.args.expect === 'blocked' ? ms(step.args.wait) : limitMs(step.args.wait, scale),
+        value: step.args.value,
+      };
     case 'event':
-      return { type: step.args.type, flags: flags(step.args.flags), page: step.args.page, count: step.args.count, wait_ms: ms(step.args.wait) };
+      return { type: step.args.type, flags: flags(step.args.flags), page: step.args.page, count: step.args.count, wait_ms: limitMs(step.args.wait, scale) };
     case 'no_event':
       return { wait_ms: ms(step.args?.wait) };
     case 'ioctl': {

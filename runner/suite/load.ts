@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { defaultConsolePolicy } from '../console/verdict.js';
 import { FaultlineError } from '../errors.js';
 import { IssueCollector } from './issues.js';
 import { locate } from './locate.js';
@@ -81,7 +82,10 @@ export function parseSuite(file: string, text: string): Suite {
     }
   });
   issues.throwIfAny();
-  return { name, file, description: top.description ?? '', cases };
+  const consolePolicy = top.console
+    ? { splats: top.console.splats, allow: top.console.allow.map((rule) => ({ match: new RegExp(rule.match), reason: rule.reason })) }
+    : defaultConsolePolicy;
+  return { name, file, description: top.description ?? '', console: consolePolicy, cases };
 }
 
 function parseSteps(

@@ -1,3 +1,4 @@
+import type { ConsolePolicy } from '../console/verdict.js';
 import type { Step } from './schema.js';
 import type { Backend } from './vocabulary.js';
 
@@ -27,5 +28,7 @@ export interface Suite {
   name: string;
   file: string;
   description: string;
+  /** What console splats during its cases mean (fail by default) and which are allowed. */
+  console: ConsolePolicy;
   cases: SuiteCase[];
 }

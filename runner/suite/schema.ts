@@ -81,10 +81,21 @@ export const caseSchema = z.strictObject({
   steps: z.array(z.unknown()).min(1),
 });
 
+const allowRule = z.strictObject({
+  match: z.string().min(1).refine(isRegExp, 'expected a regular expression, e.g. "WARNING: .* at mm/userfaultfd.c"'),
+  reason: z.string().min(1, 'give the reason the splat is allowed'),
+});
+
+export const consoleSchema = z.strictObject({
+  splats: z.enum(['fail', 'report']).default('fail'),
+  allow: z.array(allowRule).default([]),
+});
+
 export const suiteSchema = z.strictObject({
   suite: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected a name of letters, digits, ".", "_" and "-"').optional(),
   description: z.string().optional(),
   timeout: duration.optional(),
+  console: consoleSchema.optional(),
   cases: z.array(z.unknown()).min(1),
 });
 
@@ -93,4 +104,13 @@ export function durationMs(value: z.output<typeof duration>): number {
   const match = /^(\d+)(ms|s|m)?$/.exec(value)!;
   const scale = match[2] === 's' ? 1000 : match[2] === 'm' ? 60_000 : 1;
   return Number(match[1]) * scale;
+}
+
+function isRegExp(text: string): boolean {
+  try {
+    new RegExp(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -17,6 +17,7 @@ export class CaseResultStream {
   private readonly plannedKeys: Set<string>;
   private partialLine = '';
   private lastArrival = performance.now();
+  private ended = false;
 
   constructor(
     private readonly kernel: string,
@@ -43,13 +44,20 @@ export class CaseResultStream {
     }
   }
 
-  /** Ends the stream; planned cases with no result get `missing` and are reported now. */
-  finish(missing: { status: CaseStatus; reason: string }): CaseResult[] {
+  /** Ends the stream: a last unterminated line is dropped, whatever the parser still held is reported. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
     try {
       this.parser.end();
     } catch {
       // as in write
     }
+  }
+
+  /** Ends the stream; planned cases with no result get `missing` and are reported now. */
+  finish(missing: { status: CaseStatus; reason: string }): CaseResult[] {
+    this.end();
     for (const planned of this.planned) {
       if (this.received.has(key(planned.suite, planned.case))) continue;
       this.emit({ kernel: this.kernel, suite: planned.suite, case: planned.case, status: missing.status, reason: missing.reason, durationMs: 0 });

@@ -124,7 +124,7 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 	enum outcome outcome;
 	long start;
 	pid_t pid;
-	int status = 0;
+	int status = 0, unkillable = 0;
 	char step[64];
 
 	if (sh == MAP_FAILED) {
@@ -154,7 +154,9 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 	}
 	if (!wait_child(pid, c->timeout_ms, &status)) {
 		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+		/* A process stuck in the kernel (uninterruptible sleep) never dies: say so and go on
+		 * rather than hang the helper, and the guest, in waitpid. */
+		unkillable = !wait_child(pid, 2000, &status);
 		status = -1;
 	}
 	*ms = now_ms() - start;
@@ -164,7 +166,8 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 		snprintf(step, sizeof(step), "setup, before the first step");
 	if (status == -1) {
 		outcome = OUTCOME_TIMEOUT;
-		snprintf(reason, reasonlen, "%s: timed out after %dms", step, c->timeout_ms);
+		snprintf(reason, reasonlen, "%s: timed out after %dms%s", step, c->timeout_ms,
+			 unkillable ? "; the case process did not die after SIGKILL (stuck in the kernel)" : "");
 	} else if (WIFSIGNALED(status)) {
 		outcome = OUTCOME_CRASH;
 		snprintf(reason, reasonlen, "%s: case process killed by %s%s", step, signal_name(WTERMSIG(status)),

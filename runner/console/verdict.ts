@@ -1,0 +1,48 @@
+import type { CaseResult, KernelReport } from '../events.js';
+import type { Splat } from './splats.js';
+
+export interface AllowRule {
+  /** Matched against the report's first line. */
+  match: RegExp;
+  reason: string;
+}
+
+/** A suite's `console:` setting: whether splats fail its cases, and known ones that do not. */
+export interface ConsolePolicy {
+  splats: 'fail' | 'report';
+  allow: readonly AllowRule[];
+}
+
+export const defaultConsolePolicy: ConsolePolicy = { splats: 'fail', allow: [] };
+
+const reportOnly = 'the suite reports console splats without failing cases (console.splats: report)';
+
+export function toReport(splat: Splat, policy: ConsolePolicy): KernelReport {
+  const { kind, title, text, fatal } = splat;
+  const rule = policy.allow.find((r) => r.match.test(title));
+  const allowed = rule?.reason ?? (policy.splats === 'report' ? reportOnly : undefined);
+  return { kind, title, text, fatal, ...(allowed !== undefined && !fatal ? { allowed } : {}) };
+}
+
+// A case's own verdict meets what the kernel printed meanwhile. A fatal report (the kernel
+// killed a task, or died) makes it a crash whatever the case saw; any other report not allowed
+// fails a case that passed its own checks. Allow-lists cannot hide a fatal report.
+export function withFindings(result: CaseResult, splats: readonly Splat[], policy: ConsolePolicy): CaseResult {
+  if (splats.length === 0) return result;
+  const findings = splats.map((s) => toReport(s, policy));
+  const fatal = findings.find((f) => f.fatal);
+  const failing = findings.filter((f) => f.allowed === undefined);
+  const own = result.status === 'pass' ? null : result.reason;
+  if (fatal) return { ...result, status: 'crash', reason: joinReasons(describe(fatal, findings.length), own), findings };
+  if (failing.length === 0) return { ...result, findings };
+  if (result.status === 'pass') return { ...result, status: 'fail', reason: describe(failing[0]!, failing.length), findings };
+  return { ...result, reason: joinReasons(own, describe(failing[0]!, failing.length)), findings };
+}
+
+function describe(report: KernelReport, count: number): string {
+  return `kernel ${report.kind}: ${report.title}${count > 1 ? ` (and ${count - 1} more report${count > 2 ? 's' : ''})` : ''}`;
+}
+
+function joinReasons(first: string | null, second: string | null): string {
+  return [first, second].filter((r) => r !== null && r !== '').join('; ');
+}

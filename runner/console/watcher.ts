@@ -1,0 +1,87 @@
+import { SplatScanner, type Splat } from './splats.js';
+
+export interface CaseRef {
+  suite: string;
+  case: string;
+}
+
+/** A splat and the case that was running when the kernel printed it (null: none was). */
+export interface Finding extends Splat {
+  during: CaseRef | null;
+}
+
+export interface ConsoleWatcherHooks {
+  firstLine?(): void;
+  agentReady?(): void;
+  caseBegin?(ref: CaseRef): void;
+  caseEnd?(ref: CaseRef): void;
+  finding?(finding: Finding): void;
+}
+
+const caseMark = /^faultline: case ([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+) (begin|end)$/;
+
+// Reads the guest console live: the agent's marks (ready, each case's begin and end, written
+// to /dev/kmsg by the helper so they interleave exactly with kernel messages) and the splats
+// between them, each attributed to the case that was running.
+export class ConsoleWatcher {
+  private readonly scanner = new SplatScanner((splat) => this.attribute(splat));
+  private running: CaseRef | null = null;
+  private seenLine = false;
+  readonly findings: Finding[] = [];
+  readonly ended = new Set<string>();
+  ready = false;
+
+  constructor(private readonly hooks: ConsoleWatcherHooks = {}) {}
+
+  /** The case that began and has not ended. */
+  get current(): CaseRef | null {
+    return this.running;
+  }
+
+  get sawOutput(): boolean {
+    return this.seenLine;
+  }
+
+  line(raw: string): void {
+    if (!this.seenLine) {
+      this.seenLine = true;
+      this.hooks.firstLine?.();
+    }
+    const text = this.scanner.line(raw).trim();
+    if (text === 'faultline: agent ready') {
+      this.ready = true;
+      this.hooks.agentReady?.();
+      return;
+    }
+    const mark = caseMark.exec(text);
+    if (!mark) return;
+    const ref = { suite: mark[1]!, case: mark[2]! };
+    if (mark[3] === 'begin') {
+      this.running = ref;
+      this.hooks.caseBegin?.(ref);
+    } else {
+      if (this.running && caseKey(this.running) === caseKey(ref)) this.running = null;
+      this.ended.add(caseKey(ref));
+      this.hooks.caseEnd?.(ref);
+    }
+  }
+
+  /** The console ended: a report cut off by the guest's death is still a finding. */
+  end(): void {
+    this.scanner.flush();
+  }
+
+  findingsFor(ref: CaseRef): Finding[] {
+    return this.findings.filter((f) => f.during !== null && caseKey(f.during) === caseKey(ref));
+  }
+
+  private attribute(splat: Splat): void {
+    const finding: Finding = { ...splat, during: this.running };
+    this.findings.push(finding);
+    this.hooks.finding?.(finding);
+  }
+}
+
+export function caseKey(ref: CaseRef): string {
+  return `${ref.suite}/${ref.case}`;
+}

@@ -1,0 +1,29 @@
+import { abortExitCode } from './commands/interrupt.js';
+import type { CaseStatus } from './events.js';
+
+/** Why a run stops early: a signal from the user, or its own time limit (`--timeout`). */
+export interface RunStop {
+  /** Aborted by either. */
+  signal: AbortSignal | undefined;
+  /** What the cases left without a result get. */
+  missing(): { status: CaseStatus; reason: string };
+  /** 128 + the signal's number when the user stopped the run; null otherwise (the results decide). */
+  exitCode(): number | null;
+}
+
+export function runStop(user: AbortSignal | undefined, limitMs: number | undefined): RunStop {
+  const deadline = limitMs === undefined ? undefined : AbortSignal.timeout(limitMs);
+  const signals = [user, deadline].filter((s): s is AbortSignal => s !== undefined);
+  return {
+    signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
+    missing: () =>
+      user?.aborted || !deadline?.aborted
+        ? { status: 'error', reason: 'no result: the run was interrupted' }
+        : { status: 'timeout', reason: `no result: the run's time limit (${formatMs(limitMs!)}) ran out` },
+    exitCode: () => (user?.aborted ? abortExitCode(user) : null),
+  };
+}
+
+function formatMs(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
