@@ -14,6 +14,18 @@ export function isBzImage(head: Uint8Array): boolean {
   return Buffer.from(head.buffer, head.byteOffset, head.length).toString('latin1', HEADER_MAGIC_OFFSET, HEADER_MAGIC_OFFSET + 4) === 'HdrS';
 }
 
+const SETUP_SECTS_OFFSET = 0x1f1;
+const SYSSIZE_OFFSET = 0x1f4; // the protected-mode part, in 16-byte paragraphs
+
+// The size the setup header promises: the boot sector and setup sectors, then the kernel
+// proper. A file shorter than this was cut off in a copy or download.
+export function bzImageSize(head: Uint8Array): number | null {
+  if (!isBzImage(head)) return null;
+  const buf = Buffer.from(head.buffer, head.byteOffset, head.length);
+  const setupSectors = buf.readUInt8(SETUP_SECTS_OFFSET) || 4;
+  return (setupSectors + 1) * 512 + buf.readUInt32LE(SYSSIZE_OFFSET) * 16;
+}
+
 // The release (`uname -r`) is read from the image's kernel_version string so a kernel can be
 // named and matched against `needs: kernel` without booting it. Returns null when absent.
 export function bzImageVersionString(head: Uint8Array): string | null {

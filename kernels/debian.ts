@@ -1,6 +1,6 @@
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { FaultlineError } from '../runner/errors.js';
 import { hashParts } from '../runner/hash.js';
@@ -39,8 +39,7 @@ export async function resolveMetaPackage(name: string): Promise<string> {
 // Downloads and unpacks a kernel package once; later calls find it through the index.
 export async function fetchDebianKernel(name: string, options: { cacheDir: string }): Promise<DebianKernel> {
   const root = join(options.cacheDir, 'kernels', 'debian');
-  const index = await readIndex(root);
-  const known = index[name];
+  const known = (await readIndex(root))[name];
   if (known) {
     const found = await loadContentDir(root, known, name);
     if (found) return { ...found, cached: true };
@@ -49,21 +48,41 @@ export async function fetchDebianKernel(name: string, options: { cacheDir: strin
   try {
     // apt downloads as the unprivileged _apt user when it can; let it write here.
     await chmod(work, 0o777);
-    const deb = await download(name, work);
-    const debBytes = await readFile(deb);
-    const key = hashParts([debBytes]);
+    const stored = await storePackage(await download(name, work), name, `debian:${name}`, root);
+    await writeIndex(root, { ...(await readIndex(root)), [name]: stored.key });
+    return stored.kernel;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+// A .deb on disk (`--kernel ./linux-image-....deb`): unpacked once per content, like a download.
+export async function loadDebianPackageFile(path: string, options: { cacheDir: string }): Promise<DebianKernel> {
+  return (await storePackage(path, basename(path), path, join(options.cacheDir, 'kernels', 'debian'))).kernel;
+}
+
+async function storePackage(deb: string, name: string, where: string, root: string): Promise<{ key: string; kernel: DebianKernel }> {
+  const key = hashParts([await readFile(deb)]);
+  const found = await loadContentDir(root, key, name);
+  if (found) return { key, kernel: { ...found, cached: true } };
+  const work = await mkdtemp(join(tmpdir(), 'faultline-deb-'));
+  try {
     const unpacked = join(work, 'x');
-    const dpkg = await requireTool('dpkg', 'dpkg');
-    const x = await execa(dpkg, ['-x', deb, unpacked], { reject: false });
+    const dpkg = await requireTool('dpkg-deb', 'dpkg');
+    const x = await execa(dpkg, ['-x', deb, unpacked], { reject: false, env: { LC_ALL: 'C' } });
     if (x.exitCode !== 0) {
-      throw new FaultlineError('kernel', `dpkg -x could not unpack ${name}`, { where: `debian:${name}`, cause: x.stderr });
+      throw new FaultlineError('kernel', `${where} is not a readable Debian package: ${firstError(x.stderr) ?? `dpkg-deb exit ${x.exitCode}`}`, {
+        where,
+        hint: 'the file is probably truncated or corrupt: download it again (apt-get download linux-image-<release>)',
+        cause: x.stderr,
+      });
     }
     const boot = join(unpacked, 'boot');
     const files = await readdir(boot).catch(() => [] as string[]);
     const vmlinuz = files.find((f) => f.startsWith('vmlinuz-'));
     if (!vmlinuz) {
       throw new FaultlineError('kernel', `package ${name} holds no boot/vmlinuz-*`, {
-        where: `debian:${name}`,
+        where,
         hint: 'name a linux-image-* package, e.g. debian:linux-image-cloud-amd64',
       });
     }
@@ -74,7 +93,7 @@ export async function fetchDebianKernel(name: string, options: { cacheDir: strin
     await mkdir(staging, { recursive: true });
     await copyFile(join(boot, vmlinuz), join(staging, 'vmlinuz'));
     if (config) await copyFile(join(boot, config), join(staging, 'config'));
-    await writeFile(join(staging, 'package.json'), JSON.stringify({ package: name, release, deb: deb.split('/').pop() }, null, 2) + '\n');
+    await writeFile(join(staging, 'package.json'), JSON.stringify({ package: name, release, deb: basename(deb) }, null, 2) + '\n');
     const dir = join(root, key);
     try {
       await rename(staging, dir);
@@ -82,10 +101,9 @@ export async function fetchDebianKernel(name: string, options: { cacheDir: strin
       // another run stored the same content first; theirs is identical
       await rm(staging, { recursive: true, force: true });
     }
-    await writeIndex(root, { ...(await readIndex(root)), [name]: key });
     const loaded = await loadContentDir(root, key, name);
     if (!loaded) throw new FaultlineError('io', `kernel cache directory ${dir} is incomplete`, { hint: `remove ${dir} and retry` });
-    return { ...loaded, cached: false };
+    return { key, kernel: { ...loaded, cached: false } };
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { bzImageRelease, readBzImageHead } from './bzimage.js';
 import { assertKernelOptions, parseKernelConfig } from './config.js';
-import { fetchDebianKernel, resolveMetaPackage } from './debian.js';
+import { fetchDebianKernel, loadDebianPackageFile, resolveMetaPackage } from './debian.js';
 import { isDirectory as isDir } from '../runner/files.js';
 import { projectRoot } from '../runner/paths.js';
 import { buildSourceKernel, type BuildProgress } from './source/build.js';
@@ -37,9 +37,8 @@ export async function resolveKernel(spec: KernelSpec, options: ResolveOptions): 
   const text = formatKernelSpec(spec);
   if (spec.kind === 'host') return resolveHost(text);
   if (spec.kind === 'source') return resolveSource(spec, text, options);
-  if (spec.kind === 'debian') {
-    const name = await resolveMetaPackage(spec.package);
-    const fetched = await fetchDebianKernel(name, options);
+  if (spec.kind === 'debian' || spec.kind === 'deb') {
+    const fetched = spec.kind === 'deb' ? await loadDebianPackageFile(spec.path, options) : await fetchDebianKernel(await resolveMetaPackage(spec.package), options);
     const release = bzImageRelease(await readBzImageHead(fetched.image)) ?? fetched.release;
     const config = fetched.configPath ? parseKernelConfig(await readFile(fetched.configPath, 'utf8')) : null;
     if (config) assertKernelOptions(config, text);

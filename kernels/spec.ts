@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { FaultlineError } from '../runner/errors.js';
-import { isBzImage } from './bzimage.js';
+import { bzImageSize, isBzImage } from './bzimage.js';
 import { loadKernelDefinition } from './definition.js';
 
 /** A source tree plus a patch series and config, built by faultline (`take`: only the first N patches). */
@@ -17,7 +17,12 @@ export interface SourceSpec {
 }
 
 // What the user asked to run on: a Debian package, a bzImage on disk, a source tree, or the host.
-export type KernelSpec = { kind: 'debian'; package: string } | { kind: 'file'; path: string } | { kind: 'host' } | SourceSpec;
+export type KernelSpec =
+  | { kind: 'debian'; package: string }
+  | { kind: 'deb'; path: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'host' }
+  | SourceSpec;
 
 const debianPackageName = /^[a-z0-9][a-z0-9+.-]+$/;
 
@@ -37,6 +42,10 @@ export function parseKernelSpec(text: string): KernelSpec {
   }
   if (/\.ya?ml$/.test(trimmed)) return loadKernelDefinition(resolve(trimmed));
   const path = resolve(trimmed);
+  if (trimmed.endsWith('.deb')) {
+    checkExists(path, text);
+    return { kind: 'deb', path };
+  }
   checkKernelFile(path, text);
   return { kind: 'file', path };
 }
@@ -53,19 +62,22 @@ export function formatKernelSpec(spec: KernelSpec): string {
   return spec.path;
 }
 
-function checkKernelFile(path: string, text: string): void {
-  let size: number;
+function checkExists(path: string, text: string): number {
   try {
     const stat = statSync(path);
     if (!stat.isFile()) throw new Error('not a regular file');
-    size = stat.size;
+    return stat.size;
   } catch (cause) {
     throw new FaultlineError('kernel', `kernel file ${path} does not exist`, {
       where: text,
-      hint: 'give the path of a bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*), debian:<package>, or host',
+      hint: 'give the path of a bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*), a linux-image-*.deb, debian:<package>, or host',
       cause,
     });
   }
+}
+
+function checkKernelFile(path: string, text: string): void {
+  const size = checkExists(path, text);
   const head = Buffer.alloc(Math.min(size, 1024));
   const fd = openSync(path, 'r');
   try {
@@ -77,6 +89,13 @@ function checkKernelFile(path: string, text: string): void {
     throw new FaultlineError('kernel', `${path} is not a bzImage (no "HdrS" boot header)`, {
       where: text,
       hint: 'give arch/x86/boot/bzImage, not vmlinux or a compressed module; or use debian:<package> or host',
+    });
+  }
+  const expected = bzImageSize(head);
+  if (expected !== null && size < expected) {
+    throw new FaultlineError('kernel', `${path} is truncated: its boot header describes ${expected} bytes, the file has ${size}`, {
+      where: text,
+      hint: 'copy or download the kernel again (or rebuild it: make bzImage)',
     });
   }
 }

@@ -80,3 +80,20 @@ t.test('a result for a case seen twice is kept once', async (t) => {
   const { final } = feed(text.replace('1..2\n', '') + text.split('\n').slice(1).join('\n'));
   t.equal(final.length, planned.length);
 });
+
+t.test('random bytes from many seeds, alone or cutting into real TAP: no throw, never a pass from noise', async (t) => {
+  let seed = 0x2545f491;
+  const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+  const complete = fixture('complete.tap');
+  for (let round = 0; round < 200; round++) {
+    const noise = Array.from({ length: 64 + (next() % 2048) }, () => String.fromCharCode(next() % 256)).join('');
+    const cut = next() % complete.length;
+    const text = round % 2 === 0 ? noise : complete.slice(0, cut) + noise;
+    const { final } = feed(text, 1 + (next() % 17));
+    t.equal(final.length, planned.length, `round ${round}: every planned case has a result`);
+    const passed = final.filter((r) => r.status === 'pass').map((r) => r.case);
+    // Only whole result lines of the real TAP before the noise may pass.
+    const allowed = round % 2 === 0 ? [] : [...complete.slice(0, cut).matchAll(/^ {4}ok \d+ - (\S+)/gm)].map((m) => m[1]);
+    t.ok(passed.every((c) => allowed.includes(c)), `round ${round}: passes only from real lines (${passed.join(', ')})`);
+  }
+});

@@ -10,7 +10,7 @@ export interface Splat {
   kind: SplatKind;
   /** The report's first line, without the timestamp. */
   title: string;
-  /** The report as printed (timestamps removed), first line and call trace included. */
+  /** The report as printed (timestamps removed): a WARN() message, the first line, registers and call trace. */
   text: string;
   /** The kernel killed the task that hit it (oops, BUG) or died itself (panic). */
   fatal: boolean;
@@ -55,6 +55,8 @@ const endMarks: Partial<Record<SplatKind, RegExp>> = {
   ubsan: /^={20,}$/,
 };
 const traceEnd = /^\s*<\/TASK>$/;
+const cutHere = /^-+\[ cut here \]-+$/;
+const maxMessageLines = 4;
 /** A report that never prints its end mark is cut here rather than swallowing the console. */
 const maxReportLines = 80;
 
@@ -73,6 +75,8 @@ export function classify(text: string): Trigger | null {
 // the next report, a faultline mark, or `flush` at the end of the console).
 export class SplatScanner {
   private open: { trigger: Trigger; title: string; lines: string[] } | null = null;
+  /** Lines after a "cut here" mark: WARN()'s own message comes before its WARNING line. */
+  private cut: string[] | null = null;
 
   constructor(private readonly onSplat: (splat: Splat) => void) {}
 
@@ -86,10 +90,15 @@ export class SplatScanner {
     const trigger = classify(text);
     if (trigger && !this.continues(text)) {
       this.flush();
-      this.open = { trigger, title: text.trim(), lines: [text] };
+      this.open = { trigger, title: text.trim(), lines: [...(this.cut ?? []), text] };
+      this.cut = null;
       return text;
     }
-    if (!this.open) return text;
+    if (!this.open) {
+      if (cutHere.test(text)) this.cut = [];
+      else if (this.cut) this.cut = this.cut.length < maxMessageLines ? [...this.cut, text] : null;
+      return text;
+    }
     this.open.lines.push(text);
     const end = endMarks[this.open.trigger.kind];
     if ((end ? end.test(text.trim()) : traceEnd.test(text)) || this.open.lines.length >= maxReportLines) this.flush();

@@ -2,7 +2,7 @@ import type { CaseResult, KernelReport } from '../events.js';
 import type { Splat } from './splats.js';
 
 export interface AllowRule {
-  /** Matched against the report's first line. */
+  /** Searched for in the report's text: the WARN() message, the first line and the call trace. */
   match: RegExp;
   reason: string;
 }
@@ -19,7 +19,7 @@ const reportOnly = 'the suite reports console splats without failing cases (cons
 
 export function toReport(splat: Splat, policy: ConsolePolicy): KernelReport {
   const { kind, title, text, fatal } = splat;
-  const rule = policy.allow.find((r) => r.match.test(title));
+  const rule = policy.allow.find((r) => r.match.test(text));
   const allowed = rule?.reason ?? (policy.splats === 'report' ? reportOnly : undefined);
   return { kind, title, text, fatal, ...(allowed !== undefined && !fatal ? { allowed } : {}) };
 }

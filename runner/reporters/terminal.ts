@@ -7,6 +7,7 @@ interface Output {
 }
 
 const marks: Record<CaseResult['status'], string> = { pass: 'ok', fail: 'FAIL', skip: 'skip', timeout: 'TIMEOUT', crash: 'CRASH', error: 'ERROR' };
+const shownFindings = 2;
 const colours: Record<CaseResult['status'], number> = { pass: 32, fail: 31, skip: 33, timeout: 31, crash: 35, error: 31 };
 
 // What a person watches: a line per stage with its time, a line per case as it finishes, a
@@ -61,7 +62,7 @@ export class TerminalReporter {
         break;
       case 'case-result':
         this.line(this.caseLine(event.result));
-        for (const f of event.result.findings ?? []) if (!event.result.reason?.includes(f.title)) this.line(`          kernel ${f.kind}: ${f.title}${f.allowed ? ` (allowed: ${f.allowed})` : ''}`);
+        this.findingLines(event.result);
         break;
       case 'run-end':
         this.setStatus(null);
@@ -78,6 +79,13 @@ export class TerminalReporter {
     const time = r.status === 'skip' ? '' : ` ${r.durationMs}ms`;
     const reason = r.reason ? `  ${r.reason}` : '';
     return `  ${mark} ${r.suite}/${r.case}${time}${reason}`;
+  }
+
+  /** The reports the reason does not already name, a few at most: run.json has them all. */
+  private findingLines(r: CaseResult): void {
+    const unnamed = (r.findings ?? []).filter((f) => !r.reason?.includes(f.title));
+    for (const f of unnamed.slice(0, shownFindings)) this.line(`          kernel ${f.kind}: ${f.title}${f.allowed ? ` (allowed: ${f.allowed})` : ''}`);
+    if (unnamed.length > shownFindings) this.line(`          and ${unnamed.length - shownFindings} more kernel reports in run.json`);
   }
 
   private summaryLine(results: readonly CaseResult[], ms: number): string {

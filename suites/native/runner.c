@@ -93,11 +93,32 @@ int needs_unmet(const struct plan_case *c, char *why, size_t whylen)
 	return 0;
 }
 
-/* Waits for pid up to timeout_ms; returns 1 with *status when it ended, 0 on timeout. SIGCHLD is
- * blocked, so sigtimedwait sleeps until a child changes state. */
+/* 'Z' while the case's main thread has exited but other threads live on: what an oops in the
+ * main thread leaves (the kernel kills the task, not its process). */
+static int leader_is_zombie(pid_t pid)
+{
+	char path[64], buf[256], *end;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	end = strrchr(buf, ')');
+	return end && end[1] == ' ' && end[2] == 'Z';
+}
+
+/* Waits for pid up to timeout_ms; returns 1 with *status when it ended, 0 on timeout, -1 when
+ * its main thread has been dead for a while with the process still there. SIGCHLD is blocked,
+ * so sigtimedwait sleeps until a child changes state. */
 static int wait_child(pid_t pid, int timeout_ms, int *status)
 {
-	long deadline = now_ms() + timeout_ms;
+	long deadline = now_ms() + timeout_ms, zombie_since = 0;
 	sigset_t chld;
 
 	sigemptyset(&chld);
@@ -110,6 +131,14 @@ static int wait_child(pid_t pid, int timeout_ms, int *status)
 			return 1;
 		if (left <= 0)
 			return 0;
+		/* A process exiting normally is a zombie for microseconds before it can be reaped;
+		 * 200 ms of it means threads are still holding it up. */
+		if (!leader_is_zombie(pid))
+			zombie_since = 0;
+		else if (!zombie_since)
+			zombie_since = now_ms();
+		else if (now_ms() - zombie_since >= 200)
+			return -1;
 		if (left > 50)
 			left = 50; /* re-poll even if a SIGCHLD was consumed elsewhere */
 		ts.tv_sec = 0;
@@ -124,7 +153,7 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 	enum outcome outcome;
 	long start;
 	pid_t pid;
-	int status = 0, unkillable = 0;
+	int status = 0, unkillable = 0, waited;
 	char step[64];
 
 	if (sh == MAP_FAILED) {
@@ -152,11 +181,12 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 		sh->outcome = (int)o;
 		_exit(o == OUTCOME_FAIL ? 1 : 0);
 	}
-	if (!wait_child(pid, c->timeout_ms, &status)) {
+	waited = wait_child(pid, c->timeout_ms, &status);
+	if (waited != 1) {
 		kill(pid, SIGKILL);
 		/* A process stuck in the kernel (uninterruptible sleep) never dies: say so and go on
 		 * rather than hang the helper, and the guest, in waitpid. */
-		unkillable = !wait_child(pid, 2000, &status);
+		unkillable = wait_child(pid, 2000, &status) != 1;
 		status = -1;
 	}
 	*ms = now_ms() - start;
@@ -164,7 +194,15 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 		snprintf(step, sizeof(step), "line %d: %s", sh->line, sh->op);
 	else
 		snprintf(step, sizeof(step), "setup, before the first step");
-	if (status == -1) {
+	if (waited == -1 && sh->outcome < 0) {
+		outcome = OUTCOME_CRASH;
+		snprintf(reason, reasonlen, "%s: the case's main thread died in the kernel while its other threads "
+			 "lived on (an oops?); the process was killed", step);
+	} else if (waited == -1) {
+		outcome = OUTCOME_TIMEOUT;
+		snprintf(reason, reasonlen, "the case finished, but its process could not exit: a thread is stuck in "
+			 "the kernel%s", unkillable ? " and did not die after SIGKILL" : "");
+	} else if (status == -1) {
 		outcome = OUTCOME_TIMEOUT;
 		snprintf(reason, reasonlen, "%s: timed out after %dms%s", step, c->timeout_ms,
 			 unkillable ? "; the case process did not die after SIGKILL (stuck in the kernel)" : "");

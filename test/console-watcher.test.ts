@@ -1,0 +1,129 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { classify, SplatScanner, splatKinds, type Splat } from '../runner/console/splats.js';
+import { ConsoleWatcher, type Finding } from '../runner/console/watcher.js';
+import { LineSplitter } from '../runner/qemu/lines.js';
+
+// Real consoles: runs/ are faultline guests booting the fixture-patched 6.1 kernels (case marks
+// as the helper writes them); the <kind>.log files were recorded by record.sh, one splat kind each.
+const consoles = join(import.meta.dirname, 'fixtures', 'console');
+const read = (name: string) => readFileSync(join(consoles, name));
+
+/** Feeds raw console bytes in uneven chunks, as QEMU's stdout delivers them. */
+function watch(bytes: Buffer, chunk = 61): { watcher: ConsoleWatcher; findings: Finding[] } {
+  const findings: Finding[] = [];
+  const watcher = new ConsoleWatcher({ finding: (f) => findings.push(f) });
+  const lines = new LineSplitter((line) => watcher.line(line));
+  for (let i = 0, n = 0; i < bytes.length; n++) {
+    const size = chunk + (n % 7);
+    lines.write(bytes.subarray(i, i + size));
+    i += size;
+  }
+  lines.end();
+  watcher.end();
+  return { watcher, findings };
+}
+
+const during = (f: Finding) => (f.during ? `${f.during.suite}/${f.during.case}` : null);
+
+t.test('a WARNING in a case: its message, first line and call trace, tied to that case', async (t) => {
+  const { findings } = watch(read('runs/warning.log'));
+  t.equal(findings.length, 1);
+  const [w] = findings as [Finding];
+  t.equal(w.kind, 'warning');
+  t.equal(w.fatal, false);
+  t.equal(during(w), 'minor-faults/continue-dontwake-eexist-no-wake-shmem');
+  t.match(w.title, /^WARNING: CPU: 0 PID: \d+ at fs\/userfaultfd\.c:\d+ userfaultfd_ioctl\+0x/);
+  t.match(w.text, /^faultline fixture: UFFDIO_CONTINUE with DONTWAKE\nWARNING: CPU/, 'the WARN() message comes first');
+  t.match(w.text, /Call Trace:\n <TASK>\n[\s\S]* <\/TASK>\n---\[ end trace [0-9a-f]+ \]---$/, 'up to the end mark');
+});
+
+t.test('an oops in a case: fatal, one report for "BUG:" and "Oops:", the kernel going on', async (t) => {
+  const { findings, watcher } = watch(read('runs/oops.log'));
+  t.same(findings.map((f) => [f.kind, f.fatal, during(f)]), [['oops', true, 'zeropage-dontwake/dontwake']]);
+  t.equal(findings[0]!.title, 'BUG: kernel NULL pointer dereference, address: 0000000000000000');
+  t.match(findings[0]!.text, /\nOops: 0002 \[#1\][\s\S]*userfaultfd_ioctl[\s\S]*---\[ end trace/);
+  t.ok(watcher.ended.has('zeropage-dontwake/after'), 'the later case began and ended in the same guest');
+});
+
+t.test('oops=panic: the oops and the panic, both in the case; the guest dies with no end mark', async (t) => {
+  const { findings, watcher } = watch(read('runs/panic.log'));
+  t.same(findings.map((f) => [f.kind, f.fatal, during(f)]), [
+    ['oops', true, 'zeropage-dontwake/dontwake'],
+    ['panic', true, 'zeropage-dontwake/dontwake'],
+  ]);
+  t.equal(findings[1]!.title, 'Kernel panic - not syncing: Fatal exception');
+  t.same(watcher.current, { suite: 'zeropage-dontwake', case: 'dontwake' }, 'the case that was running when the console stopped');
+});
+
+t.test('a hung guest: each soft lockup report separately, ending after its call trace', async (t) => {
+  const { findings } = watch(read('runs/soft-lockup.log'));
+  t.ok(findings.length >= 2, `${findings.length} reports`);
+  for (const f of findings) {
+    t.equal(f.kind, 'soft-lockup');
+    t.equal(during(f), 'zeropage-dontwake/dontwake');
+    t.match(f.title, /^watchdog: BUG: soft lockup - CPU#0 stuck for \d+s! \[helper:\d+\]$/);
+    t.match(f.text, /userfaultfd_ioctl[\s\S]*<\/TASK>$/);
+    t.notMatch(f.text, /clocksource/, 'unrelated lines after the trace are not part of it');
+  }
+});
+
+t.test('the same findings whatever the chunking', async (t) => {
+  for (const name of ['runs/warning.log', 'runs/panic.log', 'runs/soft-lockup.log']) {
+    const whole = watch(read(name), 1 << 20).findings;
+    for (const chunk of [1, 3, 17, 4096]) t.same(watch(read(name), chunk).findings, whole, `${name} in ${chunk}-byte chunks`);
+  }
+});
+
+t.test('reports outside any case are kept with no case; timestamps and carriage returns are dropped', async (t) => {
+  const findings: Splat[] = [];
+  const scanner = new SplatScanner((s) => findings.push(s));
+  for (const line of ['[    0.512345] WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2\r', '[    0.512400] Call Trace:', '[    0.512401]  <TASK>', '[    0.512402]  </TASK>', '[    0.512403] ---[ end trace 0000000000000000 ]---']) scanner.line(line);
+  t.same(findings.map((f) => [f.kind, f.title]), [['warning', 'WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2']]);
+  const watcher = new ConsoleWatcher();
+  watcher.line('WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2');
+  watcher.end();
+  t.equal(watcher.findings[0]!.during, null);
+});
+
+t.test('first lines of every kind classify, and ordinary lines do not', async (t) => {
+  const firstLines: [string, (typeof splatKinds)[number]][] = [
+    ['Kernel panic - not syncing: Fatal exception', 'panic'],
+    ['BUG: kernel NULL pointer dereference, address: 0000000000000000', 'oops'],
+    ['BUG: unable to handle page fault for address: ffffc90000a3f000', 'oops'],
+    ['general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] PREEMPT SMP NOPTI', 'oops'],
+    ['kernel BUG at mm/userfaultfd.c:120!', 'bug'],
+    ['BUG: sleeping function called from invalid context at mm/userfaultfd.c:80', 'bug'],
+    ['WARNING: CPU: 1 PID: 77 at mm/userfaultfd.c:120 mfill_atomic+0x9/0x10', 'warning'],
+    ['BUG: KASAN: slab-use-after-free in userfaultfd_ctx_put+0x1/0x2', 'kasan'],
+    ['BUG: KFENCE: use-after-free read in userfaultfd_release+0x1/0x2', 'kfence'],
+    ['UBSAN: array-index-out-of-bounds in fs/userfaultfd.c:100:5', 'ubsan'],
+    ['WARNING: possible circular locking dependency detected', 'lockdep'],
+    ['WARNING: possible recursive locking detected', 'lockdep'],
+    ['WARNING: suspicious RCU usage', 'lockdep'],
+    ['INFO: task helper:39 blocked for more than 2 seconds.', 'hung-task'],
+    ['watchdog: BUG: soft lockup - CPU#0 stuck for 4s! [helper:39]', 'soft-lockup'],
+    ['NMI watchdog: Watchdog detected hard LOCKUP on cpu 0', 'hard-lockup'],
+    ['rcu: INFO: rcu_sched self-detected stall on CPU', 'rcu-stall'],
+    ['rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:', 'rcu-stall'],
+  ];
+  for (const [line, kind] of firstLines) t.equal(classify(line)?.kind, kind, line);
+  for (const line of ['faultline: case a/b begin', 'Linux version 6.1.192', 'clocksource: Switched to clocksource tsc', 'rcu: Hierarchical RCU implementation.', 'Run /init as init process']) {
+    t.equal(classify(line), null, line);
+  }
+});
+
+t.test('recorded consoles of each kind: found, of that kind, in the recording case', async (t) => {
+  const recorded = readdirSync(consoles).filter((f) => f.endsWith('.log'));
+  t.ok(recorded.length > 0, 'recordings present');
+  for (const file of recorded) {
+    const kind = file.replace(/\.log$/, '');
+    if (!(splatKinds as readonly string[]).includes(kind)) continue;
+    const { findings } = watch(read(file));
+    const own = findings.filter((f) => f.kind === kind);
+    t.ok(own.length > 0, `${file}: a ${kind} report (found ${findings.map((f) => f.kind).join(', ') || 'none'})`);
+    t.ok(own.every((f) => during(f) === `record/${kind}`), `${file}: attributed to record/${kind}`);
+    t.ok(own.every((f) => f.text.split('\n').length > 2), `${file}: the report's body is kept`);
+  }
+});

@@ -1,0 +1,98 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import t from 'tap';
+import { cacheDir } from '../runner/paths.js';
+import type { RunDocument } from '../runner/results/run-document.js';
+import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
+
+// The kernel under test misbehaving for real: Debian's 6.1 tree with a fixture patch that
+// warns, oopses or hangs in the userfaultfd ioctl path, built and booted by faultline.
+if (linuxSourceMissing) t.plan(0, linuxSourceMissing);
+
+const root = join(import.meta.dirname, '..');
+const cli = join(root, 'dist', 'runner', 'cli.js');
+const patches = join(root, 'test', 'fixtures', 'patches');
+const zeropage = join(root, 'test', 'fixtures', 'suites', 'zeropage-dontwake.yaml');
+const scratch = mkdtempSync(join(tmpdir(), 'faultline-kernel-faults-'));
+t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+const tree = linuxSourceMissing ? '' : await linuxTree(cacheDir());
+
+t.before(async () => {
+  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
+});
+
+const run = async (dir: string, args: string[]) => {
+  const out = await execa('node', [cli, 'run', '--tree', tree, '--results', join(scratch, dir), ...args], { cwd: root, reject: false, env: { CI: 'true' } });
+  const doc = JSON.parse(readFileSync(join(scratch, dir, 'run.json'), 'utf8')) as RunDocument;
+  return { out, doc, dir: join(scratch, dir), result: (name: string) => doc.results.find((r) => r.case === name)! };
+};
+const statuses = (doc: RunDocument) => doc.results.map((r) => `${r.case} ${r.status}`);
+
+t.test('a WARNING in a path the suites use fails the case that passed its own checks', async (t) => {
+  const { out, doc, dir, result } = await run('warns', ['--patches', join(patches, 'warns'), '--suite', join(root, 'suites', 'minor-faults.yaml'), '--case', 'continue-dontwake']);
+  t.equal(out.exitCode, 1, out.stdout + out.stderr);
+  t.same(statuses(doc), ['continue-dontwake-eexist-no-wake-shmem fail', 'continue-dontwake-eexist-no-wake-hugetlb pass'], 'WARN_ONCE: only the first case that hits it');
+  const warned = result('continue-dontwake-eexist-no-wake-shmem');
+  t.match(warned.reason, /^kernel warning: WARNING: CPU: \d+ PID: \d+ at fs\/userfaultfd\.c:\d+ userfaultfd_ioctl\+/);
+  t.equal(warned.findings?.length, 1);
+  t.match(warned.findings?.[0]?.text, /^faultline fixture: UFFDIO_CONTINUE with DONTWAKE\nWARNING:[\s\S]*Call Trace:[\s\S]*---\[ end trace/);
+  t.match(readFileSync(join(dir, 'results.tap'), 'utf8'), /kernel_reports:\n\s+- kind: warning\n\s+title: "?WARNING: CPU/);
+
+  t.test('the same warning allowed by the suite: pass, with the warning recorded', async (t) => {
+    const allowed = await run('warns-allowed', ['--patches', join(patches, 'warns'), '--suite', join(root, 'test', 'fixtures', 'suites', 'continue-dontwake-allowed.yaml')]);
+    t.equal(allowed.out.exitCode, 0, allowed.out.stdout + allowed.out.stderr);
+    t.same(statuses(allowed.doc), ['continue-dontwake-shmem pass']);
+    t.match(allowed.doc.results[0]!.findings, [{ kind: 'warning', allowed: 'the warns fixture patch warns here on purpose' }]);
+  });
+});
+
+t.test('an oops in the ioctl path: that case crashes with the oops, the kernel goes on and so do the cases', async (t) => {
+  const { out, doc, result } = await run('oopses', ['--patches', join(patches, 'oopses'), '--suite', zeropage]);
+  t.equal(out.exitCode, 1, out.stdout + out.stderr);
+  t.same(statuses(doc), ['before pass', 'dontwake crash', 'after pass']);
+  t.match(result('dontwake').reason, /^kernel oops: BUG: kernel NULL pointer dereference, address: 0+/);
+  t.match(result('dontwake').findings, [{ kind: 'oops', fatal: true, text: /Oops: 0002[\s\S]*RIP: \S+:userfaultfd_ioctl\+[\s\S]*Call Trace:/ }]);
+  t.match(result('dontwake').reason, /; line \d+: ioctl: the case's main thread died in the kernel/, 'the helper saw the task die');
+  t.same(doc.restarts, [], 'one guest was enough');
+});
+
+t.test('a panic (oops=panic): the case crashes with the panic, a fresh guest runs the rest', async (t) => {
+  const { out, doc, dir, result } = await run('panics', ['--patches', join(patches, 'oopses'), '--suite', zeropage, '--append', 'oops=panic']);
+  t.equal(out.exitCode, 1, out.stdout + out.stderr);
+  t.same(statuses(doc), ['before pass', 'dontwake crash', 'after pass']);
+  t.same(result('dontwake').findings?.map((f) => f.kind), ['oops', 'panic']);
+  t.match(result('dontwake').reason, /the guest died during this case: the kernel panicked "Kernel panic - not syncing: Fatal exception"/);
+  t.match(doc.restarts, [{ guest: 2, cases: 1, reason: /during zeropage-dontwake\/dontwake/ }]);
+  t.match(readFileSync(join(dir, 'console-2.log'), 'utf8'), /faultline: case zeropage-dontwake\/after begin/);
+  t.ok(existsSync(join(dir, 'qemu-command-2.txt')), 'the fresh guest can be replayed');
+});
+
+t.test('a hang with preemption off: timeout, soft lockups reported in the case, then the rest', async (t) => {
+  const { out, doc, result } = await run('hangs', ['--patches', join(patches, 'hangs'), '--suite', zeropage, '--append', 'watchdog_thresh=1', '--tcg-slowdown', '2']);
+  t.equal(out.exitCode, 1, out.stdout + out.stderr);
+  t.same(statuses(doc), ['before pass', 'dontwake timeout', 'after pass']);
+  t.match(result('dontwake').reason, /^no result: the guest stopped responding during this case \(no end mark within 10s: its 3s limit \+ 2s grace, x2 for TCG\); QEMU was stopped; kernel soft-lockup: watchdog: BUG: soft lockup/);
+  t.ok(result('dontwake').findings?.every((f) => f.kind === 'soft-lockup' && /userfaultfd_ioctl/.test(f.text)));
+  t.equal(doc.restarts.length, 1);
+  t.match(out.stdout, /note: TCG: guest time limits x2/);
+  t.same(doc.kernels.map((k) => k.timeoutScale), [2]);
+
+  t.test('--timeout: the run stops at its limit, cases left get timeout, no QEMU outlives it', async (t) => {
+    const limited = await run('run-limit', ['--patches', join(patches, 'hangs'), '--suite', zeropage, '--timeout', '12s']);
+    t.equal(limited.out.exitCode, 1, limited.out.stdout + limited.out.stderr);
+    t.same(statuses(limited.doc), ['before pass', 'dontwake timeout', 'after timeout']);
+    t.equal(limited.result('after').reason, "no result: the run's time limit (12s) ran out");
+    const left = await execa('pgrep', ['-f', limited.dir], { reject: false });
+    t.equal(left.stdout, '');
+  });
+});
+
+t.test('every fixture patch applies to the tree', async (t) => {
+  for (const dir of ['warns', 'oopses', 'hangs']) {
+    const patch = join(patches, dir, readdirSync(join(patches, dir))[0]!);
+    const check = await execa('git', ['apply', '--check', patch], { cwd: tree, reject: false });
+    t.equal(check.exitCode, 0, `${dir}: ${check.stderr}`);
+  }
+});
