@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -110,7 +110,9 @@ t.test('list shows every case with its needs', async (t) => {
 
 t.test('SIGINT mid-run stops QEMU, keeps what finished and marks the rest', async (t) => {
   const dir = join(scratch, 'interrupted');
-  const child = execa('node', [cli, 'run', '--results', dir], { cwd: root, reject: false, env: { CI: 'true' } });
+  const temp = join(scratch, 'interrupted-tmp');
+  mkdirSync(temp);
+  const child = execa('node', [cli, 'run', '--results', dir], { cwd: root, reject: false, env: { CI: 'true', TMPDIR: temp } });
   await new Promise<void>((resolve) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       if (/^ {2}ok /m.test(chunk.toString())) resolve();
@@ -127,6 +129,7 @@ t.test('SIGINT mid-run stops QEMU, keeps what finished and marks the rest', asyn
   t.ok(rest.length > 0 && rest.every((r) => r.status === 'error' && r.reason === 'no result: the run was interrupted'), 'the rest are errors, never passes');
   const left = await execa('pgrep', ['-f', join(dir, 'initrd.img')], { reject: false });
   t.equal(left.stdout, '', 'no QEMU outlives faultline');
+  t.same(readdirSync(temp), [], 'its temporary files are gone');
 });
 
 t.test('feature bits newer than faultline: raw values in a suite', async (t) => {

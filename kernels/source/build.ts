@@ -1,4 +1,4 @@
-import { appendFile, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, utimes, writeFile, readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -10,6 +10,7 @@ import { parseKernelConfig } from '../config.js';
 import { applySeries } from './apply.js';
 import { describeMismatch, mergedConfigCheck } from './config-check.js';
 import { acquireLock } from './lock.js';
+import { toolStep } from './tool-step.js';
 import { runMake } from './make.js';
 import type { Patch } from './patches.js';
 import { firstBuildError, parseMakeLine, type BuildProgress } from './progress.js';
@@ -155,6 +156,13 @@ async function readCached(outDir: string, key: string, objDir: string): Promise<
   };
 }
 
+// Half-made copies left by a run killed outright (SIGKILL, power loss); only called under the
+// scratch lock, so no other run is writing one.
+async function removeStaleCopies(scratch: string): Promise<void> {
+  const names = await readdir(scratch).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith('src.tmp-')).map((n) => rm(join(scratch, n), { recursive: true, force: true })));
+}
+
 async function buildLocked(ctx: {
   req: SourceKernelRequest;
   opts: BuildOptions;
@@ -183,12 +191,13 @@ async function buildLocked(ctx: {
 
   if (!(await exists(src))) {
     progress({ step: 'copy', detail: `copying ${root} into ${src}` });
+    await removeStaleCopies(scratch);
     const tmp = await mkdtemp(join(scratch, 'src.tmp-'));
     try {
-      await copyTree(root, tmp, signal);
+      await toolStep(`copying ${root} into the cache`, tmp, () => copyTree(root, tmp, signal), signal);
       // an in-tree build in the user's tree leaves .config behind, and kbuild refuses O= then
       if ((await exists(join(tmp, '.config'))) || (await exists(join(tmp, 'include', 'config')))) {
-        await execa('make', ['-C', tmp, 'mrproper'], { stdin: 'ignore', all: true, ...(signal ? { cancelSignal: signal } : {}) });
+        await toolStep(`make mrproper in the copy of ${root}`, tmp, () => execa('make', ['-C', tmp, 'mrproper'], { stdin: 'ignore', all: true, ...(signal ? { cancelSignal: signal } : {}) }), signal);
       }
       await rename(tmp, src);
     } finally {
@@ -241,7 +250,7 @@ async function buildLocked(ctx: {
   try {
     await copyFile(image, join(tmp, 'bzImage'));
     await writeFile(join(tmp, 'config'), dotConfig);
-    await execa('cp', ['-a', join(objDir, 'usr', 'include'), join(tmp, 'include')], { stdin: 'ignore' });
+    await toolStep('storing the built headers', tmp, () => execa('cp', ['-a', join(objDir, 'usr', 'include'), join(tmp, 'include')], { stdin: 'ignore' }));
     await copyFile(logPath, join(tmp, 'build.log'));
     const meta = {
       key,

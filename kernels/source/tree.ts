@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cLocaleEnv } from './env.js';
+import { toolStep } from './tool-step.js';
 import { FaultlineError } from '../../runner/errors.js';
 import { hashParts } from '../../runner/hash.js';
 import { cacheDir as defaultCacheDir } from '../../runner/paths.js';
@@ -109,13 +110,15 @@ async function plainTreeHash(root: string, cacheDir: string): Promise<string> {
     () => new Map<string, CachedFileHash>(),
   );
   const started = Date.now() / 1000;
-  const listing = await execa('find', ['.', '-mindepth', '1', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '%y\\0%P\\0%s %T@ %i\\0%m\\0%l\\0'], {
-    cwd: root,
-    env: cLocaleEnv(),
-    stdin: 'ignore',
-    stripFinalNewline: false,
-    maxBuffer: 1 << 30,
-  });
+  const listing = await toolStep(`listing the files of ${root}`, root, () =>
+    execa('find', ['.', '-mindepth', '1', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '%y\\0%P\\0%s %T@ %i\\0%m\\0%l\\0'], {
+      cwd: root,
+      env: cLocaleEnv(),
+      stdin: 'ignore',
+      stripFinalNewline: false,
+      maxBuffer: 1 << 30,
+    }),
+  );
   // Fast path: the same listing as last time (names, sizes, mtimes, inodes), taken when no file
   // was young enough for a same-tick edit to hide, means the same identity without reading the map.
   const listingFile = `${cacheFile.slice(0, -'.json'.length)}.listing.json`;
