@@ -56,7 +56,7 @@ t.test('kernel specs', async (t) => {
   t.equal(
     message(join(dir, 'nope')),
     `${join(dir, 'nope')}: kernel file ${join(dir, 'nope')} does not exist\n` +
-      '  give the path of a bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*), debian:<package>, or host',
+      '  give the path of a bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*), a linux-image-*.deb, debian:<package>, or host',
   );
   t.equal(
     message(bad),

@@ -145,3 +145,34 @@ t.test('feature bits newer than faultline: raw values in a suite', async (t) => 
   ]);
   t.match(readFileSync(join(dir, 'plan.txt'), 'utf8'), /^open features=0x400 line=8$/m);
 });
+
+t.test('a kernel that never starts the agent: every case crashes with the kernel\'s own words, exit 1', async (t) => {
+  const dir = join(scratch, 'no-init');
+  const run = await faultline(['run', '--case', 'read-minor-continue-shmem', '--append', 'rdinit=/no-such-init', '--results', dir]);
+  t.equal(run.exitCode, 1, run.stdout + run.stderr);
+  const doc = readRun(dir);
+  t.match(doc.results, [{ case: 'read-minor-continue-shmem', status: 'crash', reason: /^no result: the kernel did not start the faultline agent \(the kernel panicked "Kernel panic - not syncing: / }]);
+  t.match(doc.findings, [{ kind: 'panic', fatal: true, title: /^Kernel panic - not syncing: / }], 'the boot-time panic is kept with no case');
+  t.same(doc.restarts, [], 'a guest that reports nothing is not restarted');
+});
+
+t.test('SIGKILL mid-run: run.json and results.tap still read back what finished, and QEMU dies too', async (t) => {
+  const dir = join(scratch, 'killed');
+  const child = execa('node', [cli, 'run', '--results', dir], { cwd: root, reject: false, env: { CI: 'true' } });
+  await new Promise<void>((resolve) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (/^ {2}ok /m.test(chunk.toString())) resolve();
+    });
+  });
+  child.kill('SIGKILL');
+  await child;
+  const doc = readRun(dir);
+  t.equal(doc.finishedAt, null, 'the run never finished');
+  const passed = doc.results.filter((r) => r.status === 'pass').map((r) => r.case);
+  t.ok(passed.length > 0, 'results that arrived are on disk');
+  const tap = readFileSync(join(dir, 'results.tap'), 'utf8');
+  for (const name of passed) t.match(tap, new RegExp(`^ {4}ok \\d+ - ${name} `, 'm'), `${name} in results.tap`);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const left = await execa('pgrep', ['-f', join(dir, 'initrd.img')], { reject: false });
+  t.equal(left.stdout, '', 'QEMU was killed with its parent');
+});

@@ -114,6 +114,20 @@ t.test('first lines of every kind classify, and ordinary lines do not', async (t
   }
 });
 
+/** The last line each kind's report is kept up to (a panic's is wherever the console stopped). */
+const reportEnds = {
+  warning: /^---\[ end trace [0-9a-f]+ \]---$/,
+  bug: /^---\[ end trace [0-9a-f]+ \]---$/,
+  oops: /^---\[ end trace [0-9a-f]+ \]---$/,
+  kasan: /^={20,}$/,
+  kfence: /^={20,}$/,
+  ubsan: /^={20,}$/,
+  lockdep: /^ <\/TASK>$/,
+  'hung-task': /^ <\/TASK>$/,
+  'soft-lockup': /^ <\/TASK>$/,
+  'rcu-stall': /^ <\/TASK>$/,
+};
+
 t.test('recorded consoles of each kind: found, of that kind, in the recording case', async (t) => {
   const recorded = readdirSync(consoles).filter((f) => f.endsWith('.log'));
   t.ok(recorded.length > 0, 'recordings present');
@@ -125,5 +139,7 @@ t.test('recorded consoles of each kind: found, of that kind, in the recording ca
     t.ok(own.length > 0, `${file}: a ${kind} report (found ${findings.map((f) => f.kind).join(', ') || 'none'})`);
     t.ok(own.every((f) => during(f) === `record/${kind}`), `${file}: attributed to record/${kind}`);
     t.ok(own.every((f) => f.text.split('\n').length > 2), `${file}: the report's body is kept`);
+    const end = reportEnds[kind as keyof typeof reportEnds];
+    if (end) t.match(own[0]!.text.split('\n').at(-1), end, `${file}: the report runs to its own end`);
   }
 });

@@ -85,6 +85,7 @@ t.test('terminal reporter without a terminal prints plain final lines', async (t
     [
       'faultline: 4 cases on 6.1.0-47-cloud-amd64',
       'kernel 1.2s (cached)  6.1.0-47-cloud-amd64',
+      'note: TCG: guest time limits x4 (--tcg-slowdown)',
       '  ok      minor-faults/a 4ms',
       '  FAIL    minor-faults/b 4ms  line 9: event: expected flags MINOR, got MINOR|WRITE\nsecond line # with hash',
       '  skip    minor-faults/c  kernel lacks UFFD_FEATURE_MOVE',
@@ -94,4 +95,37 @@ t.test('terminal reporter without a terminal prints plain final lines', async (t
       '',
     ].join('\n'),
   );
+});
+
+t.test('kernel reports and fresh guests reach the terminal, TAP and run.json', async (t) => {
+  const lockup = (n: number) => ({ kind: 'soft-lockup' as const, title: `watchdog: BUG: soft lockup - CPU#0 stuck for ${n}s! [helper:39]`, text: `watchdog: BUG: soft lockup - CPU#0 stuck for ${n}s! [helper:39]\nCall Trace:`, fatal: false });
+  const hung: CaseResult = { ...result('zeropage', 'dontwake', 'timeout', 'no result: the guest stopped responding'), findings: [lockup(4), lockup(7), lockup(10), lockup(13)] };
+  const boot = { kind: 'warning' as const, title: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2', text: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2', fatal: false };
+  const stream: RunEvent[] = [
+    { type: 'run-start', resultsDir: null, kernels: ['k'], cases: 2 },
+    { type: 'kernel-ready', kernel: { id: 'k', release: null, accel: 'tcg', timeoutScale: 2 }, dir: '', qemuCommand: ['qemu-system-x86_64'] },
+    { type: 'kernel-finding', kernel: 'k', finding: boot },
+    { type: 'case-result', result: hung },
+    { type: 'guest-restart', kernel: 'k', dir: '', guest: 2, cases: 1, reason: 'the guest died or hung during zeropage/dontwake (no end mark in time)', qemuCommand: ['qemu-system-x86_64', '-initrd', 'initrd-2.img'] },
+    { type: 'case-result', result: result('zeropage', 'after', 'pass') },
+    { type: 'run-end', results: [hung, result('zeropage', 'after', 'pass')], exitCode: 1, ms: 1000 },
+  ];
+  let text = '';
+  const terminal = new TerminalReporter({ write: (s: string) => (text += s), isTTY: false });
+  let tap = '';
+  const tapReporter = new TapReporter((s) => (tap += s));
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = new ResultsDirectory(dir, [], null);
+  for (const e of stream) [terminal, tapReporter, out].forEach((r) => r.handle(e));
+  t.match(text, 'note: TCG: guest time limits x2 (--tcg-slowdown)\n');
+  t.match(text, `note: kernel warning while no case ran: ${boot.title}\n`);
+  t.match(text, '  TIMEOUT zeropage/dontwake 4ms  no result: the guest stopped responding\n          kernel soft-lockup: watchdog: BUG: soft lockup - CPU#0 stuck for 4s! [helper:39]\n          kernel soft-lockup: watchdog: BUG: soft lockup - CPU#0 stuck for 7s! [helper:39]\n          and 2 more kernel reports in run.json\n');
+  t.match(text, 'guest  k #2: the guest died or hung during zeropage/dontwake (no end mark in time); a fresh guest runs the 1 case left\n');
+  t.match(tap, /kernel_reports:\n\s+- kind: soft-lockup\n\s+title: "watchdog: BUG: soft lockup - CPU#0 stuck for 4s! \[helper:39\]"\n\s+text: \|-?\n\s+watchdog: BUG/);
+  const doc = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  t.same(doc.restarts, [{ kernel: 'k', guest: 2, cases: 1, reason: 'the guest died or hung during zeropage/dontwake (no end mark in time)' }]);
+  t.same(doc.findings, [{ kernel: 'k', ...boot }]);
+  t.equal(doc.results[0].findings.length, 4);
+  t.equal(readFileSync(join(dir, 'qemu-command-2.txt'), 'utf8'), 'qemu-system-x86_64 -initrd initrd-2.img\n');
 });

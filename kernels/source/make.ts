@@ -19,7 +19,8 @@ export function makeEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEn
       delete env[key];
     }
   }
-  return env;
+  // The banner ("Linux version ... (user@host)") names faultline, not the machine that built it.
+  return { ...env, KBUILD_BUILD_USER: 'faultline', KBUILD_BUILD_HOST: 'faultline' };
 }
 
 // Runs make in its own process group, appending everything it prints to the log as it comes and

@@ -58,7 +58,7 @@ const traceEnd = /^\s*<\/TASK>$/;
 const cutHere = /^-+\[ cut here \]-+$/;
 const maxMessageLines = 4;
 /** A report that never prints its end mark is cut here rather than swallowing the console. */
-const maxReportLines = 80;
+const maxReportLines = 200;
 
 // `[    1.234567] ` and, with CONFIG_PRINTK_CALLER, `[    T1] `.
 const timestamp = /^\[\s*\d+\.\d+\](\[\s*[TC]\d+\])?\s?/;

@@ -105,7 +105,8 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   try {
     log = opts.consoleLog ? await openConsoleLog(opts.consoleLog) : null;
     result = wantResult ? await listenForResults(socketPath, opts.onResult) : null;
-    const child = execa(qemu, args, {
+    const [command, ...commandArgs] = await diesWithUs([qemu, ...args]);
+    const child = execa(command!, commandArgs, {
       stdin: 'ignore',
       buffer: { stdout: false, stderr: true },
       reject: false,
@@ -140,6 +141,13 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     await closeLog(log);
     await rm(work, { recursive: true, force: true });
   }
+}
+
+// setpriv (util-linux) makes the kernel kill QEMU when faultline dies, even by SIGKILL, which
+// no handler of ours can catch; without it QEMU is still stopped on every other way out.
+async function diesWithUs(argv: string[]): Promise<string[]> {
+  const setpriv = await requireTool('setpriv', 'util-linux').catch(() => null);
+  return setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...argv] : argv;
 }
 
 interface ResultListener {
