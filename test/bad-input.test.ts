@@ -94,6 +94,13 @@ const rows: Row[] = [
   { input: 'gcc missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r12')], env: () => ({ PATH: pathWithout('gcc') }), exit: 3, says: ['gcc', 'apt-get install gcc libc6-dev'] },
   { input: 'busybox missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r13')], env: () => ({ PATH: pathWithout('busybox') }), exit: 3, says: ['busybox not found', 'apt-get install busybox-static'] },
   { input: 'a results directory that cannot be written', args: () => ['run', '--kernel', 'host', '--results', join(root, 'package.json', 'results')], exit: 3, says: ['cannot write results to', 'package.json', '--results DIR'] },
+  {
+    input: 'a cache directory kbuild cannot build in',
+    args: () => ['build', '--tree', join(scratch, 'any-tree')],
+    env: () => ({ FAULTLINE_CACHE: join(scratch, 'cache with space') }),
+    exit: 3,
+    says: [`kbuild cannot build under the cache directory "${join(scratch, 'cache with space')}": its path has a space or a colon`, 'set FAULTLINE_CACHE'],
+  },
   { input: 'a bad --timeout', args: () => ['run', '--timeout', 'soon'], exit: 2, says: ['--timeout soon is not a duration', 'e.g. --timeout 30m'] },
   { input: 'a bad --tcg-slowdown', args: () => ['run', '--tcg-slowdown', '0.5'], exit: 2, says: ['--tcg-slowdown 0.5 is not a factor between 1 and 100'] },
 ];

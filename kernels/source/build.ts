@@ -67,6 +67,12 @@ interface ConfigInputs {
 // object tree are kept per (tree, config) so the next series rebuilds incrementally.
 export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOptions): Promise<SourceKernel> {
   opts.signal?.throwIfAborted();
+  // The build runs in a copy under the cache, and kbuild stops on a path with spaces or colons.
+  if (/[\s:]/.test(opts.cacheDir)) {
+    throw new FaultlineError('io', `kbuild cannot build under the cache directory "${opts.cacheDir}": its path has a space or a colon`, {
+      hint: 'set FAULTLINE_CACHE (or XDG_CACHE_HOME) to a directory whose path has neither',
+    });
+  }
   const root = await checkKernelTree(req.tree);
   const config = await readConfigInputs(req);
   const [identity, compiler] = await Promise.all([treeIdentity(root, { cacheDir: opts.cacheDir }), compilerVersion()]);
