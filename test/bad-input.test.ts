@@ -101,6 +101,7 @@ const rows: Row[] = [
     exit: 3,
     says: [`kbuild cannot build under the cache directory "${join(scratch, 'cache with space')}": its path has a space or a colon`, 'set FAULTLINE_CACHE'],
   },
+  { input: '--append with the host kernel', args: () => ['run', '--kernel', 'host', '--append', 'oops=panic'], exit: 2, says: ['--append sets guest kernel parameters, and --kernel host boots no guest'] },
   { input: 'a bad --timeout', args: () => ['run', '--timeout', 'soon'], exit: 2, says: ['--timeout soon is not a duration', 'e.g. --timeout 30m'] },
   { input: 'a bad --tcg-slowdown', args: () => ['run', '--tcg-slowdown', '0.5'], exit: 2, says: ['--tcg-slowdown 0.5 is not a factor between 1 and 100'] },
 ];

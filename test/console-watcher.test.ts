@@ -69,6 +69,14 @@ t.test('a hung guest: each soft lockup report separately, ending after its call 
   }
 });
 
+t.test('a whole clean run on the Debian kernel: no findings, every case begun and ended', async (t) => {
+  const { findings, watcher } = watch(read('runs/debian-clean.log'));
+  t.same(findings, []);
+  t.ok(watcher.ready);
+  t.equal(watcher.current, null);
+  t.equal(watcher.ended.size, 66, 'every case that ran (the two skipped ones write no marks)');
+});
+
 t.test('the same findings whatever the chunking', async (t) => {
   for (const name of ['runs/warning.log', 'runs/panic.log', 'runs/soft-lockup.log']) {
     const whole = watch(read(name), 1 << 20).findings;
@@ -107,9 +115,10 @@ t.test('first lines of every kind classify, and ordinary lines do not', async (t
     ['NMI watchdog: Watchdog detected hard LOCKUP on cpu 0', 'hard-lockup'],
     ['rcu: INFO: rcu_sched self-detected stall on CPU', 'rcu-stall'],
     ['rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:', 'rcu-stall'],
+    ['rcu: INFO: rcu_preempt detected expedited stalls on CPUs/tasks: { 0-... } 21 jiffies s: 37 root: 0x1/.', 'rcu-stall'],
   ];
   for (const [line, kind] of firstLines) t.equal(classify(line)?.kind, kind, line);
-  for (const line of ['faultline: case a/b begin', 'Linux version 6.1.192', 'clocksource: Switched to clocksource tsc', 'rcu: Hierarchical RCU implementation.', 'Run /init as init process']) {
+  for (const line of ['RETBleed: WARNING: Spectre v2 mitigation leaves CPU vulnerable to RETBleed attacks, data leaks possible!', 'MDS CPU bug present and SMT on, data leak possible.', 'faultline: case a/b begin', 'Linux version 6.1.192', 'clocksource: Switched to clocksource tsc', 'rcu: Hierarchical RCU implementation.', 'Run /init as init process']) {
     t.equal(classify(line), null, line);
   }
 });
@@ -142,4 +151,39 @@ t.test('recorded consoles of each kind: found, of that kind, in the recording ca
     const end = reportEnds[kind as keyof typeof reportEnds];
     if (end) t.match(own[0]!.text.split('\n').at(-1), end, `${file}: the report runs to its own end`);
   }
+});
+
+/** Scans lines written out here (formats other kernels print, not recorded). */
+function scan(lines: string[]): Splat[] {
+  const found: Splat[] = [];
+  const scanner = new SplatScanner((s) => found.push(s));
+  for (const line of lines) scanner.line(line);
+  scanner.flush();
+  return found;
+}
+
+t.test('a BUG: that only dumps its stack ends with the stack, and an oops after it is its own report', async (t) => {
+  const found = scan([
+    'BUG: sleeping function called from invalid context at mm/userfaultfd.c:80',
+    'in_atomic(): 1, irqs_disabled(): 0, non_block: 0, pid: 40, name: helper',
+    'Call Trace:',
+    ' <TASK>',
+    ' dump_stack_lvl+0x45/0x5e',
+    ' </TASK>',
+    'random: crng init done',
+    'general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] SMP',
+    'Oops: 0000 [#2] SMP',
+    '---[ end trace 0000000000000000 ]---',
+  ]);
+  t.same(found.map((f) => [f.kind, f.fatal, f.text.split('\n').length]), [['bug', false, 6], ['oops', true, 3]]);
+});
+
+t.test('UBSAN as newer kernels print it (cut here ... end trace) ends at its end mark', async (t) => {
+  const found = scan(['------------[ cut here ]------------', 'UBSAN: array-index-out-of-bounds in mm/userfaultfd.c:10:5', 'index 4 is out of range for type \'int [4]\'', 'Call Trace:', ' <TASK>', ' </TASK>', '---[ end trace 0000000000000000 ]---', 'clocksource: Switched to clocksource tsc']);
+  t.same(found.map((f) => [f.kind, f.text.split('\n').at(-1)]), [['ubsan', '---[ end trace 0000000000000000 ]---']]);
+});
+
+t.test('a call trace without <TASK> marks (kernels before 5.13) ends at the first line that is not a frame', async (t) => {
+  const found = scan(['INFO: task helper:40 blocked for more than 120 seconds.', 'task:helper state:D stack:0 pid:40', 'Call Trace:', ' __schedule+0x2e0/0x8a0', ' schedule+0x46/0xb0', 'clocksource: Switched to clocksource tsc']);
+  t.same(found.map((f) => [f.kind, f.text.split('\n').at(-1)]), [['hung-task', ' schedule+0x46/0xb0']]);
 });

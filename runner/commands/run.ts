@@ -32,6 +32,9 @@ interface RunFlags extends KernelFlags {
 export async function runCommand(flags: RunFlags): Promise<number> {
   const limits = runLimits(flags);
   const spec = await kernelSpecFromFlags(flags);
+  if (spec.kind === 'host' && flags.append.length > 0) {
+    throw new FaultlineError('usage', '--append sets guest kernel parameters, and --kernel host boots no guest', { hint: 'Drop --append, or run on a guest kernel.' });
+  }
   const perPatch = flags.perPatch ? await perPatchKernels(spec) : null;
   const results = new ResultsDirectory(flags.results ?? join('results', stamp(new Date())), process.argv.slice(1), flags.json ?? null);
   const events = new RunEvents().on((e) => results.handle(e));

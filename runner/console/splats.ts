@@ -16,45 +16,50 @@ export interface Splat {
   fatal: boolean;
 }
 
+/** Where a report stops: its own end mark, or the end of its (first) call trace. */
+type ReportEnd = 'end-trace' | 'framed' | 'trace' | 'trace-or-end-trace' | 'panic';
+
 interface Trigger {
   pattern: RegExp;
   kind: SplatKind;
   fatal: boolean;
+  end: ReportEnd;
 }
 
 // Most specific first: "BUG: KASAN:" before "BUG:", lockdep's "WARNING: possible ..." before WARN().
 const triggers: readonly Trigger[] = [
-  { pattern: /^Kernel panic - not syncing/, kind: 'panic', fatal: true },
-  { pattern: /^BUG: KASAN: /, kind: 'kasan', fatal: false },
-  { pattern: /^BUG: KFENCE: /, kind: 'kfence', fatal: false },
-  { pattern: /^UBSAN: /, kind: 'ubsan', fatal: false },
-  { pattern: /(^|: )BUG: soft lockup/, kind: 'soft-lockup', fatal: false },
-  { pattern: /Watchdog detected hard LOCKUP/, kind: 'hard-lockup', fatal: false },
-  { pattern: /^INFO: task \S+ blocked for more than \d+ seconds/, kind: 'hung-task', fatal: false },
-  { pattern: /^rcu: INFO: rcu_\w+ (self-)?detected stall|^INFO: rcu_\w+ (self-)?detected stall/, kind: 'rcu-stall', fatal: false },
+  { pattern: /^Kernel panic - not syncing/, kind: 'panic', fatal: true, end: 'panic' },
+  { pattern: /^BUG: KASAN: /, kind: 'kasan', fatal: false, end: 'framed' },
+  { pattern: /^BUG: KFENCE: /, kind: 'kfence', fatal: false, end: 'framed' },
+  { pattern: /^UBSAN: /, kind: 'ubsan', fatal: false, end: 'framed' },
+  { pattern: /(^|: )BUG: soft lockup/, kind: 'soft-lockup', fatal: false, end: 'trace' },
+  { pattern: /Watchdog detected hard LOCKUP/, kind: 'hard-lockup', fatal: false, end: 'trace' },
+  { pattern: /^INFO: task \S+ blocked for more than \d+ seconds/, kind: 'hung-task', fatal: false, end: 'trace' },
+  { pattern: /^(rcu: )?INFO: rcu_\w+ (self-)?detected (expedited )?stalls?/, kind: 'rcu-stall', fatal: false, end: 'trace' },
   {
     pattern: /^WARNING: (possible circular locking|possible recursive locking|inconsistent lock state|possible irq lock inversion|suspicious RCU usage|bad unlock balance|held lock freed|lock held when returning|Nested lock was not taken|.*lock.* detected)/,
     kind: 'lockdep',
     fatal: false,
+    end: 'trace',
   },
-  { pattern: /^BUG: (kernel NULL pointer dereference|unable to handle)/, kind: 'oops', fatal: true },
-  { pattern: /^(general protection fault|stack segment|Oops: )/, kind: 'oops', fatal: true },
-  { pattern: /^kernel BUG at /, kind: 'bug', fatal: true },
-  { pattern: /^BUG: /, kind: 'bug', fatal: false },
-  { pattern: /^WARNING: /, kind: 'warning', fatal: false },
+  { pattern: /^BUG: (kernel NULL pointer dereference|unable to handle)/, kind: 'oops', fatal: true, end: 'end-trace' },
+  { pattern: /^(general protection fault|stack segment|Oops: )/, kind: 'oops', fatal: true, end: 'end-trace' },
+  { pattern: /^kernel BUG at /, kind: 'bug', fatal: true, end: 'end-trace' },
+  // "sleeping function called from invalid context", "scheduling while atomic", "Bad page
+  // state": a stack dump, and the kernel goes on; no end mark unless an oops follows.
+  { pattern: /^BUG: /, kind: 'bug', fatal: false, end: 'trace-or-end-trace' },
+  { pattern: /^WARNING: /, kind: 'warning', fatal: false, end: 'end-trace' },
 ];
 
-/** How a report of each kind ends; kinds not listed end after their call trace. */
-const endMarks: Partial<Record<SplatKind, RegExp>> = {
+const endTrace = /^---\[ end trace/;
+const endMarks: Record<Exclude<ReportEnd, 'trace'>, RegExp> = {
+  'end-trace': endTrace,
+  // KASAN, KFENCE and 6.1's UBSAN frame the report with lines of "="; newer UBSAN ends like WARN().
+  framed: /^(={20,}|---\[ end trace.*)$/,
+  'trace-or-end-trace': /^(---\[ end trace.*|<\/TASK>)$/,
   panic: /^---\[ end Kernel panic/,
-  oops: /^---\[ end trace/,
-  bug: /^---\[ end trace/,
-  warning: /^---\[ end trace/,
-  kasan: /^={20,}$/,
-  kfence: /^={20,}$/,
-  ubsan: /^={20,}$/,
 };
-const traceEnd = /^\s*<\/TASK>$/;
+const taskEnd = /^\s*<\/TASK>$/;
 const cutHere = /^-+\[ cut here \]-+$/;
 const maxMessageLines = 4;
 /** A report that never prints its end mark is cut here rather than swallowing the console. */
@@ -63,7 +68,7 @@ const maxReportLines = 200;
 // `[    1.234567] ` and, with CONFIG_PRINTK_CALLER, `[    T1] `.
 const timestamp = /^\[\s*\d+\.\d+\](\[\s*[TC]\d+\])?\s?/;
 
-export function stripTimestamp(line: string): string {
+function stripTimestamp(line: string): string {
   return line.replace(/\r/g, '').replace(timestamp, '');
 }
 
@@ -71,10 +76,18 @@ export function classify(text: string): Trigger | null {
   return triggers.find((t) => t.pattern.test(text)) ?? null;
 }
 
+interface OpenReport {
+  trigger: Trigger;
+  title: string;
+  lines: string[];
+  /** Inside "Call Trace:"; kernels before 5.13 print no <TASK> marks, so an unindented line ends it. */
+  trace: 'none' | 'started' | 'frames' | 'task';
+}
+
 // Feed it console lines in order; it calls `onSplat` when a report is complete (its end mark,
 // the next report, a faultline mark, or `flush` at the end of the console).
 export class SplatScanner {
-  private open: { trigger: Trigger; title: string; lines: string[] } | null = null;
+  private open: OpenReport | null = null;
   /** Lines after a "cut here" mark: WARN()'s own message comes before its WARNING line. */
   private cut: string[] | null = null;
 
@@ -87,10 +100,11 @@ export class SplatScanner {
       this.flush();
       return text;
     }
+    if (this.open && this.endsUnmarkedTrace(text)) this.flush();
     const trigger = classify(text);
     if (trigger && !this.continues(text)) {
       this.flush();
-      this.open = { trigger, title: text.trim(), lines: [...(this.cut ?? []), text] };
+      this.open = { trigger, title: text.trim(), lines: [...(this.cut ?? []), text], trace: 'none' };
       this.cut = null;
       return text;
     }
@@ -99,9 +113,13 @@ export class SplatScanner {
       else if (this.cut) this.cut = this.cut.length < maxMessageLines ? [...this.cut, text] : null;
       return text;
     }
-    this.open.lines.push(text);
-    const end = endMarks[this.open.trigger.kind];
-    if ((end ? end.test(text.trim()) : traceEnd.test(text)) || this.open.lines.length >= maxReportLines) this.flush();
+    const open = this.open;
+    open.lines.push(text);
+    if (/^Call Trace:$/.test(text.trim()) && open.trace === 'none') open.trace = 'started';
+    else if (open.trace === 'started') open.trace = /^\s*<TASK>$/.test(text) ? 'task' : 'frames';
+    const end = open.trigger.end;
+    const ended = end === 'trace' ? taskEnd.test(text) : endMarks[end].test(text.trim());
+    if (ended || open.lines.length >= maxReportLines) this.flush();
     return text;
   }
 
@@ -115,9 +133,16 @@ export class SplatScanner {
     this.onSplat({ kind: trigger.kind, title, text: lines.join('\n'), fatal });
   }
 
-  /** Lines inside an open report that look like triggers but belong to it. */
+  /** Lines inside an open report that look like triggers but belong to it: the "Oops:" line of
+   * a page fault or `kernel BUG at` report. */
   private continues(text: string): boolean {
-    const kind = this.open?.trigger.kind;
-    return /^Oops: /.test(text) && (kind === 'oops' || kind === 'bug');
+    const open = this.open?.trigger;
+    return /^Oops: /.test(text) && open !== undefined && open.fatal && (open.kind === 'oops' || open.kind === 'bug');
+  }
+
+  /** An old kernel's call trace (no <TASK> marks) ends at the first line that is not a frame. */
+  private endsUnmarkedTrace(text: string): boolean {
+    const open = this.open!;
+    return open.trace === 'frames' && (open.trigger.end === 'trace' || open.trigger.end === 'trace-or-end-trace') && text !== '' && !/^\s/.test(text);
   }
 }
