@@ -62,3 +62,16 @@ t.test('the suite console section: parsed, and bad entries named with their plac
   t.throws(() => parseSuite('bad.yaml', `console:\n  allow:\n    - match: "x"\n${steps}`), { message: /bad\.yaml:3:\d+: console\.allow\[0\]\.reason/ });
   t.throws(() => parseSuite('bad.yaml', `console:\n  splats: ignore\n${steps}`), { message: /bad\.yaml:2:\d+: console\.splats/ });
 });
+
+t.test('a suite named by its file: only names the case marks can carry', async (t) => {
+  const steps = 'cases:\n  - name: c\n    steps:\n      - sleep: 1\n';
+  t.throws(() => parseSuite('/x/uffd+wp.yaml', steps), { message: /uffd\+wp\.yaml:1:1: .*the file name gives the suite name "uffd\+wp".*add a `suite:` name/ });
+  t.equal(parseSuite('/x/uffd+wp.yaml', `suite: uffd-wp\n${steps}`).name, 'uffd-wp');
+});
+
+t.test('allow patterns match any line of the report, so ^ anchors work', async (t) => {
+  const suite = parseSuite('a.yaml', 'console:\n  allow:\n    - match: "^WARNING: CPU: \\\\d+ PID: \\\\d+ at fs/userfaultfd"\n      reason: known\ncases:\n  - name: c\n    steps:\n      - sleep: 1\n');
+  const judged = withFindings(result('pass'), [{ ...warning, text: `faultline fixture: a WARN() message\n${warning.text}` }], suite.console);
+  t.equal(judged.status, 'pass');
+  t.equal(judged.findings?.[0]?.allowed, 'known');
+});

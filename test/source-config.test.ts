@@ -86,3 +86,12 @@ t.test('the first compiler error is found and shown tree-relative', async (t) =>
   t.equal(firstBuildError('  CC      mm/x.o\n'), null);
   t.same(compiledObjects(failedLog), ['mm/filemap.o', 'mm/userfaultfd.o']);
 });
+
+t.test('the build key sees a fragment\'s settings, not its comments', async (t) => {
+  const { settingsOf } = await import('../kernels/source/build.js');
+  const a = '# what the guest needs\nCONFIG_BUG=y\n\n# CONFIG_MODULES is not set\n';
+  const b = '# reworded: the guest and the watcher\n  CONFIG_BUG=y\n# CONFIG_MODULES is not set';
+  t.equal(settingsOf(a), settingsOf(b));
+  t.not(settingsOf(a), settingsOf('CONFIG_BUG=n\n# CONFIG_MODULES is not set\n'));
+  t.not(settingsOf(a), settingsOf('CONFIG_BUG=y\n'), 'an "is not set" line is a setting');
+});

@@ -76,7 +76,7 @@ export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOpt
   const root = await checkKernelTree(req.tree);
   const config = await readConfigInputs(req);
   const [identity, compiler] = await Promise.all([treeIdentity(root, { cacheDir: opts.cacheDir }), compilerVersion()]);
-  const configParts = [config.baseKey, ...config.fragments.map((f) => f.text)];
+  const configParts = [config.baseKey, ...config.fragments.map((f) => settingsOf(f.text))];
   const key = hashParts([
     'faultline-source-kernel-1',
     identity.id,
@@ -160,6 +160,15 @@ async function readCached(outDir: string, key: string, objDir: string): Promise<
     objDir,
     compiled: 0,
   };
+}
+
+/** A fragment's settings without its comments and blank lines: rewording a comment rebuilds nothing. */
+export function settingsOf(fragment: string): string {
+  return fragment
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && (!line.startsWith('#') || / is not set$/.test(line)))
+    .join('\n');
 }
 
 // Half-made copies left by a run killed outright (SIGKILL, power loss); only called under the

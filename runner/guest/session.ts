@@ -1,22 +1,24 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { planArchive } from '../../images/initramfs.js';
-import { ConsoleWatcher, caseKey } from '../console/watcher.js';
-import { defaultConsolePolicy, toReport, withFindings } from '../console/verdict.js';
+import { caseKey, type Finding } from '../console/watcher.js';
+import { defaultConsolePolicy, toReport } from '../console/verdict.js';
 import { FaultlineError } from '../errors.js';
 import type { Accel, CaseResult, CaseStatus, RunEvents } from '../events.js';
-import { bootGuest } from '../qemu/boot.js';
+import { bootGuest, type BootResult } from '../qemu/boot.js';
 import { compileSuites, hugepagesNeeded } from '../suite/compile.js';
 import type { Suite } from '../suite/model.js';
 import type { LoadedSuites } from '../suites.js';
-import { CaseResultStream, type PlannedCase } from '../tap/case-results.js';
+import type { PlannedCase } from '../tap/case-results.js';
 import { Timers } from '../timers.js';
+import { GuestLedger } from './ledger.js';
 
 /** Guest time limits before the TCG slowdown factor: first console line, then the agent's ready mark. */
-export const bootFirstOutputMs = 20_000;
-export const bootReadyMs = 60_000;
-/** After a case's own limit (which the helper enforces), the host waits this long for its end mark. */
-export const caseGraceMs = 2_000;
+const bootFirstOutputMs = 20_000;
+const bootReadyMs = 60_000;
+/** After a case's own limit (which the helper enforces, then waits 2 s for the killed process),
+ * the host waits this long for its end mark before it stops the guest. */
+const caseGraceMs = 5_000;
 const swapDiskMiB = 64;
 
 export interface KernelFiles {
@@ -73,135 +75,132 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<CaseResul
   return o.loaded.planned.flatMap((p) => results.get(caseKey(p)) ?? []);
 }
 
+type HostStop = { why: 'no-output' | 'not-ready' | 'case'; reason: string };
+
 async function runGuest(o: GuestSessionOptions, guest: number, cases: readonly PlannedCase[], restartReason: string, report: (r: CaseResult) => void): Promise<GuestEnd> {
   const suffix = guest === 1 ? '' : `-${guest}`;
   const suites = selectCases(o.loaded.suites, cases);
   const caseOf = new Map(suites.flatMap((s) => s.cases.map((c) => [caseKey({ suite: s.name, case: c.name }), c] as const)));
   const policyOf = (suite: string) => suites.find((s) => s.name === suite)?.console ?? defaultConsolePolicy;
   const scale = o.timeoutScale;
-  const plainSeconds = (ms: number) => `${Math.round(ms / 1000)}s`;
-  const seconds = (ms: number) => plainSeconds(ms * scale);
 
   // Kept beside the results, so the qemu-command file there replays this guest exactly.
   const initrd = o.files.path(`initrd${suffix}.img`);
   await writeFile(initrd, Buffer.concat([await readFile(o.baseImage), planArchive(compileSuites(suites, { timeoutScale: scale }))]));
   const all = suites.flatMap((s) => s.cases);
   const hugepages = Math.max(0, ...all.map(hugepagesNeeded));
-  const needsSwap = all.some((c) => c.needs.swap);
   const backstopMs = (bootReadyMs + all.reduce((sum, c) => sum + c.timeoutMs + caseGraceMs, 0)) * scale;
 
   const stopGuest = new AbortController();
-  let hostStop: { why: 'no-output' | 'not-ready' | 'case'; reason: string } | null = null;
-  const stop = (why: 'no-output' | 'not-ready' | 'case', reason: string): void => {
-    if (hostStop) return;
-    hostStop = { why, reason };
+  const stopped: { by: HostStop | null } = { by: null };
+  const stop = (by: HostStop): void => {
+    if (stopped.by) return;
+    stopped.by = by;
     stopGuest.abort();
   };
   const timers = new Timers<'output' | 'ready' | 'case'>();
-  const begunAt = new Map<string, number>();
-  // Results in arrival (plan) order; one is reported once the console has shown its end mark,
-  // so the splats printed before the mark are in its verdict, and never before an earlier one.
-  const pending: CaseResult[] = [];
-  let reportedHere = 0;
-  const drain = (all: boolean): void => {
-    while (pending.length > 0 && (all || pending[0]!.status === 'skip' || watcher.ended.has(caseKey(pending[0]!)))) {
-      const result = pending.shift()!;
-      reportedHere++;
-      report(withFindings(result, watcher.findingsFor(result), policyOf(result.suite)));
-    }
-  };
-
-  const watcher = new ConsoleWatcher({
+  const ledger = new GuestLedger(o.kernelId, cases, policyOf, report, {
     firstLine: () => timers.clear('output'),
     agentReady: () => timers.clear('ready'),
     caseBegin: (ref) => {
-      begunAt.set(caseKey(ref), performance.now());
-      const limit = ((caseOf.get(caseKey(ref))?.timeoutMs ?? 0) + caseGraceMs) * scale;
-      const why = `its ${plainSeconds(caseOf.get(caseKey(ref))?.timeoutMs ?? 0)} limit + ${plainSeconds(caseGraceMs)} grace${scale === 1 ? '' : `, x${scale} for ${o.accel.toUpperCase()}`}`;
-      timers.set('case', limit, () => stop('case', `no result: the guest stopped responding during this case (no end mark within ${plainSeconds(limit)}: ${why}); QEMU was stopped`));
+      const own = caseOf.get(caseKey(ref))?.timeoutMs ?? 0;
+      const limit = (own + caseGraceMs) * scale;
+      const why = `its ${seconds(own)} limit + ${seconds(caseGraceMs)} grace${scale === 1 ? '' : `, x${scale} for ${o.accel.toUpperCase()}`}`;
+      const reason = `no result: the guest stopped responding during this case (no end mark within ${seconds(limit)}: ${why}); QEMU was stopped`;
+      timers.set('case', limit, () => stop({ why: 'case', reason }));
     },
-    caseEnd: () => {
-      timers.clear('case');
-      drain(false);
-    },
-    finding: (f) => {
-      if (f.during === null) o.events.emit({ type: 'kernel-finding', kernel: o.kernelId, finding: toReport(f, defaultConsolePolicy) });
-    },
-  });
-  // A case's TAP line can overtake its end mark: they travel on two serial ports.
-  const stream = new CaseResultStream(o.kernelId, cases, (result) => {
-    pending.push(result);
-    drain(false);
+    caseEnd: () => timers.clear('case'),
+    caseless: (f) => o.events.emit({ type: 'kernel-finding', kernel: o.kernelId, finding: toReport(f, defaultConsolePolicy) }),
   });
   const raw = o.files.path(`results${suffix}.raw`);
   writeFileSync(raw, '');
 
-  timers.set('output', bootFirstOutputMs * scale, () => stop('no-output', ''));
-  timers.set('ready', bootReadyMs * scale, () => stop('not-ready', ''));
-  const signal = o.signal ? AbortSignal.any([o.signal, stopGuest.signal]) : stopGuest.signal;
+  timers.set('output', bootFirstOutputMs * scale, () => stop({ why: 'no-output', reason: `no console output within ${seconds(bootFirstOutputMs * scale)}` }));
+  timers.set('ready', bootReadyMs * scale, () => stop({ why: 'not-ready', reason: `faultline stopped QEMU: no agent ready mark within ${seconds(bootReadyMs * scale)}` }));
   const boot = await bootGuest({
     kernel: o.kernelImage,
     initrd,
     accel: o.accel,
     hugepages,
-    ...(needsSwap ? { swapMiB: swapDiskMiB } : {}),
+    ...(all.some((c) => c.needs.swap) ? { swapMiB: swapDiskMiB } : {}),
     append: o.append,
     consoleLog: o.files.path(`console${suffix}.log`),
     timeoutMs: backstopMs,
-    signal,
+    signal: o.signal ? AbortSignal.any([o.signal, stopGuest.signal]) : stopGuest.signal,
     onStart: (argv) =>
       guest === 1
         ? o.onFirstStart(argv)
         : o.events.emit({ type: 'guest-restart', kernel: o.kernelId, dir: o.files.dir, guest, cases: cases.length, reason: restartReason, qemuCommand: argv }),
-    onConsoleLine: (line) => watcher.line(line),
+    // A timer firing while the last result bytes drain would blame a guest that ended by itself.
+    onExit: () => timers.clearAll(),
+    onConsoleLine: (line) => ledger.consoleLine(line),
     onResult: (chunk) => {
       appendFileSync(raw, chunk);
-      stream.write(chunk);
+      ledger.resultChunk(chunk);
     },
   }).finally(() => timers.clearAll());
-  watcher.end();
-  stream.end();
-  // Results whose end mark never came (the guest died right after the TAP line).
-  drain(true);
+  ledger.end();
 
-  if (boot.agentExit === 2) {
-    throw new FaultlineError('build', `the helper in the guest rejected the compiled plan (its message is in console${suffix}.log)`, { where: o.files.path(`console${suffix}.log`) });
-  }
-  if (o.signal?.aborted) return { restart: null, missing: o.stopped() };
   const consoleName = `console${suffix}.log`;
-  const stoppedBy = hostStop as { why: string; reason: string } | null;
-  if (!watcher.sawOutput) {
-    throw new FaultlineError('boot', `the guest printed nothing on its console${stoppedBy?.why === 'no-output' ? ` within ${seconds(bootFirstOutputMs)}` : ` (QEMU exit ${boot.exitCode})`}`, {
-      where: boot.argv.join(' '),
-      hint: 'Check that the kernel boots with console=ttyS0 on an x86 serial port; `faultline doctor` checks QEMU and acceleration.',
-    });
+  if (boot.agentExit === 2) {
+    throw new FaultlineError('build', `the helper in the guest rejected the compiled plan (its message is in ${consoleName})`, { where: o.files.path(consoleName) });
   }
-  const fatal = watcher.findings.find((f) => f.kind === 'panic') ?? watcher.findings.find((f) => f.fatal);
-  const died = fatal ? `${fatal.kind === 'panic' ? 'the kernel panicked' : 'the kernel reported'} "${fatal.title}"` : boot.timedOut ? `the guest ran past its overall limit (${seconds(backstopMs / scale)})` : `QEMU exited (${boot.exitCode ?? boot.signal})`;
-  if (!watcher.ready) {
-    const late = stoppedBy?.why === 'not-ready' ? ` within ${seconds(bootReadyMs)}` : '';
-    return { restart: null, missing: { status: 'crash', reason: `no result: the kernel did not start the faultline agent${late} (${died}); see ${consoleName}` } };
+  return guestEnd({ o, guest, ledger, boot, stoppedBy: stopped.by, consoleName, backstopMs });
+}
+
+// How the guest's end reads for the cases: the unfinished one gets its status here, and the
+// answer says whether a fresh guest should run the rest.
+function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedger; boot: BootResult; stoppedBy: HostStop | null; consoleName: string; backstopMs: number }): GuestEnd {
+  const { o, ledger, boot, stoppedBy, consoleName } = g;
+  const unfinished = ledger.unfinished();
+  if (o.signal?.aborted) {
+    if (unfinished) ledger.reportUnfinished(unfinished.ref, o.stopped());
+    return { restart: null, missing: o.stopped() };
   }
-  const running = watcher.current;
-  if (running && !stream.results().some((r) => caseKey(r) === caseKey(running))) {
-    const key = caseKey(running);
-    const started = begunAt.get(key) ?? performance.now();
+  if (!ledger.sawOutput) {
+    const what = `the guest printed nothing on its console (${stoppedBy?.why === 'no-output' ? stoppedBy.reason : `QEMU exit ${boot.exitCode ?? boot.signal}`})`;
+    if (g.guest === 1) {
+      throw new FaultlineError('boot', what, {
+        where: boot.argv.join(' '),
+        hint: 'Check that the kernel boots with console=ttyS0 on an x86 serial port; `faultline doctor` checks QEMU and acceleration.',
+      });
+    }
+    return { restart: null, missing: { status: 'crash', reason: `no result: ${what} after a restart; see ${consoleName}` } };
+  }
+  const death = describeDeath(ledger.recentFindings(), boot, stoppedBy, g.backstopMs);
+  if (!ledger.agentReady) {
+    return { restart: null, missing: { status: 'crash', reason: `no result: the kernel did not start the faultline agent (${death}); see ${consoleName}` } };
+  }
+  if (unfinished) {
     const own: Missing =
       stoppedBy?.why === 'case'
         ? { status: 'timeout', reason: stoppedBy.reason }
         : boot.timedOut
-          ? { status: 'timeout', reason: `no result: ${died}` }
-          : { status: 'crash', reason: `no result: the guest died during this case: ${died}` };
-    reportedHere++;
-    report(withFindings({ kernel: o.kernelId, ...running, ...own, durationMs: Math.round(performance.now() - started) }, watcher.findingsFor(running), policyOf(running.suite)));
-    return { restart: `the guest died or hung during ${key} (${stoppedBy?.why === 'case' ? 'no end mark in time' : died})` };
+          ? { status: 'timeout', reason: `no result: ${death}` }
+          : { status: 'crash', reason: `no result: the guest died ${unfinished.ended ? 'after this case ended, before its result arrived' : 'during this case'}: ${death}` };
+    ledger.reportUnfinished(unfinished.ref, own);
+    return { restart: `the guest ${stoppedBy?.why === 'case' ? 'stopped responding' : 'died'} during ${caseKey(unfinished.ref)} (${death})` };
   }
   if (boot.agentExit !== null) {
     return { restart: null, missing: { status: 'crash', reason: `no result: the helper exited (rc=${boot.agentExit}) without reporting this case; see ${consoleName}` } };
   }
-  return reportedHere > 0
-    ? { restart: `the guest stopped between cases (${died})` }
-    : { restart: null, missing: { status: 'crash', reason: `no result: the guest stopped before this case ran (${died}); see ${consoleName}` } };
+  return ledger.reported > 0
+    ? { restart: `the guest stopped between cases (${death})` }
+    : { restart: null, missing: { status: 'crash', reason: `no result: the guest stopped before this case ran (${death}); see ${consoleName}` } };
+}
+
+/** Why the guest ended, in the words its console and QEMU give: reports since the last case ended first. */
+function describeDeath(recent: readonly Finding[], boot: BootResult, stoppedBy: HostStop | null, backstopMs: number): string {
+  const fatal = recent.find((f) => f.kind === 'panic') ?? recent.find((f) => f.fatal);
+  if (fatal) return `${fatal.kind === 'panic' ? 'the kernel panicked' : 'the kernel reported'}: "${fatal.title}"`;
+  if (stoppedBy?.why === 'case') return 'no end mark in time';
+  if (stoppedBy) return stoppedBy.reason;
+  if (boot.timedOut) return `the guest ran past its overall limit (${seconds(backstopMs)})`;
+  return `QEMU exited (${boot.exitCode ?? boot.signal ?? 'unknown'})`;
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)}s`;
 }
 
 /** The suites restricted to the given cases, in plan order. */

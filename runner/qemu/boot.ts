@@ -37,6 +37,8 @@ export interface BootOptions {
   /** Wire the result serial port (ttyS1); off for the acceleration probe. */
   resultChannel?: boolean;
   onStart?: (argv: string[]) => void;
+  /** QEMU has exited; the result channel may still be delivering its last bytes. */
+  onExit?: () => void;
   onConsoleLine?: (line: string) => void;
   onResult?: (chunk: string) => void;
 }
@@ -121,6 +123,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
       lines.write(chunk);
     });
     const done = await child;
+    opts.onExit?.();
     lines.end();
     await result?.drained();
     const ms = Math.round(performance.now() - started);
@@ -146,8 +149,19 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
 // setpriv (util-linux) makes the kernel kill QEMU when faultline dies, even by SIGKILL, which
 // no handler of ours can catch; without it QEMU is still stopped on every other way out.
 async function diesWithUs(argv: string[]): Promise<string[]> {
-  const setpriv = await requireTool('setpriv', 'util-linux').catch(() => null);
+  pdeathsig ??= findPdeathsig();
+  const setpriv = await pdeathsig;
   return setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...argv] : argv;
+}
+
+let pdeathsig: Promise<string | null> | undefined;
+
+/** setpriv before util-linux 2.33 has no --pdeathsig, and QEMU would then not start at all. */
+async function findPdeathsig(): Promise<string | null> {
+  const setpriv = await requireTool('setpriv', 'util-linux').catch(() => null);
+  if (!setpriv) return null;
+  const help = await execa(setpriv, ['--help'], { reject: false, stdin: 'ignore' });
+  return help.stdout.includes('--pdeathsig') ? setpriv : null;
 }
 
 interface ResultListener {

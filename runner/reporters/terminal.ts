@@ -85,7 +85,8 @@ export class TerminalReporter {
   private findingLines(r: CaseResult): void {
     const unnamed = (r.findings ?? []).filter((f) => !r.reason?.includes(f.title));
     for (const f of unnamed.slice(0, shownFindings)) this.line(`          kernel ${f.kind}: ${f.title}${f.allowed ? ` (allowed: ${f.allowed})` : ''}`);
-    if (unnamed.length > shownFindings) this.line(`          and ${unnamed.length - shownFindings} more kernel reports in run.json`);
+    const more = unnamed.length - shownFindings;
+    if (more > 0) this.line(`          and ${more} more kernel report${more === 1 ? '' : 's'} in run.json`);
   }
 
   private summaryLine(results: readonly CaseResult[], ms: number): string {

@@ -42,6 +42,10 @@ export function parseSuite(file: string, text: string): Suite {
   const top = issues.check(suiteSchema, doc.toJS(), [], Object.keys(suiteSchema.shape));
   if (!top) return issues.throwIfAny() as never;
   const name = top.suite ?? basename(file, extname(file));
+  // The name goes into the plan and the guest's case marks, which take only these characters.
+  if (top.suite === undefined && !/^[A-Za-z0-9._-]+$/.test(name)) {
+    issues.add([], `the file name gives the suite name "${name}", which may hold only letters, digits, ".", "_" and "-": add a \`suite:\` name`);
+  }
   const suiteTimeout = top.timeout === undefined ? defaultTimeoutMs : durationMs(top.timeout);
 
   const cases: SuiteCase[] = [];
@@ -83,7 +87,7 @@ export function parseSuite(file: string, text: string): Suite {
   });
   issues.throwIfAny();
   const consolePolicy = top.console
-    ? { splats: top.console.splats, allow: top.console.allow.map((rule) => ({ match: new RegExp(rule.match), reason: rule.reason })) }
+    ? { splats: top.console.splats, allow: top.console.allow.map((rule) => ({ match: new RegExp(rule.match, 'm'), reason: rule.reason })) }
     : defaultConsolePolicy;
   return { name, file, description: top.description ?? '', console: consolePolicy, cases };
 }

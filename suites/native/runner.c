@@ -113,10 +113,11 @@ static int leader_is_zombie(pid_t pid)
 	return end && end[1] == ' ' && end[2] == 'Z';
 }
 
-/* Waits for pid up to timeout_ms; returns 1 with *status when it ended, 0 on timeout, -1 when
- * its main thread has been dead for a while with the process still there. SIGCHLD is blocked,
- * so sigtimedwait sleeps until a child changes state. */
-static int wait_child(pid_t pid, int timeout_ms, int *status)
+/* Waits for pid up to timeout_ms; returns 1 with *status when it ended, 0 on timeout. With
+ * `outcome` (the case's shared verdict, -1 until its main thread records one), also returns -1
+ * when the main thread is gone without a verdict while the process lives on. SIGCHLD is
+ * blocked, so sigtimedwait sleeps until a child changes state. */
+static int wait_child(pid_t pid, int timeout_ms, int *status, const volatile int *outcome)
 {
 	long deadline = now_ms() + timeout_ms, zombie_since = 0;
 	sigset_t chld;
@@ -131,9 +132,9 @@ static int wait_child(pid_t pid, int timeout_ms, int *status)
 			return 1;
 		if (left <= 0)
 			return 0;
-		/* A process exiting normally is a zombie for microseconds before it can be reaped;
-		 * 200 ms of it means threads are still holding it up. */
-		if (!leader_is_zombie(pid))
+		/* The main thread records a verdict before it exits, so a dead main thread without
+		 * one was killed by the kernel; 200 ms of it rules out reading a verdict mid-write. */
+		if (!outcome || *outcome >= 0 || !leader_is_zombie(pid))
 			zombie_since = 0;
 		else if (!zombie_since)
 			zombie_since = now_ms();
@@ -170,6 +171,7 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 	if (pid < 0) {
 		snprintf(reason, reasonlen, "fork: %s", strerror(errno));
 		munmap(sh, sizeof(*sh));
+		kmsg(c, "end");
 		return OUTCOME_FAIL;
 	}
 	if (pid == 0) {
@@ -181,12 +183,12 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 		sh->outcome = (int)o;
 		_exit(o == OUTCOME_FAIL ? 1 : 0);
 	}
-	waited = wait_child(pid, c->timeout_ms, &status);
+	waited = wait_child(pid, c->timeout_ms, &status, &sh->outcome);
 	if (waited != 1) {
 		kill(pid, SIGKILL);
 		/* A process stuck in the kernel (uninterruptible sleep) never dies: say so and go on
 		 * rather than hang the helper, and the guest, in waitpid. */
-		unkillable = wait_child(pid, 2000, &status) != 1;
+		unkillable = wait_child(pid, 2000, &status, NULL) != 1;
 		status = -1;
 	}
 	*ms = now_ms() - start;
@@ -194,14 +196,10 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 		snprintf(step, sizeof(step), "line %d: %s", sh->line, sh->op);
 	else
 		snprintf(step, sizeof(step), "setup, before the first step");
-	if (waited == -1 && sh->outcome < 0) {
+	if (waited == -1) {
 		outcome = OUTCOME_CRASH;
 		snprintf(reason, reasonlen, "%s: the case's main thread died in the kernel while its other threads "
 			 "lived on (an oops?); the process was killed", step);
-	} else if (waited == -1) {
-		outcome = OUTCOME_TIMEOUT;
-		snprintf(reason, reasonlen, "the case finished, but its process could not exit: a thread is stuck in "
-			 "the kernel%s", unkillable ? " and did not die after SIGKILL" : "");
 	} else if (status == -1) {
 		outcome = OUTCOME_TIMEOUT;
 		snprintf(reason, reasonlen, "%s: timed out after %dms%s", step, c->timeout_ms,
