@@ -86,7 +86,7 @@ const allowRule = z.strictObject({
   reason: z.string().min(1, 'give the reason the splat is allowed'),
 });
 
-export const consoleSchema = z.strictObject({
+const consoleSchema = z.strictObject({
   splats: z.enum(['fail', 'report']).default('fail'),
   allow: z.array(allowRule).default([]),
 });
