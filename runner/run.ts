@@ -61,21 +61,35 @@ export async function runSuites(options: RunOptions, events: RunEvents): Promise
   });
   events.emit({ type: 'run-start', resultsDir: opts.results.dir, kernels: runs.map((r) => r.label), cases: loaded.planned.length });
 
+  // Everything reported, by whichever stage: run-end and the exit code count exactly these.
   const results: CaseResult[] = [];
+  events.on((e) => {
+    if (e.type === 'case-result') results.push(e.result);
+  });
+  const markMissing = (run: KernelRun, from: number, missing: { status: CaseResult['status']; reason: string }): void => {
+    const done = new Set(results.slice(from).map((r) => `${r.suite}/${r.case}`));
+    for (const p of loaded.planned) {
+      if (!done.has(`${p.suite}/${p.case}`)) events.emit({ type: 'case-result', result: { kernel: run.label, suite: p.suite, case: p.case, ...missing, durationMs: 0 } });
+    }
+  };
   let exitCode = 3;
   try {
-    for (const run of runs) {
+    for (const [index, run] of runs.entries()) {
+      const from = results.length;
       try {
         if (opts.signal?.aborted) throw opts.signal.reason;
-        results.push(...(await runKernel(opts, events, run, loaded)));
+        await runKernel(opts, events, run, loaded);
       } catch (error) {
-        // Stopped before this kernel reported (during its build, say): its cases are marked, not dropped.
-        if (!opts.signal?.aborted) throw error;
-        for (const p of loaded.planned) {
-          const result: CaseResult = { kernel: run.label, suite: p.suite, case: p.case, ...stop.missing(), durationMs: 0 };
-          results.push(result);
-          events.emit({ type: 'case-result', result });
+        // Stopped (Ctrl-C, --timeout) or failed (a build, QEMU) before this kernel's cases all
+        // reported: they are marked, never dropped, and an infrastructure failure still ends the run.
+        if (opts.signal?.aborted) {
+          markMissing(run, from, stop.missing());
+          continue;
         }
+        const what = error instanceof FaultlineError ? error.message : String(error);
+        markMissing(run, from, { status: 'error', reason: `no result: ${what}` });
+        for (const later of runs.slice(index + 1)) markMissing(later, results.length, { status: 'error', reason: `no result: the run stopped at ${run.label}: ${what}` });
+        throw error;
       }
     }
     exitCode = stop.exitCode() ?? exitCodeFor(results);

@@ -49,6 +49,8 @@ interface Row {
   env?: () => NodeJS.ProcessEnv;
   exit: number;
   says: (string | RegExp)[];
+  /** Where the run got as far as planning cases: run.json marks every one `error` with this reason. */
+  marks?: { dir: string; reason: RegExp };
 }
 
 const results = (name: string) => ['--results', join(scratch, name)];
@@ -90,9 +92,9 @@ const rows: Row[] = [
     exit: 3,
     says: ['truncated.deb is not a readable Debian package', 'download it again'],
   },
-  { input: 'QEMU missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r11')], env: () => ({ PATH: pathWithout('qemu-system-x86_64') }), exit: 3, says: ['qemu-system-x86_64 not found', 'apt-get install qemu-system-x86'] },
+  { input: 'QEMU missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r11')], env: () => ({ PATH: pathWithout('qemu-system-x86_64') }), exit: 3, says: ['qemu-system-x86_64 not found', 'apt-get install qemu-system-x86'], marks: { dir: 'r11', reason: /^no result: qemu-system-x86_64 not found$/ } },
   { input: 'gcc missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r12')], env: () => ({ PATH: pathWithout('gcc') }), exit: 3, says: ['gcc', 'apt-get install gcc libc6-dev'] },
-  { input: 'busybox missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r13')], env: () => ({ PATH: pathWithout('busybox') }), exit: 3, says: ['busybox not found', 'apt-get install busybox-static'] },
+  { input: 'busybox missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r13')], env: () => ({ PATH: pathWithout('busybox') }), exit: 3, says: ['busybox not found', 'apt-get install busybox-static'], marks: { dir: 'r13', reason: /^no result: busybox not found$/ } },
   { input: 'a results directory that cannot be written', args: () => ['run', '--kernel', 'host', '--results', join(root, 'package.json', 'results')], exit: 3, says: ['cannot write results to', 'package.json', '--results DIR'] },
   {
     input: 'a cache directory kbuild cannot build in',
@@ -116,6 +118,11 @@ t.test('bad input: the right exit code and one paragraph naming the input and th
     t.match(message, /^faultline: /, `${row.input}: starts with faultline:`);
     t.notMatch(message, /\n\s+at |internal error/, `${row.input}: no stack trace`);
     t.notMatch(message, /\n\s*\n/, `${row.input}: one paragraph`);
+    if (row.marks) {
+      const doc = JSON.parse(readFileSync(join(scratch, row.marks.dir, 'run.json'), 'utf8')) as RunDocument;
+      t.equal(doc.exitCode, row.exit, `${row.input}: run.json has the exit code`);
+      t.ok(doc.results.length > 0 && doc.results.every((r) => r.status === 'error' && row.marks!.reason.test(r.reason ?? '')), `${row.input}: every planned case is an error with the reason`);
+    }
   }
 });
 

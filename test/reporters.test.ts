@@ -129,3 +129,26 @@ t.test('kernel reports and fresh guests reach the terminal, TAP and run.json', a
   t.equal(doc.results[0].findings.length, 4);
   t.equal(readFileSync(join(dir, 'qemu-command-2.txt'), 'utf8'), 'qemu-system-x86_64 -initrd initrd-2.img\n');
 });
+
+t.test('cases left without a result for one reason: one line, then a count', async (t) => {
+  const left = (name: string): CaseResult => ({ ...result('minor-faults', name, 'error', 'no result: the run was interrupted'), durationMs: 0 });
+  let text = '';
+  const terminal = new TerminalReporter({ write: (s: string) => (text += s), isTTY: false });
+  for (const e of [
+    { type: 'case-result', result: result('minor-faults', 'a', 'pass') },
+    { type: 'case-result', result: left('b') },
+    { type: 'case-result', result: left('c') },
+    { type: 'case-result', result: left('d') },
+    { type: 'run-end', results: [], exitCode: 130, ms: 10 },
+  ] as RunEvent[]) terminal.handle(e);
+  t.equal(
+    text,
+    [
+      '  ok      minor-faults/a 4ms',
+      '  ERROR   minor-faults/b 0ms  no result: the run was interrupted',
+      '          and 2 more cases with the same reason',
+      '0 passed, 0 failed in 0.0s',
+      '',
+    ].join('\n'),
+  );
+});

@@ -20,12 +20,19 @@ export class TerminalReporter {
   private stageStarted = 0;
   private resultsDir: string | null = null;
   private progress: { step: string; detail: string } | null = null;
+  private lastNoResult: { status: CaseResult['status']; reason: string; more: number } | null = null;
 
   constructor(private readonly out: Output) {
     this.tty = Boolean(out.isTTY) && process.env.CI !== 'true';
   }
 
   handle(event: RunEvent): void {
+    if (event.type === 'case-result') {
+      if (this.isRepeatedNoResult(event.result)) return;
+    } else {
+      this.flushRepeated();
+      this.lastNoResult = null;
+    }
     switch (event.type) {
       case 'run-start':
         this.resultsDir = event.resultsDir;
@@ -79,6 +86,24 @@ export class TerminalReporter {
     const time = r.status === 'skip' ? '' : ` ${r.durationMs}ms`;
     const reason = r.reason ? `  ${r.reason}` : '';
     return `  ${mark} ${r.suite}/${r.case}${time}${reason}`;
+  }
+
+  /** A run stopped early gives every case left the same reason: one line for them all. */
+  private isRepeatedNoResult(r: CaseResult): boolean {
+    const repeated = r.durationMs === 0 && r.reason !== null && r.reason === this.lastNoResult?.reason && r.status === this.lastNoResult.status;
+    if (repeated) {
+      this.lastNoResult!.more++;
+      return true;
+    }
+    this.flushRepeated();
+    this.lastNoResult = r.durationMs === 0 && r.reason?.startsWith('no result: ') ? { status: r.status, reason: r.reason, more: 0 } : null;
+    return false;
+  }
+
+  private flushRepeated(): void {
+    if (!this.lastNoResult?.more) return;
+    this.line(`          and ${this.lastNoResult.more} more case${this.lastNoResult.more === 1 ? '' : 's'} with the same reason`);
+    this.lastNoResult.more = 0;
   }
 
   /** The reports the reason does not already name, a few at most: run.json has them all. */
