@@ -151,7 +151,7 @@ t.test('a kernel that never starts the agent: every case crashes with the kernel
   const run = await faultline(['run', '--case', 'read-minor-continue-shmem', '--append', 'rdinit=/no-such-init', '--results', dir]);
   t.equal(run.exitCode, 1, run.stdout + run.stderr);
   const doc = readRun(dir);
-  t.match(doc.results, [{ case: 'read-minor-continue-shmem', status: 'crash', reason: /^no result: the kernel did not start the faultline agent \(the kernel panicked "Kernel panic - not syncing: / }]);
+  t.match(doc.results, [{ case: 'read-minor-continue-shmem', status: 'crash', reason: /^no result: the kernel did not start the faultline agent \(the kernel panicked: "Kernel panic - not syncing: / }]);
   t.match(doc.findings, [{ kind: 'panic', fatal: true, title: /^Kernel panic - not syncing: / }], 'the boot-time panic is kept with no case');
   t.same(doc.restarts, [], 'a guest that reports nothing is not restarted');
 });
