@@ -93,8 +93,16 @@ t.test('a hang with preemption off: timeout, soft lockups reported in the case, 
   });
 });
 
+t.test('a task asleep for good in the kernel: timeout, the helper leaves it and the rest run in the same guest', async (t) => {
+  const { out, doc, result } = await run('sleeps', ['--patches', join(patches, 'sleeps'), '--suite', zeropage]);
+  t.equal(out.exitCode, 1, out.stdout + out.stderr);
+  t.same(statuses(doc), ['before pass', 'dontwake timeout', 'after pass']);
+  t.match(result('dontwake').reason, /^line \d+: ioctl: timed out after \d+ms; the case process did not die after SIGKILL \(stuck in the kernel\)$/);
+  t.same(doc.restarts, [], 'no fresh guest was needed');
+});
+
 t.test('every fixture patch applies to the tree', async (t) => {
-  for (const dir of ['warns', 'oopses', 'hangs']) {
+  for (const dir of ['warns', 'oopses', 'hangs', 'sleeps']) {
     const patch = join(patches, dir, readdirSync(join(patches, dir))[0]!);
     const check = await execa('git', ['apply', '--check', patch], { cwd: tree, reject: false });
     t.equal(check.exitCode, 0, `${dir}: ${check.stderr}`);
