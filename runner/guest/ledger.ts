@@ -1,16 +1,12 @@
-import { ConsoleWatcher, caseKey, type CaseRef, type Finding } from '../console/watcher.js';
+import { ConsoleWatcher, caseKey, type CaseRef, type ConsoleWatcherHooks, type Finding } from '../console/watcher.js';
 import { withFindings, type ConsolePolicy } from '../console/verdict.js';
 import type { CaseResult, CaseStatus } from '../events.js';
 import { CaseResultStream, type PlannedCase } from '../tap/case-results.js';
 
-export interface LedgerHooks {
-  firstLine?(): void;
-  agentReady?(): void;
-  caseBegin?(ref: CaseRef): void;
-  caseEnd?(ref: CaseRef): void;
+export type LedgerHooks = Omit<ConsoleWatcherHooks, 'finding'> & {
   /** A report printed while no case was running. */
   caseless?(finding: Finding): void;
-}
+};
 
 // One guest's two streams brought together: the console (case marks and splats) and the
 // result channel (TAP). They travel on separate serial ports, so a case's TAP line can overtake
