@@ -23,7 +23,7 @@ const run = program
   .description('build, boot and run suites on a kernel; results go to results/<stamp>/')
   .option('--suite <file>', 'a suite YAML file (repeatable; default: every suite in suites/)', collect, [])
   .option('--case <pattern>', 'only cases whose suite/case name contains this (repeatable)', collect, [])
-  .option('--kernel <spec>', 'debian:<package>, a bzImage/vmlinuz path, kernels/NAME.yaml, or host (default: the current Debian cloud kernel)');
+  .option('--kernel <spec>', 'debian:<package>, a linux-image-*.deb, a bzImage/vmlinuz path, kernels/NAME.yaml, or host (default: the current Debian cloud kernel)');
 withSourceOptions(run, 'optional')
   .option('--per-patch', 'build, boot and run after each patch; report which patch changed which case')
   .addOption(new Option('--accel <mode>', 'acceleration: auto proves KVM with a probe boot, else TCG').choices(['auto', 'kvm', 'tcg']).default('auto'))

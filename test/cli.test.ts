@@ -106,6 +106,8 @@ t.test('list shows every case with its needs', async (t) => {
   t.match(list.stdout, /^minor-faults \(\d+ cases\)/m);
   t.match(list.stdout, /^ {2}read-minor-continue-hugetlb {2}\[.*feature MINOR_HUGETLBFS.*huge page/m);
   t.match(list.stdout, /^ {2}continue-mode-wp-shmem {2}\[kernel >= 6\.4/m);
+  const allowing = await faultline(['list', '--suite', join(root, 'test', 'fixtures', 'suites', 'continue-dontwake-allowed.yaml')]);
+  t.match(allowing.stdout, /^ {2}console: allows \/faultline fixture: UFFDIO_CONTINUE with DONTWAKE\/ \(the warns fixture patch warns here on purpose\)$/m, 'a suite\'s allowed reports are listed');
 });
 
 t.test('SIGINT mid-run stops QEMU, keeps what finished and marks the rest', async (t) => {

@@ -9,6 +9,8 @@ export async function listCommand(flags: { suite: string[] }): Promise<number> {
   const { suites } = await loadSuites(await suiteFiles(flags.suite));
   for (const suite of suites) {
     process.stdout.write(`${suite.name} (${suite.cases.length} cases)${suite.description ? `: ${suite.description}` : ''}\n`);
+    if (suite.console.splats === 'report') process.stdout.write('  console: kernel reports are recorded, never failing a case\n');
+    for (const rule of suite.console.allow) process.stdout.write(`  console: allows /${rule.match.source}/ (${rule.reason})\n`);
     for (const c of suite.cases) {
       const needs = describeNeeds(c);
       process.stdout.write(`  ${c.name}${needs ? `  [${needs}]` : ''}\n`);
