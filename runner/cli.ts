@@ -2,6 +2,14 @@
 import { Command, CommanderError, Option } from 'commander';
 import { FaultlineError, isFaultlineError } from './errors.js';
 
+// A reader that goes away (`faultline list | head`) is no error: output stops, the work goes on
+// and its results still reach the results directory.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  });
+}
+
 // Subcommands are imported only when chosen, so `faultline --help` starts instantly.
 const program = new Command('faultline')
   .description('Run userfaultfd test suites against real Linux kernels in QEMU guests')

@@ -10,6 +10,7 @@ import { requireKernelBuildTools } from '../kernels/source/tools.js';
 import { FaultlineError } from './errors.js';
 import { buildHelper } from './helper/build.js';
 import { chooseAccel } from './qemu/accel.js';
+import { pdeathsigWrapper } from './qemu/pdeathsig.js';
 import { requireTool } from './tools.js';
 
 export interface Check {
@@ -36,6 +37,14 @@ export const checks: readonly Check[] = [
     },
   },
   { name: 'qemu', run: async () => firstLine(await execa(await requireTool('qemu-system-x86_64', 'qemu-system-x86'), ['--version'])) },
+  {
+    name: 'setpriv',
+    run: async () => {
+      const setpriv = await pdeathsigWrapper();
+      if (!setpriv) throw new FaultlineError('tool', 'no setpriv with --pdeathsig: a QEMU could outlive a faultline killed outright', { hint: 'apt-get install util-linux' });
+      return `${setpriv} --pdeathsig (QEMU dies with faultline)`;
+    },
+  },
   {
     name: 'busybox',
     run: async () => {

@@ -178,3 +178,15 @@ t.test('SIGKILL mid-run: run.json and results.tap still read back what finished,
   const left = await execa('pgrep', ['-f', join(dir, 'initrd.img')], { reject: false });
   t.equal(left.stdout, '', 'QEMU was killed with its parent');
 });
+
+t.test('a reader that goes away (| head) stops the output, not the run', async (t) => {
+  const dir = join(scratch, 'closed-pipe');
+  const child = execa('node', [cli, 'run', '--kernel', 'host', '--tap', '--results', dir], { cwd: root, reject: false, env: { CI: 'true' } });
+  child.stdout!.once('data', () => child.stdout!.destroy());
+  const run = await child;
+  t.equal(run.exitCode, 0, run.stderr);
+  t.notMatch(run.stderr, /EPIPE|\n\s+at /, 'no stack trace');
+  const doc = readRun(dir);
+  t.ok(doc.finishedAt, 'the run finished');
+  t.ok(doc.results.length >= 60, 'with every case');
+});

@@ -18,7 +18,7 @@ t.before(async () => {
 t.test('a set-up machine has everything', async (t) => {
   const run = await execa('node', [cli, 'doctor'], { reject: false, env: { CI: 'true', DOCKER_HOST: '' } });
   t.equal(run.exitCode, 0, run.stdout);
-  for (const name of ['cache', 'qemu', 'busybox', 'cpio', 'helper', 'accel', 'kbuild']) t.match(run.stdout, new RegExp(`^ok {7}${name} `, 'm'), name);
+  for (const name of ['cache', 'qemu', 'setpriv', 'busybox', 'cpio', 'helper', 'accel', 'kbuild']) t.match(run.stdout, new RegExp(`^ok {7}${name} `, 'm'), name);
   t.match(run.stdout, /^ok {7}helper {3}gcc -static builds the uffd helper/m);
   t.match(run.stdout, /^ok {7}accel {4}(kvm|tcg): /m);
   t.match(run.stdout, /\neverything faultline needs is here$/);
@@ -29,6 +29,7 @@ t.test('what is missing is named with the package that installs it', async (t) =
   t.equal(run.exitCode, 3);
   const expected = [
     'MISSING  qemu     qemu-system-x86_64 not found\n                  fix: apt-get install qemu-system-x86',
+    'MISSING  setpriv  no setpriv with --pdeathsig: a QEMU could outlive a faultline killed outright\n                  fix: apt-get install util-linux',
     'MISSING  busybox  busybox not found\n                  fix: apt-get install busybox-static',
     'MISSING  cpio     cpio not found\n                  fix: apt-get install cpio',
     'MISSING  helper   cannot run gcc: ENOENT\n                  fix: apt-get install gcc libc6-dev',
@@ -37,5 +38,5 @@ t.test('what is missing is named with the package that installs it', async (t) =
   ];
   for (const text of expected) t.ok(run.stdout.includes(text), text.split('\n')[0] ?? text);
   t.match(run.stdout, /^ok {7}cache /m, 'the cache is still writable');
-  t.match(run.stdout, /^7 missing$/m);
+  t.match(run.stdout, /^8 missing$/m);
 });

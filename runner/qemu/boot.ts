@@ -10,6 +10,7 @@ import type { Accel } from '../events.js';
 import { requireTool } from '../tools.js';
 import { defaultMemoryMiB, qemuArgv, type Machine } from './argv.js';
 import { LineSplitter } from './lines.js';
+import { diesWithUs } from './pdeathsig.js';
 
 export interface BootOptions {
   kernel: string;
@@ -144,24 +145,6 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     await closeLog(log);
     await rm(work, { recursive: true, force: true });
   }
-}
-
-// setpriv (util-linux) makes the kernel kill QEMU when faultline dies, even by SIGKILL, which
-// no handler of ours can catch; without it QEMU is still stopped on every other way out.
-async function diesWithUs(argv: string[]): Promise<string[]> {
-  pdeathsig ??= findPdeathsig();
-  const setpriv = await pdeathsig;
-  return setpriv ? [setpriv, '--pdeathsig', 'KILL', '--', ...argv] : argv;
-}
-
-let pdeathsig: Promise<string | null> | undefined;
-
-/** setpriv before util-linux 2.33 has no --pdeathsig, and QEMU would then not start at all. */
-async function findPdeathsig(): Promise<string | null> {
-  const setpriv = await requireTool('setpriv', 'util-linux').catch(() => null);
-  if (!setpriv) return null;
-  const help = await execa(setpriv, ['--help'], { reject: false, stdin: 'ignore' });
-  return help.stdout.includes('--pdeathsig') ? setpriv : null;
 }
 
 interface ResultListener {
