@@ -123,7 +123,7 @@ async function runGuest(o: GuestSessionOptions, guest: number, cases: readonly P
     accel: o.accel,
     hugepages,
     ...(all.some((c) => c.needs.swap) ? { swapMiB: swapDiskMiB } : {}),
-    append: o.append,
+    append: [`faultline.hung_task_secs=${hungTaskSeconds(all, scale)}`, ...o.append],
     consoleLog: o.files.path(`console${suffix}.log`),
     timeoutMs: backstopMs,
     signal: o.signal ? AbortSignal.any([o.signal, stopGuest.signal]) : stopGuest.signal,
@@ -197,6 +197,13 @@ function describeDeath(recent: readonly Finding[], boot: BootResult, stoppedBy: 
   if (stoppedBy) return stoppedBy.reason;
   if (boot.timedOut) return `the guest ran past its overall limit (${seconds(backstopMs)})`;
   return `QEMU exited (${boot.exitCode ?? boot.signal ?? 'unknown'})`;
+}
+
+/** Soon enough that a task stuck in the shortest case is reported (the detector looks once per
+ * period, so within two) before the case's limit; never under 5 s, which no healthy task sleeps. */
+function hungTaskSeconds(cases: readonly { timeoutMs: number }[], scale: number): number {
+  const shortest = Math.min(...cases.map((c) => c.timeoutMs)) * scale;
+  return Math.max(5, Math.floor(shortest / 3000));
 }
 
 function seconds(ms: number): string {
