@@ -8,8 +8,9 @@
 // Usage: node dist/bench/edit-build-test.js [rounds]
 import { execa } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { shippedFragment } from '../kernels/resolve.js';
 import { buildHelper } from '../runner/helper/build.js';
 import { cacheDir, projectRoot } from '../runner/paths.js';
 import { compileSuites } from '../runner/suite/compile.js';
@@ -18,13 +19,13 @@ import { linuxTree } from '../test/fixtures/linux-tree.js';
 import { handWrittenInitrd, median, rawBoot, row, timed } from './baseline.js';
 
 const rounds = Number(process.argv[2] ?? 3);
-const jobs = String(cpus().length);
+// The same -j faultline's build uses, so both sides get the same parallelism.
+const jobs = String(availableParallelism());
 const suite = join(projectRoot, 'bench', 'trivial.yaml');
 const cli = join(projectRoot, 'dist', 'runner', 'cli.js');
 const work = mkdtempSync(join(tmpdir(), 'faultline-bench-loop-'));
 const tree = await linuxTree(cacheDir());
 const bare = join(cacheDir(), 'bench', 'bare-6.1');
-const fragment = join(projectRoot, 'kernels', 'configs', 'faultline.config');
 
 await prepareBare();
 const helper = await buildHelper({ headersDir: null, cacheDir: cacheDir() });
@@ -68,7 +69,7 @@ async function prepareBare(): Promise<void> {
   await execa('cp', ['-a', tree, join(bare, 'src')]);
   const obj = join(bare, 'obj');
   await execa('make', ['-C', join(bare, 'src'), `O=${obj}`, 'tinyconfig']);
-  writeFileSync(join(obj, '.config'), readFileSync(join(obj, '.config'), 'utf8') + readFileSync(fragment, 'utf8'));
+  writeFileSync(join(obj, '.config'), readFileSync(join(obj, '.config'), 'utf8') + readFileSync(shippedFragment, 'utf8'));
   await execa('make', ['-C', join(bare, 'src'), `O=${obj}`, 'olddefconfig']);
   await execa('make', ['-C', join(bare, 'src'), `O=${obj}`, `-j${jobs}`, 'bzImage']);
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { isFile } from '../runner/files.js';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { FaultlineError } from '../runner/errors.js';
 import { hashParts } from '../runner/hash.js';
 import { projectRoot } from '../runner/paths.js';
@@ -38,7 +38,7 @@ export async function buildBaseImage(options: { helperPath: string; cacheDir: st
   const hash = hashParts([IMAGE_FORMAT, BUSYBOX_APPLETS.join(' '), busybox, helper, agent]);
   const dir = join(options.cacheDir, 'images');
   const path = join(dir, `base-${hash}.cpio.gz`);
-  if (await stat(path).then((s) => s.isFile(), () => false)) return { path, hash, cached: true };
+  if (await isFile(path)) return { path, hash, cached: true };
   const entries: CpioEntry[] = [
     { type: 'dir', path: 'dev' },
     { type: 'chardev', path: 'dev/console', mode: 0o600, major: 5, minor: 1 },
@@ -69,13 +69,11 @@ export function planArchive(planText: string): Buffer {
   return gzipCpio(writeCpio([{ type: 'file', path: GUEST_PLAN_PATH.slice(1), mode: 0o644, data: Buffer.from(planText) }]));
 }
 
-// The agent script ships as a source file; this finds it both from the sources (tests) and from
-// the compiled dist/ tree.
+// The agent script ships as a source file, found from the sources (tests) and from dist/ alike.
 export function guestAgentPath(): string {
-  const candidates = [fileURLToPath(new URL('./guest/init', import.meta.url)), join(projectRoot, 'images', 'guest', 'init')];
-  const found = candidates.find((candidate) => existsSync(candidate));
-  if (!found) throw new FaultlineError('image', 'the guest agent images/guest/init is missing', { where: candidates.join(', ') });
-  return found;
+  const path = join(projectRoot, 'images', 'guest', 'init');
+  if (!existsSync(path)) throw new FaultlineError('image', 'the guest agent images/guest/init is missing', { where: path });
+  return path;
 }
 
 async function readStaticBinary(path: string, what: string, hint: string): Promise<Buffer> {

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { FaultlineError } from '../runner/errors.js';
+import { pathExists } from '../runner/files.js';
+import { cLocaleEnv } from './source/env.js';
 import { hashParts } from '../runner/hash.js';
 import { requireTool } from '../runner/tools.js';
 
@@ -25,7 +27,7 @@ const concreteImage = /^linux-image-\d+\.\d+/;
 export async function resolveMetaPackage(name: string): Promise<string> {
   if (concreteImage.test(name)) return name;
   const aptCache = await requireTool('apt-cache', 'apt');
-  const result = await execa(aptCache, ['depends', name], { reject: false, env: { LC_ALL: 'C' } });
+  const result = await execa(aptCache, ['depends', name], { reject: false, env: cLocaleEnv() });
   const target = /^\s*Depends:\s*(linux-image-\d\S*)\s*$/m.exec(result.stdout)?.[1];
   if (result.exitCode === 0 && target) return target;
   if (result.exitCode === 0 && /^\S/m.test(result.stdout)) return name; // a real package that is not a meta package
@@ -69,7 +71,7 @@ async function storePackage(deb: string, name: string, where: string, root: stri
   try {
     const unpacked = join(work, 'x');
     const dpkg = await requireTool('dpkg-deb', 'dpkg');
-    const x = await execa(dpkg, ['-x', deb, unpacked], { reject: false, env: { LC_ALL: 'C' } });
+    const x = await execa(dpkg, ['-x', deb, unpacked], { reject: false, env: cLocaleEnv() });
     if (x.exitCode !== 0) {
       throw new FaultlineError('kernel', `${where} is not a readable Debian package: ${firstError(x.stderr) ?? `dpkg-deb exit ${x.exitCode}`}`, {
         where,
@@ -111,7 +113,7 @@ async function storePackage(deb: string, name: string, where: string, root: stri
 
 async function download(name: string, dir: string): Promise<string> {
   const aptGet = await requireTool('apt-get', 'apt');
-  const result = await execa(aptGet, ['download', name], { cwd: dir, reject: false, env: { LC_ALL: 'C' } });
+  const result = await execa(aptGet, ['download', name], { cwd: dir, reject: false, env: cLocaleEnv() });
   const deb = (await readdir(dir)).find((f) => f.endsWith('.deb'));
   if (result.exitCode === 0 && deb) return join(dir, deb);
   const notFound = /Unable to locate package|has no installation candidate|No packages found/.test(result.stderr);
@@ -132,7 +134,7 @@ async function loadContentDir(root: string, key: string, name: string): Promise<
   try {
     const meta = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { release?: unknown };
     await stat(join(dir, 'vmlinuz'));
-    const hasConfig = await stat(join(dir, 'config')).then(() => true, () => false);
+    const hasConfig = await pathExists(join(dir, 'config'));
     if (typeof meta.release !== 'string') return null;
     return { package: name, dir, image: join(dir, 'vmlinuz'), configPath: hasConfig ? join(dir, 'config') : null, release: meta.release };
   } catch {

@@ -5,6 +5,7 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { IssueCollector } from '../runner/suite/issues.js';
 import { FaultlineError } from '../runner/errors.js';
+import { isNamedBase } from './source/build.js';
 import { isCommitRange } from './source/patches.js';
 import type { SourceSpec } from './spec.js';
 
@@ -34,7 +35,7 @@ export function loadKernelDefinition(file: string): SourceSpec {
   issues.throwIfAny();
   const def = parsed!;
   const at = (p: string) => (p.startsWith('~/') ? resolve(homedir(), p.slice(2)) : isCommitRange(p) ? p : resolve(dirname(file), p));
-  const base = ['tinyconfig', 'defconfig'].includes(def.base) ? def.base : at(def.base);
+  const base = isNamedBase(def.base) ? def.base : at(def.base);
   return { kind: 'source', tree: at(def.tree), patches: def.patches.map(at), base, fragments: def.config.map(at), definition: file };
 }
 

@@ -1,11 +1,11 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { release as osRelease } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { bzImageRelease, readBzImageHead } from './bzimage.js';
 import { assertKernelOptions, parseKernelConfig } from './config.js';
 import { fetchDebianKernel, loadDebianPackageFile, resolveMetaPackage } from './debian.js';
-import { isDirectory as isDir } from '../runner/files.js';
+import { isDirectory as isDir, isFile } from '../runner/files.js';
 import { projectRoot } from '../runner/paths.js';
 import { buildSourceKernel, type BuildProgress } from './source/build.js';
 import { isCommitRange, loadPatchSeries } from './source/patches.js';
@@ -123,7 +123,7 @@ async function findConfigBeside(image: string): Promise<string | null> {
   const tree = buildTreeOf(image);
   if (tree) candidates.push(join(tree, '.config'));
   for (const candidate of candidates) {
-    if (await stat(candidate).then((s) => s.isFile(), () => false)) return candidate;
+    if (await isFile(candidate)) return candidate;
   }
   return null;
 }

@@ -4,3 +4,4 @@ import { stat } from 'node:fs/promises';
 export const pathExists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
 
 export const isDirectory = (path: string): Promise<boolean> => stat(path).then((s) => s.isDirectory(), () => false);
+export const isFile = (path: string): Promise<boolean> => stat(path).then((s) => s.isFile(), () => false);

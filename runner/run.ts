@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildBaseImage } from '../images/initramfs.js';
@@ -13,6 +13,8 @@ import { exitCodeFor } from './results/run-document.js';
 import type { ResultsDirectory } from './results/results-dir.js';
 import { loadSuites, suiteFiles, type LoadedSuites } from './suites.js';
 import { CaseResultStream } from './tap/case-results.js';
+import { rawLog } from './results/raw-log.js';
+import { caseKey } from './console/watcher.js';
 import { runGuestSession } from './guest/session.js';
 import { runStop, type RunStop } from './stopping.js';
 
@@ -42,6 +44,8 @@ interface KernelRun {
   label: string;
   dir: string;
   path(name: string): string;
+  /** What its results are filed under once the kernel resolved (the spec's text until then). */
+  kernelId?: string;
 }
 
 // The stages of a run, in order, each timed through events: suites once, then per kernel:
@@ -67,9 +71,9 @@ export async function runSuites(options: RunOptions, events: RunEvents): Promise
     if (e.type === 'case-result') results.push(e.result);
   });
   const markMissing = (run: KernelRun, from: number, missing: { status: CaseResult['status']; reason: string }): void => {
-    const done = new Set(results.slice(from).map((r) => `${r.suite}/${r.case}`));
+    const done = new Set(results.slice(from).map(caseKey));
     for (const p of loaded.planned) {
-      if (!done.has(`${p.suite}/${p.case}`)) events.emit({ type: 'case-result', result: { kernel: run.label, suite: p.suite, case: p.case, ...missing, durationMs: 0 } });
+      if (!done.has(caseKey(p))) events.emit({ type: 'case-result', result: { kernel: run.kernelId ?? run.label, ...p, ...missing, durationMs: 0 } });
     }
   };
   let exitCode = 3;
@@ -102,7 +106,7 @@ export async function runSuites(options: RunOptions, events: RunEvents): Promise
   }
 }
 
-async function runKernel(opts: RunContext, events: RunEvents, run: KernelRun, loaded: LoadedSuites): Promise<CaseResult[]> {
+async function runKernel(opts: RunContext, events: RunEvents, run: KernelRun, loaded: LoadedSuites): Promise<void> {
   const label = opts.kernels.length === 1 ? undefined : run.label;
   const kernel = await events.stage(
     'kernel',
@@ -115,6 +119,7 @@ async function runKernel(opts: RunContext, events: RunEvents, run: KernelRun, lo
       }),
     (k) => ({ cached: k.cached, detail: `${k.id}${k.release ? ` (${k.release})` : ''}` }),
   );
+  run.kernelId = kernel.id;
   const helper = await events.stage('helper', kernel.id, () => buildHelper({ headersDir: kernel.headersDir, cacheDir: opts.cacheDir }), (h) => ({
     cached: h.cached,
     detail: h.hash,
@@ -122,26 +127,32 @@ async function runKernel(opts: RunContext, events: RunEvents, run: KernelRun, lo
   return kernel.image === null ? runHost(opts, events, run, kernel, helper.path, loaded) : runGuest(opts, events, run, kernel, helper.path, loaded);
 }
 
-async function runHost(opts: RunContext, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
+async function runHost(opts: RunContext, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<void> {
   events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: 'host', timeoutScale: 1 }, dir: run.dir, qemuCommand: null });
-  const stream = resultStream(run, events, kernel.id, loaded);
-  const done = await events.stage('cases', kernel.id, () => runOnHost(helper, opts.results.path('plan.txt'), (chunk) => stream.write(chunk), opts.signal));
+  const stream = new CaseResultStream(kernel.id, loaded.planned, (result) => events.emit({ type: 'case-result', result }));
+  const raw = rawLog(run.path('results.raw'));
+  const done = await events.stage('cases', kernel.id, () =>
+    runOnHost(helper, opts.results.path('plan.txt'), (chunk) => {
+      raw(chunk);
+      stream.write(chunk);
+    }, opts.signal),
+  );
   if (done.exitCode === 2) {
     throw new FaultlineError('build', `the helper rejected the compiled plan: ${done.stderr.trim()}`, { where: opts.results.path('plan.txt') });
   }
-  if (opts.signal?.aborted) return stream.finish(opts.stop.missing());
+  if (opts.signal?.aborted) return void stream.finish(opts.stop.missing());
   const reason = done.signal ? `no result: the helper was stopped by ${done.signal}` : `no result: the helper exited (${done.exitCode}) before this case reported`;
-  return stream.finish({ status: 'crash', reason });
+  stream.finish({ status: 'crash', reason });
 }
 
-async function runGuest(opts: RunContext, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<CaseResult[]> {
+async function runGuest(opts: RunContext, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<void> {
   const image = await events.stage('image', kernel.id, () => buildBaseImage({ helperPath: helper, cacheDir: opts.cacheDir }), (i) => ({ cached: i.cached, detail: i.hash }));
   const accel = await events.stage('accel', kernel.id, () => chooseAccel(opts.accel, kernel.image!, opts.cacheDir), (a) => ({
     cached: a.cached,
     detail: `${a.accel}: ${a.reason}`,
   }));
   const timeoutScale = accel.accel === 'tcg' ? opts.tcgSlowdown : 1;
-  return events.stage('boot', kernel.id, () =>
+  await events.stage('boot', kernel.id, () =>
     runGuestSession({
       kernelId: kernel.id,
       kernelImage: kernel.image!,
@@ -158,18 +169,4 @@ async function runGuest(opts: RunContext, events: RunEvents, run: KernelRun, ker
         events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: accel.accel as Accel, timeoutScale }, dir: run.dir, qemuCommand: argv }),
     }),
   );
-}
-
-/** Parses the result channel while keeping its raw bytes in results.raw for offline reading. */
-function resultStream(run: KernelRun, events: RunEvents, kernel: string, loaded: LoadedSuites): { write(chunk: string): void; finish: CaseResultStream['finish'] } {
-  const stream = new CaseResultStream(kernel, loaded.planned, (result) => events.emit({ type: 'case-result', result }));
-  const raw = run.path('results.raw');
-  writeFileSync(raw, '');
-  return {
-    write: (chunk) => {
-      appendFileSync(raw, chunk);
-      stream.write(chunk);
-    },
-    finish: (missing) => stream.finish(missing),
-  };
 }

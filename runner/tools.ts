@@ -1,5 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { execa } from 'execa';
+import { cLocaleEnv } from '../kernels/source/env.js';
 import { FaultlineError } from './errors.js';
 
 // Every stage that shells out checks its program first, so a missing tool is reported with the
@@ -17,4 +19,15 @@ export async function requireTool(command: string, debianPackage: string, env: N
     }
   }
   throw new FaultlineError('tool', `${command} not found`, { hint: `apt-get install ${debianPackage}` });
+}
+
+let gccVersion: Promise<string> | undefined;
+
+/** gcc's first `--version` line, part of the helper's and every kernel's cache key: asked once. */
+export function compilerVersion(): Promise<string> {
+  gccVersion ??= execa('gcc', ['--version'], { reject: false, stdin: 'ignore', env: cLocaleEnv() }).then((r) => {
+    if (r.exitCode !== 0) throw new FaultlineError('tool', `cannot run gcc: ${r.code ?? r.shortMessage}`, { hint: 'apt-get install gcc libc6-dev', cause: r });
+    return r.stdout.split('\n')[0] ?? r.stdout;
+  });
+  return gccVersion;
 }

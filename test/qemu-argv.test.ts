@@ -75,3 +75,7 @@ t.test('a swap disk is an NVMe drive the agent is told about', async (t) => {
   t.equal(argv[argv.indexOf('-append') + 1], 'console=ttyS0 loglevel=7 panic=-1 faultline.swap=/dev/nvme0n1');
   t.notOk(qemuArgv(base).includes('-drive'), 'no disk unless asked');
 });
+
+t.test('the hung-task timeout goes to the agent as a faultline word, before the user\'s own', async (t) => {
+  t.equal(kernelCommandLine({ machine: 'pc', hugepages: 0, loglevel: 6, hungTaskSecs: 6, append: ['oops=panic'] }), 'console=ttyS0 loglevel=6 panic=-1 faultline.hung_task_secs=6 oops=panic');
+});

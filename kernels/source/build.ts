@@ -14,7 +14,8 @@ import { toolStep } from './tool-step.js';
 import { runMake } from './make.js';
 import type { Patch } from './patches.js';
 import { firstBuildError, parseMakeLine, type BuildProgress } from './progress.js';
-import { requireKernelBuildTools, compilerVersion } from './tools.js';
+import { requireKernelBuildTools } from './tools.js';
+import { compilerVersion } from '../../runner/tools.js';
 import { checkKernelTree, copyTree, treeIdentity } from './tree.js';
 
 export type { BuildProgress } from './progress.js';
@@ -47,12 +48,16 @@ export interface SourceKernel {
 
 export interface BuildOptions {
   cacheDir: string;
-  jobs?: number;
   signal?: AbortSignal;
   onProgress?: (p: BuildProgress) => void;
 }
 
 const namedBases = new Set(['tinyconfig', 'defconfig']);
+
+/** A config base kbuild makes itself, as opposed to a .config file. */
+export function isNamedBase(base: string): boolean {
+  return namedBases.has(base);
+}
 const ARCH = 'ARCH=x86_64';
 
 interface ConfigInputs {
@@ -112,7 +117,7 @@ export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOpt
 async function readConfigInputs(req: SourceKernelRequest): Promise<ConfigInputs> {
   let baseKey: string;
   let basePath: string | null = null;
-  if (namedBases.has(req.base)) baseKey = `make ${req.base}`;
+  if (isNamedBase(req.base)) baseKey = `make ${req.base}`;
   else {
     basePath = resolve(req.base);
     const text = await readFile(basePath, 'utf8').catch(() => null);
@@ -212,7 +217,9 @@ async function buildLocked(ctx: {
       await toolStep(`copying ${root} into the cache`, tmp, () => copyTree(root, tmp, signal), signal);
       // an in-tree build in the user's tree leaves .config behind, and kbuild refuses O= then
       if ((await exists(join(tmp, '.config'))) || (await exists(join(tmp, 'include', 'config')))) {
-        await toolStep(`make mrproper in the copy of ${root}`, tmp, () => execa('make', ['-C', tmp, 'mrproper'], { stdin: 'ignore', all: true, ...(signal ? { cancelSignal: signal } : {}) }), signal);
+        const clean = await runMake(['-C', tmp, 'mrproper'], { cwd: tmp, logPath, ...(signal ? { signal } : {}) });
+        if (clean.aborted) signal?.throwIfAborted();
+        if (clean.exitCode !== 0) throw await buildFailure(`make mrproper in the copy of ${root} failed`, logPath);
       }
       await rename(tmp, src);
     } finally {
@@ -251,8 +258,9 @@ async function buildLocked(ctx: {
     if (p.action === 'CC') compiled++;
     progress(p);
   };
-  progress({ step: 'compile', detail: `make -j${opts.jobs ?? availableParallelism()} bzImage` });
-  if ((await make([`-j${opts.jobs ?? availableParallelism()}`, 'bzImage'], compileLine)) !== 0) {
+  const jobs = `-j${availableParallelism()}`;
+  progress({ step: 'compile', detail: `make ${jobs} bzImage` });
+  if ((await make([jobs, 'bzImage'], compileLine)) !== 0) {
     throw await buildFailure('the kernel does not build', logPath, src);
   }
   progress({ step: 'headers', detail: 'make headers' });

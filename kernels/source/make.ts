@@ -3,8 +3,9 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { FaultlineError } from '../../runner/errors.js';
+import { cLocaleEnv } from './env.js';
 
-export interface MakeResult {
+interface MakeResult {
   exitCode: number;
   /** Whether the call was stopped by the AbortSignal. */
   aborted: boolean;
@@ -12,8 +13,8 @@ export interface MakeResult {
 
 // Settings inherited from a calling make or the user's shell would change what kbuild builds or
 // where; the build is described only by its arguments.
-export function makeEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, LC_ALL: 'C' };
+export function makeEnv(): NodeJS.ProcessEnv {
+  const env = cLocaleEnv();
   for (const key of Object.keys(env)) {
     if (/^(MAKEFLAGS|MFLAGS|MAKELEVEL|MAKEFILES|GNUMAKEFLAGS|KBUILD_\w+|KCONFIG_\w+|ARCH|SUBARCH|CROSS_COMPILE|O|CC|LD|HOSTCC|INSTALL_\w+|LLVM)$/.test(key)) {
       delete env[key];

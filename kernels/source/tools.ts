@@ -29,9 +29,3 @@ export async function requireKernelBuildTools(env: NodeJS.ProcessEnv = process.e
   }
 }
 
-/** The compiler's identity, part of every kernel cache key. */
-export async function compilerVersion(): Promise<string> {
-  const r = await execa('gcc', ['--version'], { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0) throw new FaultlineError('tool', 'gcc not found', { hint: 'apt-get install gcc' });
-  return r.stdout.split('\n')[0] ?? r.stdout;
-}

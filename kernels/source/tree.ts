@@ -105,10 +105,6 @@ interface CachedFileHash {
 // could otherwise go unnoticed).
 async function plainTreeHash(root: string, cacheDir: string): Promise<string> {
   const cacheFile = join(cacheDir, 'kernels', 'source', 'tree-hashes', `${hashParts([root])}.json`);
-  const previous = await readFile(cacheFile, 'utf8').then(
-    (t) => new Map(Object.entries(JSON.parse(t) as Record<string, CachedFileHash>)),
-    () => new Map<string, CachedFileHash>(),
-  );
   const started = Date.now() / 1000;
   const listing = await toolStep(`listing the files of ${root}`, root, () =>
     execa('find', ['.', '-mindepth', '1', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '%y\\0%P\\0%s %T@ %i\\0%m\\0%l\\0'], {
@@ -125,6 +121,10 @@ async function plainTreeHash(root: string, cacheDir: string): Promise<string> {
   const listingHash = createHash('sha256').update(listing.stdout).digest('hex');
   const last = await readFile(listingFile, 'utf8').then((t) => JSON.parse(t) as { listingHash: string; id: string }, () => null);
   if (last && last.listingHash === listingHash) return last.id;
+  const previous = await readFile(cacheFile, 'utf8').then(
+    (t) => new Map(Object.entries(JSON.parse(t) as Record<string, CachedFileHash>)),
+    () => new Map<string, CachedFileHash>(),
+  );
   const fields = listing.stdout.split('\0');
   let young = false;
   const entries: Array<[string, string]> = [];

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { isNamedBase } from '../../kernels/source/build.js';
 import { defaultKernelSpec } from '../../kernels/default.js';
 import { isCommitRange } from '../../kernels/source/patches.js';
 import { parseKernelSpec, type KernelSpec, type SourceSpec } from '../../kernels/spec.js';
@@ -25,7 +26,7 @@ export async function kernelSpecFromFlags(flags: KernelFlags): Promise<KernelSpe
       kind: 'source',
       tree: resolve(flags.tree),
       patches: flags.patches.map((p) => (isCommitRange(p) ? p : resolve(p))),
-      base: base === 'tinyconfig' || base === 'defconfig' ? base : resolve(base),
+      base: isNamedBase(base) ? base : resolve(base),
       fragments: flags.config.map((c) => resolve(c)),
     };
   }

@@ -78,8 +78,8 @@ export class GuestLedger {
   /** The case the guest was in when it stopped: begun and not ended, or ended with no result yet. */
   unfinished(): { ref: CaseRef; ended: boolean } | null {
     const running = this.watcher.current;
-    if (running) return this.hasResult(running) ? null : { ref: running, ended: false };
-    return this.lastEnded && !this.hasResult(this.lastEnded) ? { ref: this.lastEnded, ended: true } : null;
+    if (running) return this.stream.has(running) ? null : { ref: running, ended: false };
+    return this.lastEnded && !this.stream.has(this.lastEnded) ? { ref: this.lastEnded, ended: true } : null;
   }
 
   /** Reports since the last end mark: what the kernel said just before the guest stopped. */
@@ -100,9 +100,6 @@ export class GuestLedger {
     );
   }
 
-  private hasResult(ref: CaseRef): boolean {
-    return this.stream.results().some((r) => caseKey(r) === caseKey(ref));
-  }
 
   private drain(all: boolean): void {
     while (this.pending.length > 0) {

@@ -1,4 +1,3 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { planArchive } from '../../images/initramfs.js';
 import { caseKey, type Finding } from '../console/watcher.js';
@@ -10,6 +9,7 @@ import { compileSuites, hugepagesNeeded } from '../suite/compile.js';
 import type { Suite } from '../suite/model.js';
 import type { LoadedSuites } from '../suites.js';
 import type { PlannedCase } from '../tap/case-results.js';
+import { rawLog } from '../results/raw-log.js';
 import { Timers } from '../timers.js';
 import { GuestLedger } from './ledger.js';
 
@@ -52,7 +52,8 @@ type GuestEnd = { restart: string } | { restart: null; missing: Missing };
 // Runs the planned cases in as many guests as it takes: when a guest panics, hangs or QEMU
 // dies, the case that was running gets its status and a fresh guest runs the rest. A guest
 // that reports nothing ends the session, so it always terminates.
-export async function runGuestSession(o: GuestSessionOptions): Promise<CaseResult[]> {
+export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
+  const base = await readFile(o.baseImage);
   const results = new Map<string, CaseResult>();
   const report = (result: CaseResult): void => {
     results.set(caseKey(result), result);
@@ -62,7 +63,7 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<CaseResul
   let restartReason = '';
   for (let guest = 1; remaining.length > 0; guest++) {
     const before = results.size;
-    const end = await runGuest(o, guest, remaining, restartReason, report);
+    const end = await runGuest(o, { guest, base, cases: remaining, restartReason }, report);
     remaining = remaining.filter((p) => !results.has(caseKey(p)));
     if (remaining.length === 0) break;
     if (end.restart === null || results.size === before) {
@@ -72,12 +73,19 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<CaseResul
     }
     restartReason = end.restart;
   }
-  return o.loaded.planned.flatMap((p) => results.get(caseKey(p)) ?? []);
 }
 
 type HostStop = { why: 'no-output' | 'not-ready' | 'case'; reason: string };
 
-async function runGuest(o: GuestSessionOptions, guest: number, cases: readonly PlannedCase[], restartReason: string, report: (r: CaseResult) => void): Promise<GuestEnd> {
+/** One guest: its number (1 first), the base image bytes, the cases it runs, why it was started. */
+interface GuestStart {
+  guest: number;
+  base: Buffer;
+  cases: readonly PlannedCase[];
+  restartReason: string;
+}
+
+async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartReason }: GuestStart, report: (r: CaseResult) => void): Promise<GuestEnd> {
   const suffix = guest === 1 ? '' : `-${guest}`;
   const suites = selectCases(o.loaded.suites, cases);
   const caseOf = new Map(suites.flatMap((s) => s.cases.map((c) => [caseKey({ suite: s.name, case: c.name }), c] as const)));
@@ -86,7 +94,7 @@ async function runGuest(o: GuestSessionOptions, guest: number, cases: readonly P
 
   // Kept beside the results, so the qemu-command file there replays this guest exactly.
   const initrd = o.files.path(`initrd${suffix}.img`);
-  await writeFile(initrd, Buffer.concat([await readFile(o.baseImage), planArchive(compileSuites(suites, { timeoutScale: scale }))]));
+  await writeFile(initrd, Buffer.concat([base, planArchive(compileSuites(suites, { timeoutScale: scale }))]));
   const all = suites.flatMap((s) => s.cases);
   const hugepages = Math.max(0, ...all.map(hugepagesNeeded));
   const backstopMs = (bootReadyMs + all.reduce((sum, c) => sum + c.timeoutMs + caseGraceMs, 0)) * scale;
@@ -112,8 +120,7 @@ async function runGuest(o: GuestSessionOptions, guest: number, cases: readonly P
     caseEnd: () => timers.clear('case'),
     caseless: (f) => o.events.emit({ type: 'kernel-finding', kernel: o.kernelId, finding: toReport(f, defaultConsolePolicy) }),
   });
-  const raw = o.files.path(`results${suffix}.raw`);
-  writeFileSync(raw, '');
+  const raw = rawLog(o.files.path(`results${suffix}.raw`));
 
   timers.set('output', bootFirstOutputMs * scale, () => stop({ why: 'no-output', reason: `no console output within ${seconds(bootFirstOutputMs * scale)}` }));
   timers.set('ready', bootReadyMs * scale, () => stop({ why: 'not-ready', reason: `faultline stopped QEMU: no agent ready mark within ${seconds(bootReadyMs * scale)}` }));
@@ -123,7 +130,8 @@ async function runGuest(o: GuestSessionOptions, guest: number, cases: readonly P
     accel: o.accel,
     hugepages,
     ...(all.some((c) => c.needs.swap) ? { swapMiB: swapDiskMiB } : {}),
-    append: [`faultline.hung_task_secs=${hungTaskSeconds(all, scale)}`, ...o.append],
+    hungTaskSecs: hungTaskSeconds(all, scale),
+    append: o.append,
     consoleLog: o.files.path(`console${suffix}.log`),
     timeoutMs: backstopMs,
     signal: o.signal ? AbortSignal.any([o.signal, stopGuest.signal]) : stopGuest.signal,
@@ -135,7 +143,7 @@ async function runGuest(o: GuestSessionOptions, guest: number, cases: readonly P
     onExit: () => timers.clearAll(),
     onConsoleLine: (line) => ledger.consoleLine(line),
     onResult: (chunk) => {
-      appendFileSync(raw, chunk);
+      raw(chunk);
       ledger.resultChunk(chunk);
     },
   }).finally(() => timers.clearAll());

@@ -5,6 +5,8 @@ import { FaultlineError } from '../errors.js';
 import { pathExists as exists } from '../files.js';
 import { hashParts } from '../hash.js';
 import { nativeSourceDir } from '../paths.js';
+import { compilerVersion } from '../tools.js';
+import { cLocaleEnv } from '../../kernels/source/env.js';
 
 export interface BuiltHelper {
   path: string;
@@ -21,8 +23,7 @@ const missingLibc = /cannot find -l(c|pthread)\b|crt1\.o: No such file|stdio\.h:
 export async function buildHelper(opts: { headersDir: string | null; cacheDir: string; sourceDir?: string }): Promise<BuiltHelper> {
   const sourceDir = opts.sourceDir ?? nativeSourceDir;
   const include = opts.headersDir ? ['-I', opts.headersDir] : [];
-  const [version, header, entries] = await Promise.all([gcc(['--version']), uffdHeader(include), readdir(sourceDir)]);
-  const compiler = version.stdout.split('\n')[0] ?? 'gcc';
+  const [compiler, header, entries] = await Promise.all([compilerVersion(), uffdHeader(include), readdir(sourceDir)]);
   const files = entries.filter((f) => /\.[ch]$/.test(f)).sort();
   const parts = await Promise.all(files.map(async (f) => [f, await readFile(join(sourceDir, f))] as const));
   const hash = hashParts([...parts.flat(), header, compiler, cflags.join(' ')]);
@@ -47,7 +48,8 @@ export async function buildHelper(opts: { headersDir: string | null; cacheDir: s
 }
 
 async function gcc(args: string[], input?: string) {
-  const result = await execa('gcc', args, { reject: false, ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+  // Its messages are matched below (missing libc, missing header), so they must not be translated.
+  const result = await execa('gcc', args, { reject: false, env: cLocaleEnv(), ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
   if (result.exitCode === undefined) {
     throw new FaultlineError('tool', `cannot run gcc: ${result.code ?? result.shortMessage}`, { hint: 'apt-get install gcc libc6-dev', cause: result });
   }

@@ -85,12 +85,17 @@ async function kvmDeviceProblem(): Promise<string | null> {
   }
 }
 
-// The verdict holds until the host reboots or QEMU changes.
-async function hostKey(): Promise<string> {
-  const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
-  const qemu = await requireTool('qemu-system-x86_64', 'qemu-system-x86');
-  const version = await execa(qemu, ['--version'], { reject: false });
-  return hashParts([bootId, version.stdout.split('\n')[0] ?? '']);
+let host: Promise<string> | undefined;
+
+// The verdict holds until the host reboots or QEMU changes; asked once per process, not per kernel.
+function hostKey(): Promise<string> {
+  host ??= (async () => {
+    const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
+    const qemu = await requireTool('qemu-system-x86_64', 'qemu-system-x86');
+    const version = await execa(qemu, ['--version'], { reject: false });
+    return hashParts([bootId, version.stdout.split('\n')[0] ?? '']);
+  })();
+  return host;
 }
 
 async function readVerdict(file: string): Promise<Omit<AccelChoice, 'cached'> | null> {

@@ -21,6 +21,8 @@ export interface QemuOptions {
   loglevel: number;
   /** A raw disk image the agent turns into swap (NVMe: the Debian cloud kernel has it built in). */
   swapDisk?: string;
+  /** The agent sets kernel.hung_task_timeout_secs to this (faultline.hung_task_secs=N). */
+  hungTaskSecs?: number;
   /** CPU model; by default `max` under TCG and `qemu64` under KVM. */
   cpu?: string;
   /** Extra kernel command-line words, appended last so they can override ours. */
@@ -43,11 +45,12 @@ export function defaultCpu(accel: Accel): string {
 
 // The guest's kernel command line: serial console, no reboot loop on panic, and microvm's
 // reboot=t (without it the guest can print "machine restart" and QEMU never exits).
-export function kernelCommandLine(opts: Pick<QemuOptions, 'machine' | 'hugepages' | 'loglevel' | 'append' | 'swapDisk'>): string {
+export function kernelCommandLine(opts: Pick<QemuOptions, 'machine' | 'hugepages' | 'loglevel' | 'append' | 'swapDisk' | 'hungTaskSecs'>): string {
   const words = ['console=ttyS0', `loglevel=${opts.loglevel}`, 'panic=-1'];
   if (opts.machine === 'microvm') words.push('reboot=t');
   if (opts.hugepages > 0) words.push(`faultline.hugepages=${opts.hugepages}`);
   if (opts.swapDisk) words.push('faultline.swap=/dev/nvme0n1');
+  if (opts.hungTaskSecs) words.push(`faultline.hung_task_secs=${opts.hungTaskSecs}`);
   words.push(...(opts.append ?? []));
   return words.join(' ');
 }

@@ -30,6 +30,8 @@ export interface BootOptions {
   append?: readonly string[];
   /** Give the guest this much swap on a scratch disk (for cases that need pages swapped out). */
   swapMiB?: number;
+  /** The agent sets the hung-task detector's timeout to this. */
+  hungTaskSecs?: number;
   /** Raw console bytes are written here as they arrive, so a hang still leaves its log. */
   consoleLog?: string;
   /** Host watchdog: QEMU is killed after this long. */
@@ -92,6 +94,7 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     loglevel: opts.loglevel ?? 6,
     ...(opts.cpu ? { cpu: opts.cpu } : {}),
     ...(swapDisk ? { swapDisk } : {}),
+    ...(opts.hungTaskSecs ? { hungTaskSecs: opts.hungTaskSecs } : {}),
     ...(opts.append ? { append: opts.append } : {}),
   });
   const argv = [qemu, ...args];

@@ -59,15 +59,17 @@ export class ResultsDirectory {
         return;
     }
     this.doc.summary = summarize(this.doc.results);
-    this.writeJson(this.path('run.json'));
-    if (this.extraJson) this.writeJson(this.extraJson);
+    const text = `${JSON.stringify(this.doc, null, 2)}\n`;
+    writeAtomically(this.path('run.json'), text);
+    if (this.extraJson) writeAtomically(this.extraJson, text);
   }
+}
 
-  private writeJson(file: string): void {
-    const tmp = `${file}.partial`;
-    writeFileSync(tmp, `${JSON.stringify(this.doc, null, 2)}\n`);
-    renameSync(tmp, file);
-  }
+/** Readers (and a run killed mid-write) see the old document or the new one, never half of one. */
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.partial`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
 }
 
 /** Quotes an argument only when the shell would split or expand it. */

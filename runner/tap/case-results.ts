@@ -1,4 +1,5 @@
 import { Parser, type Result } from 'tap-parser';
+import { caseKey } from '../console/watcher.js';
 import type { CaseResult, CaseStatus } from '../events.js';
 
 export interface PlannedCase {
@@ -24,7 +25,7 @@ export class CaseResultStream {
     private readonly planned: readonly PlannedCase[],
     private readonly onResult: (result: CaseResult) => void,
   ) {
-    this.plannedKeys = new Set(planned.map((p) => key(p.suite, p.case)));
+    this.plannedKeys = new Set(planned.map((p) => caseKey(p)));
     this.parser.on('child', (child: Parser) => {
       const suite = child.name.trim();
       child.on('assert', (result: Result) => this.record(suite, result));
@@ -59,10 +60,14 @@ export class CaseResultStream {
   finish(missing: { status: CaseStatus; reason: string }): CaseResult[] {
     this.end();
     for (const planned of this.planned) {
-      if (this.received.has(key(planned.suite, planned.case))) continue;
+      if (this.received.has(caseKey(planned))) continue;
       this.emit({ kernel: this.kernel, suite: planned.suite, case: planned.case, status: missing.status, reason: missing.reason, durationMs: 0 });
     }
     return this.results();
+  }
+
+  has(ref: PlannedCase): boolean {
+    return this.received.has(caseKey(ref));
   }
 
   results(): CaseResult[] {
@@ -70,7 +75,7 @@ export class CaseResultStream {
   }
 
   private record(suite: string, result: Result): void {
-    const id = key(suite, result.name);
+    const id = caseKey({ suite, case: result.name });
     if (this.received.has(id) || !this.plannedKeys.has(id)) return;
     const elapsed = Math.round(performance.now() - this.lastArrival);
     this.emit({
@@ -84,14 +89,11 @@ export class CaseResultStream {
 
   private emit(result: CaseResult): void {
     this.lastArrival = performance.now();
-    this.received.set(key(result.suite, result.case), result);
+    this.received.set(caseKey(result), result);
     this.onResult(result);
   }
 }
 
-function key(suite: string, name: string): string {
-  return `${suite}\u0000${name}`;
-}
 
 function statusOf(result: Result): { status: CaseStatus; reason: string | null } {
   if (result.skip !== false) return { status: 'skip', reason: typeof result.skip === 'string' && result.skip ? result.skip : 'skipped' };
