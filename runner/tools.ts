@@ -21,13 +21,19 @@ export async function requireTool(command: string, debianPackage: string, env: N
   throw new FaultlineError('tool', `${command} not found`, { hint: `apt-get install ${debianPackage}` });
 }
 
-let gccVersion: Promise<string> | undefined;
+const gccVersions = new Map<string, Promise<string>>();
 
-/** gcc's first `--version` line, part of the helper's and every kernel's cache key: asked once. */
+/** gcc's first `--version` line, part of the helper's and every kernel's cache key: asked once
+ * for each PATH (which gcc answers depends on it). */
 export function compilerVersion(): Promise<string> {
-  gccVersion ??= execa('gcc', ['--version'], { reject: false, stdin: 'ignore', env: cLocaleEnv() }).then((r) => {
-    if (r.exitCode !== 0) throw new FaultlineError('tool', `cannot run gcc: ${r.code ?? r.shortMessage}`, { hint: 'apt-get install gcc libc6-dev', cause: r });
-    return r.stdout.split('\n')[0] ?? r.stdout;
-  });
-  return gccVersion;
+  const path = process.env.PATH ?? '';
+  let version = gccVersions.get(path);
+  if (!version) {
+    version = execa('gcc', ['--version'], { reject: false, stdin: 'ignore', env: cLocaleEnv() }).then((r) => {
+      if (r.exitCode !== 0) throw new FaultlineError('tool', `cannot run gcc: ${r.code ?? r.shortMessage}`, { hint: 'apt-get install gcc libc6-dev', cause: r });
+      return r.stdout.split('\n')[0] ?? r.stdout;
+    });
+    gccVersions.set(path, version);
+  }
+  return version;
 }

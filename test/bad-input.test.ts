@@ -93,7 +93,7 @@ const rows: Row[] = [
     says: ['truncated.deb is not a readable Debian package', 'download it again'],
   },
   { input: 'QEMU missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r11')], env: () => ({ PATH: pathWithout('qemu-system-x86_64') }), exit: 3, says: ['qemu-system-x86_64 not found', 'apt-get install qemu-system-x86'], marks: { dir: 'r11', reason: /^no result: qemu-system-x86_64 not found$/ } },
-  { input: 'gcc missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r12')], env: () => ({ PATH: pathWithout('gcc') }), exit: 3, says: ['gcc', 'apt-get install gcc libc6-dev'] },
+  { input: 'gcc missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r12')], env: () => ({ PATH: pathWithout('gcc') }), exit: 3, says: ['cannot run gcc: ENOENT', 'apt-get install gcc libc6-dev'] },
   { input: 'busybox missing', args: () => ['run', '--case', 'read-minor-continue-shmem', ...results('r13')], env: () => ({ PATH: pathWithout('busybox') }), exit: 3, says: ['busybox not found', 'apt-get install busybox-static'], marks: { dir: 'r13', reason: /^no result: busybox not found$/ } },
   { input: 'a results directory that cannot be written', args: () => ['run', '--kernel', 'host', '--results', join(root, 'package.json', 'results')], exit: 3, says: ['cannot write results to', 'package.json', '--results DIR'] },
   {

@@ -129,8 +129,8 @@ t.test('SIGINT mid-run stops QEMU, keeps what finished and marks the rest', asyn
   t.ok(doc.results.some((r) => r.status === 'pass'), 'results that arrived are kept');
   const rest = doc.results.filter((r) => r.status !== 'pass' && r.status !== 'skip');
   t.ok(rest.length > 0 && rest.every((r) => r.status === 'error' && r.reason === 'no result: the run was interrupted'), 'the rest are errors, never passes');
-  const left = await execa('pgrep', ['-f', join(dir, 'initrd.img')], { reject: false });
-  t.equal(left.stdout, '', 'no QEMU outlives faultline');
+  const left = await execa('pgrep', ['-f', '--', join(dir, 'initrd')], { reject: false });
+  t.equal(left.exitCode, 1, `no QEMU outlives faultline (still running: ${left.stdout})`);
   t.same(readdirSync(temp), [], 'its temporary files are gone');
 });
 
@@ -175,8 +175,8 @@ t.test('SIGKILL mid-run: run.json and results.tap still read back what finished,
   const tap = readFileSync(join(dir, 'results.tap'), 'utf8');
   for (const name of passed) t.match(tap, new RegExp(`^ {4}ok \\d+ - ${name} `, 'm'), `${name} in results.tap`);
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const left = await execa('pgrep', ['-f', join(dir, 'initrd.img')], { reject: false });
-  t.equal(left.stdout, '', 'QEMU was killed with its parent');
+  const left = await execa('pgrep', ['-f', '--', join(dir, 'initrd')], { reject: false });
+  t.equal(left.exitCode, 1, `QEMU was killed with its parent (still running: ${left.stdout})`);
 });
 
 t.test('a reader that goes away (| head) stops the output, not the run', async (t) => {

@@ -139,10 +139,10 @@ const reportEnds = {
 
 t.test('recorded consoles of each kind: found, of that kind, in the recording case', async (t) => {
   const recorded = readdirSync(consoles).filter((f) => f.endsWith('.log'));
-  t.ok(recorded.length > 0, 'recordings present');
+  // Hard lockups cannot be recorded under TCG (no PMU, no NMI watchdog): see the README there.
+  t.same(recorded.map((f) => f.replace(/\.log$/, '')).sort(), splatKinds.filter((k) => k !== 'hard-lockup').sort(), 'one recording per kind');
   for (const file of recorded) {
     const kind = file.replace(/\.log$/, '');
-    if (!(splatKinds as readonly string[]).includes(kind)) continue;
     const { findings } = watch(read(file));
     const own = findings.filter((f) => f.kind === kind);
     t.ok(own.length > 0, `${file}: a ${kind} report (found ${findings.map((f) => f.kind).join(', ') || 'none'})`);

@@ -88,7 +88,7 @@ t.test('a missing gcc or static libc is a tool error with the apt-get hint', asy
     process.env.PATH = savedPath;
   });
   process.env.PATH = join(bin, 'none');
-  t.match(await buildHelper({ headersDir: null, cacheDir, sourceDir }).catch((e: unknown) => e), { kind: 'tool', hint: 'apt-get install gcc libc6-dev' });
+  t.match(await buildHelper({ headersDir: null, cacheDir, sourceDir }).catch((e: unknown) => e), { kind: 'tool', message: 'cannot run gcc: ENOENT', hint: 'apt-get install gcc libc6-dev' });
 
   // a gcc whose link step cannot find the static C library
   await mkdir(join(bin, 'fake'));

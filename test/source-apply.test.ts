@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { FaultlineError } from '../runner/errors.js';
+import { rejectsExactly } from './fixtures/errors.js';
 import { applySeries, findHunk, patchPaths, readScratchState } from '../kernels/source/apply.js';
-import { loadPatchSeries } from '../kernels/source/patches.js';
+import { loadPatchSeries, type Patch } from '../kernels/source/patches.js';
 
 // Applies fixture series to a scratch copy of the stand-in tree the way a kernel build does,
 // checking what is restored between runs and which mtimes survive.
@@ -30,17 +30,18 @@ async function setup(t: Test) {
   return { tree, scratch, src, mtime, read };
 }
 
+const renamePatch: Patch = {
+  name: 'rename',
+  origin: 'x',
+  text: 'diff --git a/fs/userfaultfd.c b/fs/uffd.c\nsimilarity index 100%\nrename from fs/userfaultfd.c\nrename to fs/uffd.c\n',
+};
+
 t.test('patch paths come from git apply, both names of a rename included', async (t) => {
   const { src } = await setup(t);
   const [mm, , header] = await loadPatchSeries([fx('v2-series.mbox')], src);
   t.same(await patchPaths(mm!, src), ['mm/userfaultfd.c']);
   t.same(await patchPaths(header!, src), ['include/linux/uffd_new.h']);
-  const rename = {
-    name: 'rename',
-    origin: 'x',
-    text: 'diff --git a/fs/userfaultfd.c b/fs/uffd.c\nsimilarity index 100%\nrename from fs/userfaultfd.c\nrename to fs/uffd.c\n',
-  };
-  t.same(await patchPaths(rename, src), ['fs/userfaultfd.c', 'fs/uffd.c']);
+  t.same(await patchPaths(renamePatch, src), ['fs/userfaultfd.c', 'fs/uffd.c']);
 });
 
 t.test('a series applies, is recorded, and the next series starts from the plain tree', async (t) => {
@@ -89,12 +90,7 @@ t.test('a file whose content ends up the same is not written', async (t) => {
 
 t.test('a renamed file is touched on both sides', async (t) => {
   const { tree, scratch, src } = await setup(t);
-  const rename = {
-    name: 'rename',
-    origin: 'x',
-    text: 'diff --git a/fs/userfaultfd.c b/fs/uffd.c\nsimilarity index 100%\nrename from fs/userfaultfd.c\nrename to fs/uffd.c\n',
-  };
-  t.same(await applySeries({ tree, scratch, src, patches: [rename] }), { touched: ['fs/uffd.c', 'fs/userfaultfd.c'], written: ['fs/uffd.c', 'fs/userfaultfd.c'] });
+  t.same(await applySeries({ tree, scratch, src, patches: [renamePatch] }), { touched: ['fs/uffd.c', 'fs/userfaultfd.c'], written: ['fs/uffd.c', 'fs/userfaultfd.c'] });
   await t.rejects(stat(join(src, 'fs/userfaultfd.c')), { code: 'ENOENT' });
   t.same((await applySeries({ tree, scratch, src, patches: [] })).written, ['fs/uffd.c', 'fs/userfaultfd.c']);
   t.ok((await stat(join(src, 'fs/userfaultfd.c'))).isFile());
@@ -109,22 +105,13 @@ t.test('a patch that does not apply names the patch, the file and the hunk, and 
   const mmPatched = await mtime('mm/userfaultfd.c');
   const mmText = await read('mm/userfaultfd.c');
   const broken = await loadPatchSeries([fx('broken/0001-fs-userfaultfd-stale-context.patch')], tree);
-  const error = await applySeries({ tree, scratch, src, patches: [...good, ...broken] }).then(
-    () => null,
-    (e: unknown) => e as FaultlineError,
-  );
-  t.type(error, FaultlineError);
-  t.equal(error!.kind, 'build');
-  t.equal(error!.exitCode, 3);
-  t.equal(
-    error!.message,
-    'patch 2/2 0001-fs-userfaultfd-stale-context.patch does not apply: fs/userfaultfd.c: hunk #2 (@@ -17,7 +17,7 @@) does not match the tree',
-  );
-  t.equal(error!.where, fx('broken/0001-fs-userfaultfd-stale-context.patch'));
-  t.equal(
-    error!.hint,
-    "the tree's fs/userfaultfd.c differs from what the patch expects near line 17; rebase the patch on this tree, or use the tree it was written for",
-  );
+  await rejectsExactly(t, applySeries({ tree, scratch, src, patches: [...good, ...broken] }), {
+    kind: 'build',
+    exitCode: 3,
+    message: 'patch 2/2 0001-fs-userfaultfd-stale-context.patch does not apply: fs/userfaultfd.c: hunk #2 (@@ -17,7 +17,7 @@) does not match the tree',
+    where: fx('broken/0001-fs-userfaultfd-stale-context.patch'),
+    hint: "the tree's fs/userfaultfd.c differs from what the patch expects near line 17; rebase the patch on this tree, or use the tree it was written for",
+  });
   // consistent for the next run: the scratch copy and its record are as the last good run left them
   t.equal(await read('mm/userfaultfd.c'), mmText);
   t.equal(await mtime('mm/userfaultfd.c'), mmPatched);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
-import { FaultlineError } from '../runner/errors.js';
+import type { ErrorKind } from '../runner/errors.js';
+import { rejectsExactly } from './fixtures/errors.js';
 import { isCommitRange, loadPatchSeries, mailSubject, type Patch } from '../kernels/source/patches.js';
 
 // Loads every form `--patches` accepts from the fixtures under test/fixtures/series.
@@ -22,17 +23,9 @@ async function outsideGit(t: Test): Promise<string> {
   return dir;
 }
 
-const rejects = async (t: Test, inputs: string[], kind: string, message: string, where: string, from = tree) => {
-  const error = await loadPatchSeries(inputs, from).then(
-    () => null,
-    (e: unknown) => e,
-  );
-  t.type(error, FaultlineError);
-  const f = error as FaultlineError;
-  t.equal(f.kind, kind);
-  t.equal(f.message, message);
-  t.equal(f.where, where);
-  t.ok(f.hint, 'says what to do');
+const rejects = async (t: Test, inputs: string[], kind: ErrorKind, message: string, where: string, from = tree) => {
+  const error = await rejectsExactly(t, loadPatchSeries(inputs, from), { kind, message, where });
+  t.ok(error?.hint, 'says what to do');
 };
 
 t.test('a git format-patch file is one patch named after the file', async (t) => {

@@ -34,7 +34,9 @@ t.test('a patch that breaks minor faults is caught: exit 1, the failing cases na
   t.equal(run.exitCode, 1, run.stdout + run.stderr);
   const doc = readRun(dir);
   t.same(failing(doc), breaking);
-  for (const r of doc.results.filter((r) => r.status === 'fail')) t.match(r.reason, /: ioctl CONTINUE: expected errno EEXIST, got EAGAIN/);
+  const named = doc.results.filter((r) => breaking.includes(`${r.suite}/${r.case}`));
+  t.same(named.map((r) => r.status), ['fail', 'fail']);
+  for (const r of named) t.match(r.reason, /: ioctl CONTINUE: expected errno EEXIST, got EAGAIN/, r.case);
   t.match(doc.kernels[0], { id: 'linux-source-6.1+1', release: /^6\.1\.\d+/ });
 });
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
-import { FaultlineError } from '../runner/errors.js';
+import { rejectsExactly } from './fixtures/errors.js';
 import { copyTree, treeIdentity } from '../kernels/source/tree.js';
 
 // Tree identity on small git and plain trees built from the stand-in kernel tree.
@@ -88,13 +88,6 @@ t.test('a plain tree is named by a content hash, remembered per file', async (t)
 
 t.test('a directory that is not a kernel tree is refused by name', async (t) => {
   const base = await scratch(t);
-  const error = await treeIdentity(base).then(
-    () => null,
-    (e: unknown) => e as FaultlineError,
-  );
-  t.type(error, FaultlineError);
-  t.equal(error!.kind, 'kernel');
-  t.equal(error!.message, `${base} is not a kernel source tree (no Makefile, Kconfig, arch/x86)`);
-  t.equal(error!.where, base);
-  await t.rejects(treeIdentity(join(base, 'nosuch')), { kind: 'kernel', message: `kernel tree ${join(base, 'nosuch')} does not exist` });
+  await rejectsExactly(t, treeIdentity(base), { kind: 'kernel', message: `${base} is not a kernel source tree (no Makefile, Kconfig, arch/x86)`, where: base });
+  await rejectsExactly(t, treeIdentity(join(base, 'nosuch')), { kind: 'kernel', message: `kernel tree ${join(base, 'nosuch')} does not exist` });
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FaultlineError } from '../runner/errors.js';
+import { rejectsExactly } from './fixtures/errors.js';
 import { requireTool } from '../runner/tools.js';
 
 t.test('finds a program on PATH', async (t) => {
@@ -7,11 +7,11 @@ t.test('finds a program on PATH', async (t) => {
 });
 
 t.test('names the Debian package of a missing program', async (t) => {
-  await t.rejects(requireTool('faultline-no-such-tool', 'some-package'), { kind: 'tool', message: 'faultline-no-such-tool not found', hint: 'apt-get install some-package' });
-  try {
-    await requireTool('faultline-no-such-tool', 'some-package');
-  } catch (error) {
-    t.equal((error as FaultlineError).describe(), 'faultline-no-such-tool not found\n  apt-get install some-package');
-    t.equal((error as FaultlineError).exitCode, 3);
-  }
+  const error = await rejectsExactly(t, requireTool('faultline-no-such-tool', 'some-package'), {
+    kind: 'tool',
+    exitCode: 3,
+    message: 'faultline-no-such-tool not found',
+    hint: 'apt-get install some-package',
+  });
+  t.equal(error?.describe(), 'faultline-no-such-tool not found\n  apt-get install some-package');
 });
