@@ -348,7 +348,6 @@ static int parse_need(char *text, int plan_line, struct need *n, char *err, size
 		return fail(err, errlen, plan_line, "needs: expected exactly one key=value");
 	*eq = '\0';
 	memset(n, 0, sizeof(*n));
-	n->plan_line = plan_line;
 	if (strlen(tok) >= sizeof(n->key) || strlen(eq + 1) >= sizeof(n->val))
 		return fail(err, errlen, plan_line, "needs: key or value too long");
 	snprintf(n->key, sizeof(n->key), "%s", tok);

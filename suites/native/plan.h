@@ -25,7 +25,6 @@ struct step {
 };
 
 struct need {
-	int plan_line;
 	char key[24];
 	char val[104];
 };

@@ -65,8 +65,6 @@ int region_map(struct region *r, enum backend b, int shared, size_t pages, int a
 	size_t len;
 
 	memset(r, 0, sizeof(*r));
-	r->backend = b;
-	r->shared = shared;
 	r->pages = pages;
 	r->fd = -1;
 	r->psz = b == BACKEND_HUGETLB ? HUGE_PSZ : (size_t)sysconf(_SC_PAGESIZE);

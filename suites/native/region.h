@@ -8,8 +8,6 @@
 enum backend { BACKEND_ANON, BACKEND_SHMEM, BACKEND_HUGETLB };
 
 struct region {
-	enum backend backend;
-	int shared;
 	size_t psz;
 	size_t pages;
 	int fd;
