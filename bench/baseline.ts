@@ -2,6 +2,10 @@
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import type { Accel } from '../runner/events.js';
+import { defaultCpu } from '../runner/qemu/argv.js';
+import { chooseAccel } from '../runner/qemu/accel.js';
+import { cacheDir } from '../runner/paths.js';
 
 /** What a person would write by hand: busybox, the helper, the plan, a five-line init. */
 export async function handWrittenInitrd(work: string, helperPath: string, plan: string): Promise<string> {
@@ -17,9 +21,14 @@ export async function handWrittenInitrd(work: string, helperPath: string, plan: 
   return out;
 }
 
+/** The accelerator `faultline run` picks on this host, so both sides of a ratio boot alike. */
+export async function runAccel(image: string): Promise<Accel> {
+  return (await chooseAccel('auto', image, cacheDir())).accel;
+}
+
 /** A raw boot of `image` with that initrd, as one would type it; fails unless the case ran. */
-export async function rawBoot(image: string, initrd: string): Promise<void> {
-  const boot = await execa('qemu-system-x86_64', ['-M', 'pc', '-accel', 'tcg', '-cpu', 'max', '-m', '512', '-nodefaults', '-display', 'none', '-no-reboot',
+export async function rawBoot(image: string, initrd: string, accel: Accel): Promise<void> {
+  const boot = await execa('qemu-system-x86_64', ['-M', 'pc', '-accel', accel, '-cpu', defaultCpu(accel), '-m', '512', '-nodefaults', '-display', 'none', '-no-reboot',
     '-kernel', image, '-initrd', initrd, '-append', 'console=ttyS0 panic=-1', '-serial', 'stdio'], { timeout: 120_000 });
   if (!/^ {4}ok 1 - open-uffd/m.test(boot.stdout)) throw new Error('raw boot did not run the case');
 }

@@ -16,7 +16,7 @@ import { cacheDir, projectRoot } from '../runner/paths.js';
 import { compileSuites } from '../runner/suite/compile.js';
 import { loadSuite } from '../runner/suite/load.js';
 import { linuxTree } from '../test/fixtures/linux-tree.js';
-import { handWrittenInitrd, median, rawBoot, row, timed } from './baseline.js';
+import { handWrittenInitrd, median, rawBoot, row, runAccel, timed } from './baseline.js';
 
 const rounds = Number(process.argv[2] ?? 3);
 // The same -j faultline's build uses, so both sides get the same parallelism.
@@ -31,6 +31,7 @@ await prepareBare();
 const helper = await buildHelper({ headersDir: null, cacheDir: cacheDir() });
 const initrd = await handWrittenInitrd(work, helper.path, compileSuites([await loadSuite(suite)]));
 const bareImage = join(bare, 'obj', 'arch', 'x86', 'boot', 'bzImage');
+const accel = await runAccel(bareImage);
 
 const times = { bare: [] as number[], faultline: [] as number[], cached: [] as number[], boot: [] as number[] };
 for (let i = 0; i < rounds; i++) {
@@ -38,16 +39,16 @@ for (let i = 0; i < rounds; i++) {
   times.bare.push(await timed(async () => {
     await execa('git', ['apply', patch], { cwd: join(bare, 'src') });
     await execa('make', ['-C', join(bare, 'src'), `O=${join(bare, 'obj')}`, `-j${jobs}`, 'bzImage']);
-    await rawBoot(bareImage, initrd);
+    await rawBoot(bareImage, initrd, accel);
   }));
   await execa('git', ['apply', '-R', patch], { cwd: join(bare, 'src') });
   times.faultline.push(await timed(() => faultlineRun(patch, `r${i}`)));
   times.cached.push(await timed(() => faultlineRun(patch, `c${i}`)));
-  times.boot.push(await timed(() => rawBoot(bareImage, initrd)));
+  times.boot.push(await timed(() => rawBoot(bareImage, initrd, accel)));
 }
 rmSync(work, { recursive: true, force: true });
 
-console.log(`linux-source-6.1 tinyconfig + faultline.config, TCG, -j${jobs}, ${rounds} rounds`);
+console.log(`linux-source-6.1 tinyconfig + faultline.config, ${accel.toUpperCase()}, -j${jobs}, ${rounds} rounds`);
 console.log('| run | median | range |\n|---|---|---|');
 console.log(row('bare: git apply + make bzImage (incremental) + raw boot', times.bare));
 console.log(row('faultline run --tree --patches (one changed line)', times.faultline));

@@ -63,10 +63,17 @@ export function assertKernelOptions(config: ReadonlyMap<string, string>, where: 
   const missing = missingOptions(config, scope);
   if (missing.length === 0) return;
   const list = missing
-    .map((option) => `${option.name}=${config.get(option.name) ?? 'unset'} (needed for ${option.why})`)
+    .map((option) => `${option.name} (${describeValue(config.get(option.name))}; needed for ${option.why})`)
     .join(', ');
   throw new FaultlineError('kernel', `kernel config lacks ${list}`, {
     where,
     hint: `build the kernel with ${missing.map((option) => `${option.name}=y`).join(' ')}`,
   });
+}
+
+/** How an option stands in a config: absent, "# ... is not set", or its value (=m: a module). */
+function describeValue(value: string | undefined): string {
+  if (value === undefined) return 'not in the config';
+  if (value === 'n') return 'not set';
+  return value === 'm' ? '=m, a module, which the guest cannot load' : `=${value}`;
 }

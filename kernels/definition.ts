@@ -1,10 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { IssueCollector } from '../runner/suite/issues.js';
-import { FaultlineError } from '../runner/errors.js';
+import { readYamlFile } from '../runner/suite/yaml-file.js';
 import { isNamedBase } from './source/build.js';
 import { isCommitRange } from './source/patches.js';
 import type { SourceSpec } from './spec.js';
@@ -21,17 +18,13 @@ const definitionSchema = z.strictObject({
 // series under review is one `--kernel kernels/NAME.yaml` away. Relative paths are relative to
 // the definition's own directory; `~` is the user's home.
 export function loadKernelDefinition(file: string): SourceSpec {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
-    throw new FaultlineError('kernel', `cannot read kernel definition ${file}`, { hint: 'Give an existing kernels/NAME.yaml.', cause });
-  }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const issues = new IssueCollector(file, doc, lines);
-  for (const error of doc.errors) issues.add([], `YAML: ${error.message.split('\n')[0]}`);
-  const parsed = doc.errors.length ? undefined : issues.check(definitionSchema, doc.toJS(), [], Object.keys(definitionSchema.shape));
+  const { issues, value } = readYamlFile(file, {
+    noun: 'kernel definition',
+    unreadable: 'kernel',
+    unreadableHint: 'Give an existing kernels/NAME.yaml.',
+    fixHint: 'Fix the kernel definition; the README ("Patched kernels from source") describes its keys: tree, patches, base, config, description.',
+  });
+  const parsed = issues.check(definitionSchema, value, [], Object.keys(definitionSchema.shape));
   issues.throwIfAny();
   const def = parsed!;
   const at = (p: string) => (p.startsWith('~/') ? resolve(homedir(), p.slice(2)) : isCommitRange(p) ? p : resolve(dirname(file), p));

@@ -1,6 +1,7 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { FaultlineError } from '../runner/errors.js';
+import { errnoText } from '../runner/files.js';
 import { bzImageSize, isBzImage } from './bzimage.js';
 import { loadKernelDefinition } from './definition.js';
 
@@ -43,10 +44,10 @@ export function parseKernelSpec(text: string): KernelSpec {
   if (/\.ya?ml$/.test(trimmed)) return loadKernelDefinition(resolve(trimmed));
   const path = resolve(trimmed);
   if (trimmed.endsWith('.deb')) {
-    checkExists(path, text);
+    checkExists(path);
     return { kind: 'deb', path };
   }
-  checkKernelFile(path, text);
+  checkKernelFile(path);
   return { kind: 'file', path };
 }
 
@@ -62,22 +63,34 @@ export function formatKernelSpec(spec: KernelSpec): string {
   return spec.path;
 }
 
-function checkExists(path: string, text: string): number {
+function checkExists(path: string): number {
+  const hint = 'give the path of a bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*), a linux-image-*.deb, debian:<package>, or host';
+  let stat;
   try {
-    const stat = statSync(path);
-    if (!stat.isFile()) throw new Error('not a regular file');
-    return stat.size;
+    stat = statSync(path);
   } catch (cause) {
-    throw new FaultlineError('kernel', `kernel file ${path} does not exist`, {
-      where: text,
-      hint: 'give the path of a bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*), a linux-image-*.deb, debian:<package>, or host',
-      cause,
+    const code = (cause as NodeJS.ErrnoException).code;
+    const what = code === 'ENOENT' ? 'does not exist' : `cannot be read: ${errnoText(cause)}`;
+    throw new FaultlineError('kernel', `kernel file ${path} ${what}`, { hint, cause });
+  }
+  if (stat.isDirectory()) {
+    throw new FaultlineError('kernel', `kernel file ${path} is a directory`, {
+      hint: `give the kernel inside it, e.g. ${join(path, 'arch/x86/boot/bzImage')}; to build a source tree use --tree ${path}`,
     });
   }
+  if (!stat.isFile()) throw new FaultlineError('kernel', `kernel file ${path} is not a regular file (${fileKind(stat)})`, { hint });
+  return stat.size;
 }
 
-function checkKernelFile(path: string, text: string): void {
-  const size = checkExists(path, text);
+function fileKind(stat: Stats): string {
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isFIFO()) return 'a FIFO';
+  return stat.isSocket() ? 'a socket' : 'not a file';
+}
+
+function checkKernelFile(path: string): void {
+  const size = checkExists(path);
   const head = Buffer.alloc(Math.min(size, 1024));
   const fd = openSync(path, 'r');
   try {
@@ -87,14 +100,12 @@ function checkKernelFile(path: string, text: string): void {
   }
   if (!isBzImage(head)) {
     throw new FaultlineError('kernel', `${path} is not a bzImage (no "HdrS" boot header)`, {
-      where: text,
       hint: 'give arch/x86/boot/bzImage, not vmlinux or a compressed module; or use debian:<package> or host',
     });
   }
   const expected = bzImageSize(head);
   if (expected !== null && size < expected) {
     throw new FaultlineError('kernel', `${path} is truncated: its boot header describes ${expected} bytes, the file has ${size}`, {
-      where: text,
       hint: 'copy or download the kernel again (or rebuild it: make bzImage)',
     });
   }

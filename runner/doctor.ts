@@ -1,7 +1,6 @@
 import { execa } from 'execa';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { isStaticElf } from '../images/elf.js';
 import { defaultKernelSpec } from '../kernels/default.js';
 import { resolveKernel } from '../kernels/resolve.js';
@@ -9,6 +8,7 @@ import { parseKernelSpec } from '../kernels/spec.js';
 import { requireKernelBuildTools } from '../kernels/source/tools.js';
 import { FaultlineError } from './errors.js';
 import { buildHelper } from './helper/build.js';
+import { usableCacheDir } from './paths.js';
 import { chooseAccel } from './qemu/accel.js';
 import { pdeathsigWrapper } from './qemu/pdeathsig.js';
 import { requireTool } from './tools.js';
@@ -24,17 +24,7 @@ export interface Check {
 export const checks: readonly Check[] = [
   {
     name: 'cache',
-    run: async (cacheDir) => {
-      const probe = join(cacheDir, `.doctor-${process.pid}`);
-      try {
-        await mkdir(cacheDir, { recursive: true });
-        await writeFile(probe, 'ok');
-        await rm(probe);
-      } catch (cause) {
-        throw new FaultlineError('io', `cannot write the cache directory ${cacheDir}`, { hint: 'Point FAULTLINE_CACHE (or XDG_CACHE_HOME) at a writable directory.', cause });
-      }
-      return cacheDir;
-    },
+    run: async () => usableCacheDir(),
   },
   { name: 'qemu', run: async () => firstLine(await execa(await requireTool('qemu-system-x86_64', 'qemu-system-x86'), ['--version'])) },
   {

@@ -48,7 +48,7 @@ export class FaultlineError extends Error {
 
   /** The one paragraph a person sees: where, what, and the fix. */
   describe(): string {
-    const head = this.where ? `${this.where}: ${this.message}` : this.message;
+    const head = this.where && !this.message.includes(this.where) ? `${this.where}: ${this.message}` : this.message;
     return this.hint ? `${head}\n  ${this.hint}` : head;
   }
 }

@@ -27,6 +27,8 @@ export interface KernelReport {
   fatal: boolean;
   /** Why it did not fail the case (an allow-list entry's reason), when it did not. */
   allowed?: string;
+  /** Allow patterns that were not applied to it because they ran too long. */
+  allowSkipped?: string;
 }
 
 export interface KernelInfo {

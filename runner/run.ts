@@ -11,7 +11,8 @@ import { runOnHost } from './host.js';
 import { chooseAccel, type AccelMode } from './qemu/accel.js';
 import { exitCodeFor } from './results/run-document.js';
 import type { ResultsDirectory } from './results/results-dir.js';
-import { loadSuites, suiteFiles, type LoadedSuites } from './suites.js';
+import type { LoadedSuites } from './suites.js';
+import { checkScaledLimits } from './suite/compile.js';
 import { CaseResultStream } from './tap/case-results.js';
 import { rawLog } from './results/raw-log.js';
 import { caseKey } from './console/watcher.js';
@@ -19,8 +20,8 @@ import { runGuestSession } from './guest/session.js';
 import { runStop, type RunStop } from './stopping.js';
 
 export interface RunOptions {
-  suites: string[];
-  only: string[];
+  /** The cases, loaded and checked before anything else happens. */
+  loaded: LoadedSuites;
   /** Run on each in turn (several for --per-patch), all with the same plan. */
   kernels: KernelSpec[];
   accel: AccelMode;
@@ -48,15 +49,13 @@ interface KernelRun {
   kernelId?: string;
 }
 
-// The stages of a run, in order, each timed through events: suites once, then per kernel:
-// kernel, helper, and either the host or image + accel + boot. Infrastructure failures throw.
+// The stages of a run, in order, each timed through events, per kernel: kernel, helper, and
+// either the host or image + accel + boot. Infrastructure failures throw.
 export async function runSuites(options: RunOptions, events: RunEvents): Promise<{ exitCode: number; results: CaseResult[] }> {
   const started = performance.now();
   const stop = runStop(options.signal, options.timeoutMs);
   const opts: RunContext = { ...options, stop, ...(stop.signal ? { signal: stop.signal } : {}) };
-  const loaded = await events.stage('suites', undefined, async () => loadSuites(await suiteFiles(opts.suites), opts.only), (l) => ({
-    detail: `${l.planned.length} case${l.planned.length === 1 ? '' : 's'} from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}`,
-  }));
+  const loaded = opts.loaded;
   await writeFile(opts.results.path('plan.txt'), loaded.plan);
   const runs = opts.kernels.map((spec, i): KernelRun => {
     const dir = opts.kernels.length === 1 ? '' : `kernel-${i}`;
@@ -90,7 +89,7 @@ export async function runSuites(options: RunOptions, events: RunEvents): Promise
           markMissing(run, from, stop.missing());
           continue;
         }
-        const what = error instanceof FaultlineError ? error.message : String(error);
+        const what = error instanceof FaultlineError ? error.message.split('\n')[0]!.replace(/:$/, '') : String(error);
         markMissing(run, from, { status: 'error', reason: `no result: ${what}` });
         for (const later of runs.slice(index + 1)) markMissing(later, results.length, { status: 'error', reason: `no result: the run stopped at ${run.label}: ${what}` });
         throw error;
@@ -152,6 +151,7 @@ async function runGuest(opts: RunContext, events: RunEvents, run: KernelRun, ker
     detail: `${a.accel}: ${a.reason}`,
   }));
   const timeoutScale = accel.accel === 'tcg' ? opts.tcgSlowdown : 1;
+  checkScaledLimits(loaded.suites, timeoutScale, 'under TCG');
   await events.stage('boot', kernel.id, () =>
     runGuestSession({
       kernelId: kernel.id,

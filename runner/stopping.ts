@@ -1,5 +1,6 @@
 import { abortExitCode } from './commands/interrupt.js';
 import type { CaseStatus } from './events.js';
+import { formatDuration } from './suite/schema.js';
 
 /** Why a run stops early: a signal from the user, or its own time limit (`--timeout`). */
 export interface RunStop {
@@ -19,11 +20,7 @@ export function runStop(user: AbortSignal | undefined, limitMs: number | undefin
     missing: () =>
       user?.aborted || !deadline?.aborted
         ? { status: 'error', reason: 'no result: the run was interrupted' }
-        : { status: 'timeout', reason: `no result: the run's time limit (${formatMs(limitMs!)}) ran out` },
+        : { status: 'timeout', reason: `no result: the run's time limit (${formatDuration(limitMs!)}) ran out` },
     exitCode: () => (user?.aborted ? abortExitCode(user) : null),
   };
-}
-
-function formatMs(ms: number): string {
-  return ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }

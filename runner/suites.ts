@@ -1,5 +1,6 @@
+import { realpathSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { FaultlineError } from './errors.js';
 import { defaultSuitesDir } from './paths.js';
 import { compileSuites } from './suite/compile.js';
@@ -22,9 +23,25 @@ export async function suiteFiles(named: readonly string[]): Promise<string[]> {
   return files;
 }
 
+/** A file named twice (`--suite a.yaml --suite ./a.yaml`) is one suite, run once. */
+function distinctFiles(files: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return files.filter((f) => {
+    let key = resolve(f);
+    try {
+      key = realpathSync(f);
+    } catch {
+      // a missing file is reported when it is read
+    }
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /** Loads, validates and compiles; `only` filters cases by `suite/case` or case name substrings. */
 export async function loadSuites(files: readonly string[], only: readonly string[] = []): Promise<LoadedSuites> {
-  const suites = await Promise.all(files.map((f) => loadSuite(f)));
+  const suites = await Promise.all(distinctFiles(files).map((f) => loadSuite(f)));
   const names = new Map<string, string>();
   for (const s of suites) {
     const other = names.get(s.name);

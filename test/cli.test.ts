@@ -5,16 +5,20 @@ import { join } from 'node:path';
 import t from 'tap';
 import { Parser } from 'tap-parser';
 import type { RunDocument } from '../runner/results/run-document.js';
+import { hostAccel, type HostAccel } from './fixtures/host.js';
 
 // The built CLI, run as a user runs it: real kernels, real QEMU, real helper.
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'runner', 'cli.js');
-const expectAccel = process.env.FAULTLINE_EXPECT_ACCEL ?? 'tcg';
 const scratch = mkdtempSync(join(tmpdir(), 'faultline-cli-'));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
 
+// What the run will choose on this host, decided by the run's own code (test/accel.test.ts
+// covers every kind of host).
+let host: HostAccel;
 t.before(async () => {
   await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
+  host = await hostAccel();
 });
 
 const faultline = (args: string[]) => execa('node', [cli, ...args], { cwd: root, reject: false, env: { CI: 'true' } });
@@ -27,7 +31,7 @@ t.test('default suites on the Debian cloud kernel under QEMU: everything passes 
   const doc = readRun(dir);
   t.equal(doc.version, 1);
   t.equal(doc.kernels.length, 1);
-  t.match(doc.kernels[0], { id: /^6\.1\.0-\d+-cloud-amd64$/, release: /^6\.1\.0-\d+-cloud-amd64$/, accel: expectAccel });
+  t.match(doc.kernels[0], { id: /^6\.1\.0-\d+-cloud-amd64$/, release: /^6\.1\.0-\d+-cloud-amd64$/, accel: host.choice.accel });
   const suites = new Set(doc.results.map((r) => r.suite));
   t.same([...suites].sort(), ['minor-faults', 'missing-faults']);
   t.ok(doc.results.length >= 60, `ran ${doc.results.length} cases`);
@@ -43,7 +47,13 @@ t.test('default suites on the Debian cloud kernel under QEMU: everything passes 
   t.test('a second run rebuilds nothing', async (t) => {
     const again = await faultline(['run', '--results', join(scratch, 'guest2'), '--case', 'read-minor-continue-shmem']);
     t.equal(again.exitCode, 0, again.stdout + again.stderr);
-    for (const stage of ['kernel', 'helper', 'image', 'accel']) t.match(again.stdout, new RegExp(`^${stage} .*\\(cached\\)`, 'm'), `${stage} cached`);
+    for (const stage of ['kernel', 'helper', 'image']) t.match(again.stdout, new RegExp(`^${stage} .*\\(cached\\)`, 'm'), `${stage} cached`);
+    // Only a probe's verdict is kept; a host with no usable device is decided again at no cost.
+    const accelLine = again.stdout.split('\n').find((l) => l.startsWith('accel ')) ?? '';
+    if (host.cachedOnRerun) t.match(accelLine, /\(cached\)/, `accel cached on a host of the kind "${host.kind}"`);
+    else t.match(accelLine, /^accel +\d+\.\ds {2}/, `accel decided afresh on a host of the kind "${host.kind}"`);
+    const reason = host.choice.reason.replace(/ \(probe cached for this host boot\)$/, '');
+    t.ok(accelLine.endsWith(`  ${host.choice.accel}: ${reason}${host.cachedOnRerun ? ' (probe cached for this host boot)' : ''}`), accelLine);
     t.same(readRun(join(scratch, 'guest2')).results.map((r) => `${r.case} ${r.status}`), ['read-minor-continue-shmem pass']);
   });
 });

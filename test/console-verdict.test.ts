@@ -1,4 +1,5 @@
 import t from 'tap';
+import { matchAllowPattern } from '../runner/console/allow-match.js';
 import { defaultConsolePolicy, withFindings, type ConsolePolicy } from '../runner/console/verdict.js';
 import type { Splat } from '../runner/console/splats.js';
 import type { CaseResult } from '../runner/events.js';
@@ -74,4 +75,21 @@ t.test('allow patterns match any line of the report, so ^ anchors work', async (
   const judged = withFindings(result('pass'), [{ ...warning, text: `faultline fixture: a WARN() message\n${warning.text}` }], suite.console);
   t.equal(judged.status, 'pass');
   t.equal(judged.findings?.[0]?.allowed, 'known');
+});
+
+t.test('an allow pattern that backtracks without end is set aside in bounded time, and the next rule still applies', async (t) => {
+  const words = 'WARNING: CPU: 0 PID: 40 at fs/userfaultfd.c:1940 userfaultfd_ioctl and a long line of plain words follows here';
+  const splat: Splat = { ...warning, text: words };
+  const runaway = /(\w+\s?)+QQQ/m;
+  const policy: ConsolePolicy = { splats: 'fail', allow: [{ match: runaway, reason: 'never' }, { match: /userfaultfd_ioctl/, reason: 'known' }] };
+  const started = performance.now();
+  const judged = withFindings(result('pass'), [splat], policy);
+  const first = performance.now() - started;
+  t.ok(first < 1000, `judged in ${Math.round(first)} ms`);
+  t.equal(judged.status, 'pass', 'the second rule allows it');
+  t.same(judged.findings, [{ ...splat, allowed: 'known', allowSkipped: 'allow pattern /(\\w+\\s?)+QQQ/ not applied: it runs over 100 ms on a report (catastrophic backtracking); simplify it' }]);
+  t.equal(matchAllowPattern(runaway, 'QQQ'), 'gave-up', 'a pattern set aside is not tried again, even where it would match at once');
+  const alone = withFindings(result('pass'), [splat], { splats: 'fail', allow: [{ match: runaway, reason: 'never' }] });
+  t.equal(alone.status, 'fail');
+  t.equal(alone.reason, `kernel warning: ${warning.title}; allow pattern /(\\w+\\s?)+QQQ/ not applied: it runs over 100 ms on a report (catastrophic backtracking); simplify it`);
 });

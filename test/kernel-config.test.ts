@@ -31,8 +31,9 @@ t.test('options that are modules, unset or absent are named', async (t) => {
     t.equal(e.kind, 'kernel');
     t.equal(
       e.describe(),
-      'bzImage (config .config): kernel config lacks CONFIG_USERFAULTFD=n (needed for the userfaultfd syscall under test), ' +
-        'CONFIG_HUGETLBFS=m (needed for hugetlb-backed cases), CONFIG_SERIAL_8250_CONSOLE=unset (needed for console=ttyS0)\n' +
+      'bzImage (config .config): kernel config lacks CONFIG_USERFAULTFD (not set; needed for the userfaultfd syscall under test), ' +
+        'CONFIG_HUGETLBFS (=m, a module, which the guest cannot load; needed for hugetlb-backed cases), ' +
+        'CONFIG_SERIAL_8250_CONSOLE (not in the config; needed for console=ttyS0)\n' +
         '  build the kernel with CONFIG_USERFAULTFD=y CONFIG_HUGETLBFS=y CONFIG_SERIAL_8250_CONSOLE=y',
     );
   }

@@ -46,6 +46,18 @@ t.test('a WARNING in a path the suites use fails the case that passed its own ch
     t.same(statuses(allowed.doc), ['continue-dontwake-shmem pass']);
     t.match(allowed.doc.results[0]!.findings, [{ kind: 'warning', allowed: 'the warns fixture patch warns here on purpose' }]);
   });
+
+  t.test('an allow pattern that backtracks without end is set aside; the run, its timers and signals go on', async (t) => {
+    const started = performance.now();
+    const slow = await run('warns-backtracking', ['--patches', join(patches, 'warns'), '--suite', join(root, 'test', 'fixtures', 'suites', 'continue-dontwake-backtracking.yaml'), '--timeout', '5m']);
+    t.ok(performance.now() - started < 120_000, 'the run ended on its own time');
+    t.equal(slow.out.exitCode, 1, slow.out.stdout + slow.out.stderr);
+    t.same(statuses(slow.doc), ['continue-dontwake-shmem fail']);
+    const reason = slow.doc.results[0]!.reason ?? '';
+    t.match(reason, /^kernel warning: WARNING: CPU: \d+ PID: \d+ at fs\/userfaultfd\.c:\d+ userfaultfd_ioctl\+\S+; allow pattern \/\(\\w\+\\s\?\)\+QQQ\/ not applied: it runs over 100 ms on a report \(catastrophic backtracking\); simplify it$/);
+    t.match(slow.doc.results[0]!.findings, [{ kind: 'warning', allowSkipped: /^allow pattern/ }]);
+    t.equal(slow.doc.results[0]!.findings?.[0]?.allowed, undefined);
+  });
 });
 
 t.test('an oops in the ioctl path: that case crashes with the oops, the kernel goes on and so do the cases', async (t) => {

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { requiredKernelOptions } from '../kernels/config.js';
+import { defaultKernelPackage } from '../kernels/default.js';
 import { fetchDebianKernel, resolveMetaPackage } from '../kernels/debian.js';
 import { resolveKernel } from '../kernels/resolve.js';
 import { parseKernelSpec } from '../kernels/spec.js';
@@ -19,9 +20,10 @@ function fakeBzImage(version: string): Buffer {
 }
 const goodConfig = requiredKernelOptions.map((o) => `${o.name}=y`).join('\n') + '\n';
 const cacheDir = mkdtempSync(join(tmpdir(), 'faultline-resolve-'));
+t.teardown(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 t.test('a /boot-style file kernel finds its config beside it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'faultline-kfile-'));
+  const dir = mkdtempSync(join(cacheDir, 'kfile-'));
   writeFileSync(join(dir, 'vmlinuz-6.9.1-test'), fakeBzImage('6.9.1-test (me@box) #1'));
   writeFileSync(join(dir, 'config-6.9.1-test'), goodConfig);
   const kernel = await resolveKernel(parseKernelSpec(join(dir, 'vmlinuz-6.9.1-test')), { cacheDir });
@@ -33,7 +35,7 @@ t.test('a /boot-style file kernel finds its config beside it', async (t) => {
 });
 
 t.test('a build tree kernel is named after its tree and checked against .config', async (t) => {
-  const tree = join(mkdtempSync(join(tmpdir(), 'faultline-ktree-')), 'uffd-fix');
+  const tree = join(mkdtempSync(join(cacheDir, 'ktree-')), 'uffd-fix');
   mkdirSync(join(tree, 'arch/x86/boot'), { recursive: true });
   mkdirSync(join(tree, 'usr/include/linux'), { recursive: true });
   const image = join(tree, 'arch/x86/boot/bzImage');
@@ -45,7 +47,7 @@ t.test('a build tree kernel is named after its tree and checked against .config'
   await t.rejects(resolveKernel({ kind: 'file', path: image }, { cacheDir }), {
     kind: 'kernel',
     where: `${image} (config ${join(tree, '.config')})`,
-    message: 'kernel config lacks CONFIG_USERFAULTFD=n (needed for the userfaultfd syscall under test)',
+    message: 'kernel config lacks CONFIG_USERFAULTFD (not set; needed for the userfaultfd syscall under test)',
   });
 });
 
@@ -67,4 +69,17 @@ t.test('unknown Debian packages fail with the fix', async (t) => {
     message: 'apt-get download linux-image-0.0.0-99-none failed: E: Unable to locate package linux-image-0.0.0-99-none',
     hint: 'check the name with apt-cache search linux-image, or run apt-get update',
   });
+});
+
+// The one test that downloads: every other test shares the user's cached copy (fixtures/host.ts).
+t.test('a Debian kernel is downloaded once, then found by its meta package', async (t) => {
+  const pkg = await defaultKernelPackage();
+  t.match(pkg, /^linux-image-6\.\d+\.\d+-\d+-cloud-amd64$/);
+  const kernel = await resolveKernel({ kind: 'debian', package: pkg }, { cacheDir });
+  t.equal(kernel.cached, false);
+  t.equal(kernel.id, pkg.slice('linux-image-'.length));
+  t.equal(kernel.release, kernel.id);
+  t.equal(kernel.config?.get('CONFIG_USERFAULTFD'), 'y');
+  const again = await resolveKernel({ kind: 'debian', package: 'linux-image-cloud-amd64' }, { cacheDir });
+  t.same(again, { ...kernel, spec: 'debian:linux-image-cloud-amd64', cached: true }, 'the meta package finds the cached kernel');
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -6,6 +6,7 @@ import { Parser } from 'tap-parser';
 import type { CaseResult, RunEvent } from '../runner/events.js';
 import { TapReporter } from '../runner/reporters/tap.js';
 import { TerminalReporter } from '../runner/reporters/terminal.js';
+import { claimResultsDirectory } from '../runner/results/location.js';
 import { ResultsDirectory } from '../runner/results/results-dir.js';
 
 const result = (suite: string, name: string, status: CaseResult['status'], reason: string | null = null): CaseResult => ({
@@ -47,7 +48,8 @@ t.test('results directory: run.json and results.tap kept current', async (t) => 
   const dir = mkdtempSync(join(tmpdir(), 'faultline-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const extra = join(dir, 'elsewhere', 'run.json');
-  const out = new ResultsDirectory(join(dir, 'r'), ['run', '--tap'], extra);
+  mkdirSync(join(dir, 'r'));
+  const out = new ResultsDirectory(join(dir, 'r'), ['run', '--tap'], { path: extra, replace: true });
   for (const e of events.slice(0, 6)) out.handle(e);
   const partial = JSON.parse(readFileSync(join(dir, 'r', 'run.json'), 'utf8'));
   t.equal(partial.results.length, 2, 'written as results arrive');
@@ -69,9 +71,9 @@ t.test('results directory that cannot be written is an io error naming it', asyn
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'a-file');
   writeFileSync(file, '');
-  t.throws(() => new ResultsDirectory(join(file, 'results'), [], null), {
+  t.throws(() => claimResultsDirectory(join(file, 'results'), new Date()), {
     kind: 'io',
-    message: `cannot write results to ${join(file, 'results')}: ENOTDIR`,
+    message: `cannot write results to ${join(file, 'results')}: ENOTDIR (not a directory)`,
     hint: 'Choose a writable directory with --results DIR.',
   });
 });

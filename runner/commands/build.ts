@@ -1,6 +1,6 @@
 import { resolveKernel } from '../../kernels/resolve.js';
 import { RunEvents } from '../events.js';
-import { cacheDir } from '../paths.js';
+import { usableCacheDir } from '../paths.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { abortExitCode, abortOnSignals } from './interrupt.js';
 import { kernelSpecFromFlags, type KernelFlags } from './kernel-flags.js';
@@ -8,6 +8,7 @@ import { kernelSpecFromFlags, type KernelFlags } from './kernel-flags.js';
 // `faultline build`: just the kernel. Progress goes to stderr; stdout is the bzImage path, so
 // `qemu-system-x86_64 -kernel "$(faultline build ...)"` works.
 export async function buildCommand(flags: KernelFlags): Promise<number> {
+  const cacheDir = usableCacheDir();
   const spec = await kernelSpecFromFlags(flags);
   const abort = abortOnSignals();
   const events = new RunEvents();
@@ -18,7 +19,7 @@ export async function buildCommand(flags: KernelFlags): Promise<number> {
     undefined,
     () =>
       resolveKernel(spec, {
-        cacheDir: cacheDir(),
+        cacheDir,
         signal: abort.signal,
         onProgress: (p) => events.emit({ type: 'progress', stage: 'kernel', step: p.step, detail: p.detail }),
       }),

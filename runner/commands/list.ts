@@ -8,7 +8,7 @@ import { resolveFeature } from '../suite/vocabulary.js';
 export async function listCommand(flags: { suite: string[] }): Promise<number> {
   const { suites } = await loadSuites(await suiteFiles(flags.suite));
   for (const suite of suites) {
-    process.stdout.write(`${suite.name} (${suite.cases.length} cases)${suite.description ? `: ${suite.description}` : ''}\n`);
+    process.stdout.write(`${suite.name} (${suite.cases.length} case${suite.cases.length === 1 ? '' : 's'})${suite.description ? `: ${suite.description}` : ''}\n`);
     if (suite.console.splats === 'report') process.stdout.write('  console: kernel reports are recorded, never failing a case\n');
     for (const rule of suite.console.allow) process.stdout.write(`  console: allows /${rule.match.source}/ (${rule.reason})\n`);
     for (const c of suite.cases) {

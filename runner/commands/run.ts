@@ -1,19 +1,20 @@
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { loadPatchSeries } from '../../kernels/source/patches.js';
 import type { KernelSpec } from '../../kernels/spec.js';
 import { FaultlineError } from '../errors.js';
-import { duration, durationMs } from '../suite/schema.js';
 import { RunEvents } from '../events.js';
-import { cacheDir } from '../paths.js';
+import { usableCacheDir } from '../paths.js';
 import type { AccelMode } from '../qemu/accel.js';
 import { PerPatchReporter } from '../reporters/per-patch.js';
 import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
+import { claimResultsDirectory, jsonTarget } from '../results/location.js';
 import { ResultsDirectory } from '../results/results-dir.js';
 import { runSuites } from '../run.js';
+import { loadSuites, suiteFiles } from '../suites.js';
 import { abortOnSignals } from './interrupt.js';
 import { kernelSpecFromFlags, requireSource, type KernelFlags } from './kernel-flags.js';
+import { parseRunTimeout } from './run-timeout.js';
 
 interface RunFlags extends KernelFlags {
   suite: string[];
@@ -29,18 +30,27 @@ interface RunFlags extends KernelFlags {
 }
 
 // `faultline run`: wires the reporters to the engine's events and turns Ctrl-C into a clean stop.
+// Everything that can be checked without booting is checked before the results directory
+// exists, so a bad flag or suite leaves nothing behind.
 export async function runCommand(flags: RunFlags): Promise<number> {
   const limits = runLimits(flags);
+  const json = flags.json === undefined ? null : jsonTarget(flags.json);
+  const cacheDir = usableCacheDir();
   const spec = await kernelSpecFromFlags(flags);
   if (spec.kind === 'host' && flags.append.length > 0) {
     throw new FaultlineError('usage', '--append sets guest kernel parameters, and --kernel host boots no guest', { hint: 'Drop --append, or run on a guest kernel.' });
   }
   const perPatch = flags.perPatch ? await perPatchKernels(spec) : null;
-  const results = new ResultsDirectory(flags.results ?? join('results', stamp(new Date())), process.argv.slice(1), flags.json ?? null);
-  const events = new RunEvents().on((e) => results.handle(e));
+  const events = new RunEvents();
   const out = flags.tap ? process.stderr : process.stdout;
   const terminal = new TerminalReporter(out);
   events.on((e) => terminal.handle(e));
+  const loaded = await events.stage('suites', undefined, async () => loadSuites(await suiteFiles(flags.suite), flags.case), (l) => ({
+    detail: `${l.planned.length} case${l.planned.length === 1 ? '' : 's'} from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}`,
+  }));
+
+  const results = new ResultsDirectory(claimResultsDirectory(flags.results, new Date()), process.argv.slice(1), json);
+  events.on((e) => results.handle(e));
   if (flags.tap) {
     const tap = new TapReporter((text) => process.stdout.write(text));
     events.on((e) => tap.handle(e));
@@ -50,21 +60,24 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     events.on((e) => table.handle(e));
   }
   const abort = abortOnSignals();
-  const { exitCode } = await runSuites(
-    {
-      suites: flags.suite,
-      only: flags.case,
-      kernels: perPatch?.kernels ?? [spec],
-      accel: flags.accel,
-      cacheDir: cacheDir(),
-      results,
-      signal: abort.signal,
-      append: flags.append.flatMap((words) => words.split(/\s+/).filter(Boolean)),
-      ...limits,
-    },
-    events,
-  );
-  return exitCode;
+  try {
+    const { exitCode } = await runSuites(
+      {
+        loaded,
+        kernels: perPatch?.kernels ?? [spec],
+        accel: flags.accel,
+        cacheDir,
+        results,
+        signal: abort.signal,
+        append: flags.append.flatMap((words) => words.split(/\s+/).filter(Boolean)),
+        ...limits,
+      },
+      events,
+    );
+    return exitCode;
+  } finally {
+    await results.close();
+  }
 }
 
 /** `--timeout` and `--tcg-slowdown`, checked before anything is built. */
@@ -73,12 +86,7 @@ function runLimits(flags: RunFlags): { tcgSlowdown: number; timeoutMs?: number }
   if (!Number.isFinite(tcgSlowdown) || tcgSlowdown < 1 || tcgSlowdown > 100) {
     throw new FaultlineError('usage', `--tcg-slowdown ${flags.tcgSlowdown} is not a factor between 1 and 100`, { hint: 'e.g. --tcg-slowdown 4; 1 keeps the suites\' own limits.' });
   }
-  if (flags.timeout === undefined) return { tcgSlowdown };
-  const parsed = duration.safeParse(/^\d+$/.test(flags.timeout) ? Number(flags.timeout) : flags.timeout);
-  if (!parsed.success || durationMs(parsed.data) === 0) {
-    throw new FaultlineError('usage', `--timeout ${flags.timeout} is not a duration`, { hint: 'e.g. --timeout 30m, 90s or 500ms (a bare number is milliseconds).' });
-  }
-  return { tcgSlowdown, timeoutMs: durationMs(parsed.data) };
+  return flags.timeout === undefined ? { tcgSlowdown } : { tcgSlowdown, timeoutMs: parseRunTimeout(flags.timeout) };
 }
 
 /** The tree alone, then the tree after each patch in turn: one kernel per column. */
@@ -90,10 +98,4 @@ async function perPatchKernels(spec: KernelSpec): Promise<{ kernels: KernelSpec[
     kernels: [0, ...series.map((_, i) => i + 1)].map((take) => ({ ...source, take })),
     columns: [{ name: 'base' }, ...series.map((p) => ({ name: p.name }))],
   };
-}
-
-/** 2026-11-24T22-51-07: sortable, and safe in a file name. */
-export function stamp(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}-${pad(date.getMinutes())}-${pad(date.getSeconds())}`;
 }

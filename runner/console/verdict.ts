@@ -1,4 +1,5 @@
 import type { CaseResult, KernelReport } from '../events.js';
+import { allowMatchBudgetMs, matchAllowPattern } from './allow-match.js';
 import type { Splat } from './splats.js';
 
 export interface AllowRule {
@@ -19,9 +20,21 @@ const reportOnly = 'the suite reports console splats without failing cases (cons
 
 export function toReport(splat: Splat, policy: ConsolePolicy): KernelReport {
   const { kind, title, text, fatal } = splat;
-  const rule = policy.allow.find((r) => r.match.test(text));
+  let rule: AllowRule | undefined;
+  const skipped: string[] = [];
+  for (const candidate of policy.allow) {
+    const outcome = matchAllowPattern(candidate.match, text);
+    if (outcome === 'gave-up') skipped.push(`/${candidate.match.source}/`);
+    if (outcome === 'match') {
+      rule = candidate;
+      break;
+    }
+  }
   const allowed = rule?.reason ?? (policy.splats === 'report' ? reportOnly : undefined);
-  return { kind, title, text, fatal, ...(allowed !== undefined && !fatal ? { allowed } : {}) };
+  const allowSkipped = skipped.length
+    ? `allow pattern${skipped.length > 1 ? 's' : ''} ${skipped.join(', ')} not applied: ${skipped.length > 1 ? 'they run' : 'it runs'} over ${allowMatchBudgetMs} ms on a report (catastrophic backtracking); simplify ${skipped.length > 1 ? 'them' : 'it'}`
+    : undefined;
+  return { kind, title, text, fatal, ...(allowed !== undefined && !fatal ? { allowed } : {}), ...(allowSkipped ? { allowSkipped } : {}) };
 }
 
 // A case's own verdict meets what the kernel printed meanwhile. A fatal report (the kernel
@@ -40,7 +53,8 @@ export function withFindings(result: CaseResult, splats: readonly Splat[], polic
 }
 
 function describe(report: KernelReport, count: number): string {
-  return `kernel ${report.kind}: ${report.title}${count > 1 ? ` (and ${count - 1} more report${count > 2 ? 's' : ''})` : ''}`;
+  const more = count > 1 ? ` (and ${count - 1} more report${count > 2 ? 's' : ''})` : '';
+  return `kernel ${report.kind}: ${report.title}${more}${report.allowSkipped ? `; ${report.allowSkipped}` : ''}`;
 }
 
 function joinReasons(first: string | null, second: string | null): string {

@@ -6,7 +6,7 @@ import { FaultlineError } from '../errors.js';
 import type { Accel, CaseResult, CaseStatus, RunEvents } from '../events.js';
 import { bootGuest, type BootResult } from '../qemu/boot.js';
 import { compileSuites, hugepagesNeeded } from '../suite/compile.js';
-import type { Suite } from '../suite/model.js';
+import type { Suite, SuiteCase } from '../suite/model.js';
 import type { LoadedSuites } from '../suites.js';
 import type { PlannedCase } from '../tap/case-results.js';
 import { rawLog } from '../results/raw-log.js';
@@ -20,6 +20,9 @@ const bootReadyMs = 60_000;
  * the host waits this long for its end mark before it stops the guest. */
 const caseGraceMs = 5_000;
 const swapDiskMiB = 64;
+/** Huge pages come out of the guest's memory, which comes out of the host's: a case that needs
+ * more skips rather than making QEMU fail to allocate the guest for every case. */
+export const guestHugepagesMax = 1024;
 
 export interface KernelFiles {
   /** Inside the results directory ('' for its top). */
@@ -40,8 +43,8 @@ export interface GuestSessionOptions {
   signal: AbortSignal | undefined;
   /** What an abort of `signal` means for the cases it leaves without a result. */
   stopped(): Missing;
-  /** The first guest started (the kernel is ready). */
-  onFirstStart(argv: string[]): void;
+  /** The first guest started (the kernel is ready); null when no case needed a guest. */
+  onFirstStart(argv: string[] | null): void;
 }
 
 type Missing = { status: CaseStatus; reason: string };
@@ -59,14 +62,24 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
     results.set(caseKey(result), result);
     o.events.emit({ type: 'case-result', result });
   };
-  let remaining: PlannedCase[] = o.loaded.planned;
+  // Cases that need more huge pages than a guest can hold skip, reported once the kernel is.
+  const oversized = o.loaded.planned.filter((p) => hugepagesNeeded(caseOf(o.loaded.suites, p)) > guestHugepagesMax);
+  let remaining = o.loaded.planned.filter((p) => !oversized.includes(p));
+  const firstStart = (argv: string[] | null): void => {
+    o.onFirstStart(argv);
+    for (const p of oversized) {
+      const reason = `needs ${hugepagesNeeded(caseOf(o.loaded.suites, p))} free 2 MiB huge pages; a faultline guest reserves at most ${guestHugepagesMax} (${(guestHugepagesMax * 2) / 1024} GiB)`;
+      report({ kernel: o.kernelId, ...p, status: 'skip', reason, durationMs: 0 });
+    }
+  };
+  if (remaining.length === 0) firstStart(null);
   let restartReason = '';
   for (let guest = 1; remaining.length > 0; guest++) {
-    const before = results.size;
-    const end = await runGuest(o, { guest, base, cases: remaining, restartReason }, report);
+    const before = remaining.length;
+    const end = await runGuest(o, { guest, base, cases: remaining, restartReason, firstStart }, report);
     remaining = remaining.filter((p) => !results.has(caseKey(p)));
     if (remaining.length === 0) break;
-    if (end.restart === null || results.size === before) {
+    if (end.restart === null || remaining.length === before) {
       const missing = end.restart === null ? end.missing : { status: 'crash' as const, reason: `no result: ${end.restart}` };
       for (const p of remaining) report({ kernel: o.kernelId, suite: p.suite, case: p.case, ...missing, durationMs: 0 });
       break;
@@ -83,9 +96,10 @@ interface GuestStart {
   base: Buffer;
   cases: readonly PlannedCase[];
   restartReason: string;
+  firstStart(argv: string[]): void;
 }
 
-async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartReason }: GuestStart, report: (r: CaseResult) => void): Promise<GuestEnd> {
+async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartReason, firstStart }: GuestStart, report: (r: CaseResult) => void): Promise<GuestEnd> {
   const suffix = guest === 1 ? '' : `-${guest}`;
   const suites = selectCases(o.loaded.suites, cases);
   const caseOf = new Map(suites.flatMap((s) => s.cases.map((c) => [caseKey({ suite: s.name, case: c.name }), c] as const)));
@@ -137,7 +151,7 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     signal: o.signal ? AbortSignal.any([o.signal, stopGuest.signal]) : stopGuest.signal,
     onStart: (argv) =>
       guest === 1
-        ? o.onFirstStart(argv)
+        ? firstStart(argv)
         : o.events.emit({ type: 'guest-restart', kernel: o.kernelId, dir: o.files.dir, guest, cases: cases.length, reason: restartReason, qemuCommand: argv }),
     // A timer firing while the last result bytes drain would blame a guest that ended by itself.
     onExit: () => timers.clearAll(),
@@ -216,6 +230,10 @@ function hungTaskSeconds(cases: readonly { timeoutMs: number }[], scale: number)
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
+}
+
+function caseOf(suites: readonly Suite[], p: PlannedCase): SuiteCase {
+  return suites.find((s) => s.name === p.suite)!.cases.find((c) => c.name === p.case)!;
 }
 
 /** The suites restricted to the given cases, in plan order. */

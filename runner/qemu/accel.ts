@@ -1,4 +1,4 @@
-import { access, constants, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { FaultlineError } from '../errors.js';
@@ -19,30 +19,41 @@ export interface AccelChoice {
   cached: boolean;
 }
 
+/** What the choice looks at: the KVM device, and the QEMU that probes it. Tests point both
+ * elsewhere, so every kind of host is exercised on whichever host runs them. */
+export interface AccelHost {
+  device: string;
+  /** The QEMU binary; by default qemu-system-x86_64 from PATH. */
+  qemu?: string;
+}
+
+export const defaultAccelHost: AccelHost = { device: '/dev/kvm' };
+
 /** A working KVM prints the kernel banner well within this; a broken one prints nothing, ever. */
 export const PROBE_TIMEOUT_MS = 4000;
 const banner = /Linux version \d/;
 
 // A /dev/kvm that exists can still hang forever (nested paravirtual KVM), so auto mode boots the
 // kernel under KVM briefly and only trusts it if the kernel's banner reaches the console.
-export async function chooseAccel(mode: AccelMode, kernelImage: string, cacheDir: string): Promise<AccelChoice> {
+export async function chooseAccel(mode: AccelMode, kernelImage: string, cacheDir: string, host: AccelHost = defaultAccelHost): Promise<AccelChoice> {
   if (mode === 'tcg') return { accel: 'tcg', reason: 'TCG requested', probeMs: 0, cached: false };
-  const kvmProblem = await kvmDeviceProblem();
+  const kvmProblem = await kvmDeviceProblem(host.device);
   if (mode === 'kvm') {
     if (kvmProblem) throw new FaultlineError('usage', `--accel kvm: ${kvmProblem}`, { hint: 'use --accel auto or --accel tcg' });
     return { accel: 'kvm', reason: 'KVM requested', probeMs: 0, cached: false };
   }
   if (kvmProblem) return { accel: 'tcg', reason: `${kvmProblem}; using TCG`, probeMs: 0, cached: false };
-  const cacheFile = join(cacheDir, 'accel', `${await hostKey()}.json`);
+  const cacheFile = join(cacheDir, 'accel', `${await hostKey(host)}.json`);
   const known = await readVerdict(cacheFile);
   if (known) return { ...known, cached: true };
-  const verdict = await probeKvm(kernelImage);
+  const verdict = await probeKvm(kernelImage, { ...(host.qemu ? { qemu: host.qemu } : {}) });
   await writeVerdict(cacheFile, verdict);
   return { ...verdict, cached: false };
 }
 
 // The probe: KVM, no initrd, console only; stop as soon as the kernel's banner shows.
-export async function probeKvm(kernelImage: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<Omit<AccelChoice, 'cached'>> {
+export async function probeKvm(kernelImage: string, opts: { timeoutMs?: number; qemu?: string } = {}): Promise<Omit<AccelChoice, 'cached'>> {
+  const timeoutMs = opts.timeoutMs ?? PROBE_TIMEOUT_MS;
   const stop = new AbortController();
   let sawBanner = false;
   const started = performance.now();
@@ -56,6 +67,7 @@ export async function probeKvm(kernelImage: string, timeoutMs = PROBE_TIMEOUT_MS
       timeoutMs,
       resultChannel: false,
       signal: stop.signal,
+      ...(opts.qemu ? { qemu: opts.qemu } : {}),
       onConsoleLine: (line) => {
         if (!sawBanner && banner.test(line)) {
           sawBanner = true;
@@ -76,26 +88,36 @@ export async function probeKvm(kernelImage: string, timeoutMs = PROBE_TIMEOUT_MS
   }
 }
 
-async function kvmDeviceProblem(): Promise<string | null> {
+// Opening the device read-write is what QEMU does first; it checks the effective user, groups
+// and ACLs exactly as QEMU will meet them, where access(2) would ask about the real user.
+export async function kvmDeviceProblem(device: string = defaultAccelHost.device): Promise<string | null> {
   try {
-    await access('/dev/kvm', constants.R_OK | constants.W_OK);
+    await (await open(device, 'r+')).close();
     return null;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? '/dev/kvm does not exist' : '/dev/kvm is not accessible';
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `${device} does not exist`;
+    if (code === 'EACCES' || code === 'EPERM') return `${device} is not accessible to this user`;
+    return `${device} cannot be opened (${code ?? String(error)})`;
   }
 }
 
-let host: Promise<string> | undefined;
+const hosts = new Map<string, Promise<string>>();
 
 // The verdict holds until the host reboots or QEMU changes; asked once per process, not per kernel.
-function hostKey(): Promise<string> {
-  host ??= (async () => {
-    const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
-    const qemu = await requireTool('qemu-system-x86_64', 'qemu-system-x86');
-    const version = await execa(qemu, ['--version'], { reject: false });
-    return hashParts([bootId, version.stdout.split('\n')[0] ?? '']);
-  })();
-  return host;
+function hostKey(host: AccelHost): Promise<string> {
+  const id = `${host.device}\0${host.qemu ?? ''}`;
+  let key = hosts.get(id);
+  if (!key) {
+    key = (async () => {
+      const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
+      const qemu = host.qemu ?? (await requireTool('qemu-system-x86_64', 'qemu-system-x86'));
+      const version = await execa(qemu, ['--version'], { reject: false });
+      return hashParts([bootId, host.device, host.qemu ?? '', version.stdout.split('\n')[0] ?? '']);
+    })();
+    hosts.set(id, key);
+  }
+  return key;
 }
 
 async function readVerdict(file: string): Promise<Omit<AccelChoice, 'cached'> | null> {

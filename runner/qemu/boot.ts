@@ -14,6 +14,8 @@ import { diesWithUs } from './pdeathsig.js';
 
 export interface BootOptions {
   kernel: string;
+  /** The QEMU binary; by default qemu-system-x86_64 from PATH. */
+  qemu?: string;
   /** The initramfs (base + plan segments); null boots the kernel alone (the accel probe). */
   initrd: string | null;
   accel: Accel;
@@ -71,7 +73,7 @@ const agentDone = /faultline: agent done rc=(\d+)/;
 // Boots one guest and streams both channels while it runs; QEMU failing to start at all is a
 // 'boot' error, while a guest that dies or hangs is reported in the result for the caller to mark.
 export async function bootGuest(opts: BootOptions): Promise<BootResult> {
-  const qemu = await requireTool('qemu-system-x86_64', 'qemu-system-x86');
+  const qemu = opts.qemu ?? (await requireTool('qemu-system-x86_64', 'qemu-system-x86'));
   const work = await mkdtemp(join(tmpdir(), 'faultline-qemu-'));
   const socketPath = join(work, 'result.sock');
   const wantResult = opts.resultChannel ?? true;

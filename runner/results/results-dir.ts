@@ -1,30 +1,35 @@
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FaultlineError } from '../errors.js';
 import type { RunEvent } from '../events.js';
+import { errnoText, makeDirectory } from '../files.js';
+import type { JsonTarget } from './location.js';
 import { TapReporter } from '../reporters/tap.js';
 import { summarize, type RunDocument } from './run-document.js';
 
 // Keeps results/<stamp>/ current while the run goes: run.json is rewritten (atomically) and
 // results.tap appended as each result arrives, so an interrupted run leaves what finished.
+// `dir` exists already (claimResultsDirectory).
 export class ResultsDirectory {
   readonly doc: RunDocument;
   private readonly tap: TapReporter;
+  private text = '';
 
   constructor(
     readonly dir: string,
     command: string[],
-    private readonly extraJson: string | null,
+    private readonly extraJson: JsonTarget | null,
   ) {
     try {
-      mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'results.tap'), '');
-      if (extraJson) mkdirSync(dirname(extraJson), { recursive: true });
     } catch (cause) {
-      throw new FaultlineError('io', `cannot write results to ${dir}: ${(cause as NodeJS.ErrnoException).code ?? cause}`, {
-        hint: 'Choose a writable directory with --results DIR.',
-        cause,
-      });
+      throw new FaultlineError('io', `cannot write results to ${dir}: ${errnoText(cause)}`, { hint: 'Choose a writable directory with --results DIR.', cause });
+    }
+    try {
+      if (extraJson) makeDirectory(dirname(extraJson.path));
+    } catch (cause) {
+      throw new FaultlineError('io', `cannot write --json ${extraJson!.path}: ${errnoText(cause)}`, { hint: 'Give a file in a writable directory.', cause });
     }
     this.doc = { version: 1, startedAt: new Date().toISOString(), finishedAt: null, command, kernels: [], results: [], restarts: [], findings: [], summary: summarize([]), exitCode: null };
     this.tap = new TapReporter((text) => appendFileSync(join(dir, 'results.tap'), text));
@@ -59,10 +64,27 @@ export class ResultsDirectory {
         return;
     }
     this.doc.summary = summarize(this.doc.results);
-    const text = `${JSON.stringify(this.doc, null, 2)}\n`;
-    writeAtomically(this.path('run.json'), text);
-    if (this.extraJson) writeAtomically(this.extraJson, text);
+    this.text = `${JSON.stringify(this.doc, null, 2)}\n`;
+    writeAtomically(this.path('run.json'), this.text);
+    if (this.extraJson?.replace) writeAtomically(this.extraJson.path, this.text);
   }
+
+  /** Writes a `--json` that is not ours to replace (a FIFO, /dev/stdout, a symlink) once, through its path. */
+  async close(): Promise<void> {
+    if (!this.extraJson || this.extraJson.replace || this.text === '') return;
+    try {
+      const fd = this.extraJson.fd;
+      if (fd === 1 || fd === 2) await writeStream(fd === 1 ? process.stdout : process.stderr, this.text);
+      else if (fd !== undefined) writeSync(fd, this.text);
+      else await writeFile(this.extraJson.path, this.text);
+    } catch (cause) {
+      throw new FaultlineError('io', `cannot write --json ${this.extraJson.path}: ${errnoText(cause)}`, { hint: `run.json in ${this.dir} holds the same document.`, cause });
+    }
+  }
+}
+
+function writeStream(stream: NodeJS.WriteStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => stream.write(text, (error) => (error ? reject(error) : resolve())));
 }
 
 /** Readers (and a run killed mid-write) see the old document or the new one, never half of one. */

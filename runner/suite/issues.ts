@@ -19,6 +19,8 @@ export class IssueCollector {
     readonly file: string,
     private readonly doc: Document,
     private readonly lines: LineCounter,
+    /** The fix, shown under the list: where the file's keys are described. */
+    private readonly hint: string = suiteFixHint,
   ) {}
 
   add(path: YamlPath, message: string, atKey = false): void {
@@ -47,16 +49,20 @@ export class IssueCollector {
     this.issues.sort((a, b) => a.line - b.line || a.column - b.column);
     const lines = this.issues.map((i) => `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.message}`);
     const count = this.issues.length === 1 ? 'an error' : `${this.issues.length} errors`;
-    throw new SuiteError(`${this.file} has ${count}:\n${lines.map((l) => `  ${l}`).join('\n')}`, this.issues);
+    throw new SuiteError(`${this.file} has ${count}:\n${lines.map((l) => `  ${l}`).join('\n')}`, this.issues, this.hint);
   }
 }
 
+export const suiteFixHint = 'Fix the suite file; suites/README.md describes every key.';
+
+/** A hand-written input file with problems, each at file:line:column (exit 2). */
 export class SuiteError extends FaultlineError {
   constructor(
     message: string,
     readonly issues: SuiteIssue[],
+    hint: string = suiteFixHint,
   ) {
-    super('suite', message, { hint: 'Fix the suite file; suites/README.md describes every key.' });
+    super('suite', message, { hint });
   }
 }
 

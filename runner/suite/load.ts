@@ -1,52 +1,42 @@
-import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
 import { defaultConsolePolicy } from '../console/verdict.js';
-import { FaultlineError } from '../errors.js';
-import { IssueCollector } from './issues.js';
+import { suiteFixHint, type IssueCollector } from './issues.js';
 import { locate } from './locate.js';
 import type { LocatedStep, Suite, SuiteCase } from './model.js';
-import { caseSchema, durationMs, stepSchemas, suiteSchema, type StepOp } from './schema.js';
+import { caseSchema, stepSchemas, suiteSchema, type StepOp } from './schema.js';
 import { validateCase } from './validate.js';
-import { resolveFeature, type Backend } from './vocabulary.js';
+import { planNameMax, resolveFeature, type Backend } from './vocabulary.js';
+import { parseYamlText, readYamlFile, type ParsedYaml, type YamlKind } from './yaml-file.js';
 
 const defaultTimeoutMs = 10_000;
 const stepOps = Object.keys(stepSchemas) as StepOp[];
 
+const suiteFile: YamlKind = {
+  noun: 'suite',
+  unreadable: 'suite',
+  unreadableHint: 'Pass an existing YAML file with --suite, or run `faultline list` to see the shipped suites.',
+  fixHint: suiteFixHint,
+};
+
 // Reads one suite file and returns it validated, or throws a SuiteError listing every problem
 // with file:line:column.
 export async function loadSuite(file: string): Promise<Suite> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    throw new FaultlineError('suite', `cannot read suite ${file}: ${(cause as NodeJS.ErrnoException).code ?? String(cause)}`, {
-      hint: 'Pass an existing YAML file with --suite, or run `faultline list` to see the shipped suites.',
-      cause,
-    });
-  }
-  return parseSuite(file, text);
+  return buildSuite(file, readYamlFile(file, suiteFile));
 }
 
 export function parseSuite(file: string, text: string): Suite {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const issues = new IssueCollector(file, doc, lines);
-  for (const error of doc.errors) {
-    const pos = lines.linePos(error.pos[0]);
-    const message = error.code === 'DUPLICATE_KEY' ? `duplicate key "${/^[^:\s]+/.exec(text.slice(error.pos[0]))?.[0] ?? ''}"` : error.message.split('\n')[0];
-    issues.issues.push({ file, line: pos.line, column: pos.col, path: '', message: `YAML: ${message}` });
-  }
-  issues.throwIfAny();
+  return buildSuite(file, parseYamlText(file, text, suiteFile));
+}
 
-  const top = issues.check(suiteSchema, doc.toJS(), [], Object.keys(suiteSchema.shape));
+function buildSuite(file: string, { doc, lines, issues, value }: ParsedYaml): Suite {
+  const top = issues.check(suiteSchema, value, [], Object.keys(suiteSchema.shape));
   if (!top) return issues.throwIfAny() as never;
   const name = top.suite ?? basename(file, extname(file));
   // The name goes into the plan and the guest's case marks, which take only these characters.
   if (top.suite === undefined && !/^[A-Za-z0-9._-]+$/.test(name)) {
     issues.add([], `the file name gives the suite name "${name}", which may hold only letters, digits, ".", "_" and "-": add a \`suite:\` name`);
   }
-  const suiteTimeout = top.timeout === undefined ? defaultTimeoutMs : durationMs(top.timeout);
+  const suiteTimeout = top.timeout ?? defaultTimeoutMs;
 
   const cases: SuiteCase[] = [];
   const seen = new Map<string, number>();
@@ -58,12 +48,17 @@ export function parseSuite(file: string, text: string): Suite {
     if (!parsed || !steps) return;
     for (const backend of parsed.backends ?? [null]) {
       const caseName = backend ? `${parsed.name}-${backend}` : parsed.name;
+      if (backend && caseName.length > planNameMax) {
+        issues.add([...path, 'name'], `with its backend the name "${caseName}" has ${caseName.length} characters; a case name may have at most ${planNameMax}`);
+        continue;
+      }
       const firstIndex = seen.get(caseName);
       if (firstIndex !== undefined) {
         issues.add([...path, 'name'], `duplicate case name "${caseName}" (also cases[${firstIndex}])`);
         continue;
       }
       seen.set(caseName, index);
+      const { line, column } = locate(doc, lines, path);
       const suiteCase: SuiteCase = {
         suite: name,
         name: caseName,
@@ -75,9 +70,10 @@ export function parseSuite(file: string, text: string): Suite {
           features: (parsed.needs?.features ?? []).flatMap((f) => resolveFeature(f, backend) ?? []),
           swap: parsed.needs?.swap ?? false,
         },
-        timeoutMs: parsed.timeout === undefined ? suiteTimeout : durationMs(parsed.timeout),
+        timeoutMs: parsed.timeout ?? suiteTimeout,
         steps,
-        line: locate(doc, lines, path).line,
+        line,
+        column,
       };
       validateCase(suiteCase, (stepIndex, message, key) =>
         issues.add([...path, 'steps', stepIndex, ...(key ? [steps[stepIndex]!.op, key] : [])], backend ? `${message} (backend ${backend})` : message),

@@ -21,7 +21,9 @@ export interface SuiteCase {
   needs: CaseNeeds;
   timeoutMs: number;
   steps: LocatedStep[];
+  /** Where the case starts in its suite file. */
   line: number;
+  column: number;
 }
 
 export interface Suite {

@@ -12,6 +12,8 @@ export function validateCase(c: SuiteCase, report: Report): void {
   let alias = false;
   let opened = false;
   const running = new Set<string>();
+  /** Where each thread was last started, until a join looks at it. */
+  const unjoined = new Map<string, number>();
 
   c.steps.forEach((step, i) => {
     if (needsMemory.has(step.op) && pages === 0) report(i, `"${step.op}" needs a "map" step before it`);
@@ -25,6 +27,7 @@ export function validateCase(c: SuiteCase, report: Report): void {
     const start = (thread: string) => {
       if (running.has(thread)) report(i, `thread "${thread}" is still running: join it before reusing the name`, 'thread');
       running.add(thread);
+      unjoined.set(thread, i);
     };
 
     switch (step.op) {
@@ -61,6 +64,7 @@ export function validateCase(c: SuiteCase, report: Report): void {
         break;
       case 'join':
         // `blocked` checks the thread is still waiting, so it stays running for a later join.
+        unjoined.delete(step.args.thread);
         if (!running.has(step.args.thread)) report(i, `thread "${step.args.thread}" was not started by an earlier "access" or "madvise"`, 'thread');
         else if (step.args.expect !== 'blocked') running.delete(step.args.thread);
         if (step.args.value !== undefined && step.args.expect !== 'done') report(i, '"value" is checked only with expect: done', 'value');
@@ -85,4 +89,6 @@ export function validateCase(c: SuiteCase, report: Report): void {
         break;
     }
   });
+  // A thread nobody joins is a check nobody makes: whether it finished, faulted or still waits.
+  for (const [thread, i] of unjoined) report(i, `thread "${thread}" is never joined: add a "join" step (expect: done, sigbus or blocked)`, 'thread');
 }

@@ -22,9 +22,14 @@ export const eventTypes = ['PAGEFAULT', 'FORK', 'REMAP', 'REMOVE', 'UNMAP'] as c
 export const madviseAdvice = ['DONTNEED', 'REMOVE', 'PAGEOUT'] as const;
 export const errnoNames = [
   'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'E2BIG', 'EBADF', 'EAGAIN', 'ENOMEM', 'EACCES',
-  'EFAULT', 'EBUSY', 'EEXIST', 'ENODEV', 'EINVAL', 'ENOSPC', 'ESPIPE', 'EROFS', 'ENOSYS',
-  'ENOTTY', 'EOPNOTSUPP', 'ESRCH', 'ENXIO', 'EHWPOISON',
+  'EFAULT', 'EBUSY', 'EEXIST', 'ENODEV', 'EINVAL', 'ENOSPC', 'ESPIPE', 'ERANGE', 'EROFS', 'ENOSYS',
+  'ENOTTY', 'EPROTO', 'EOPNOTSUPP', 'ENXIO', 'EHWPOISON',
 ] as const;
+
+/** The helper's ranges (suites/native/plan.c): numbers, a case's timeout_ms, suite and case names. */
+export const planNumberMax = 0x7fffffff;
+export const planTimeoutMaxMs = 3_600_000;
+export const planNameMax = 127;
 
 export function resolveFeature(name: SuiteFeature | number, backend: Backend | null): string | null {
   if (typeof name === 'number') return `0x${name.toString(16)}`;
