@@ -2,10 +2,10 @@
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import type { Accel } from '../runner/events.js';
+import type { Accel } from '../runner/model/types.js';
 import { defaultCpu } from '../runner/qemu/argv.js';
 import { chooseAccel } from '../runner/qemu/accel.js';
-import { cacheDir } from '../runner/paths.js';
+import { cacheDir } from '../runner/core/paths.js';
 
 /** What a person would write by hand: busybox, the helper, the plan, a five-line init. */
 export async function handWrittenInitrd(work: string, helperPath: string, plan: string): Promise<string> {

@@ -10,7 +10,7 @@ import { defaultKernelSpec } from '../kernels/default.js';
 import { resolveKernel } from '../kernels/resolve.js';
 import { parseKernelSpec } from '../kernels/spec.js';
 import { buildHelper } from '../runner/helper/build.js';
-import { cacheDir, projectRoot } from '../runner/paths.js';
+import { cacheDir, projectRoot } from '../runner/core/paths.js';
 import { compileSuites } from '../runner/suite/compile.js';
 import { loadSuite } from '../runner/suite/load.js';
 import { kvmDeviceProblem } from '../runner/qemu/accel.js';

@@ -12,7 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shippedFragment } from '../kernels/resolve.js';
 import { buildHelper } from '../runner/helper/build.js';
-import { cacheDir, projectRoot } from '../runner/paths.js';
+import { cacheDir, projectRoot } from '../runner/core/paths.js';
 import { compileSuites } from '../runner/suite/compile.js';
 import { loadSuite } from '../runner/suite/load.js';
 import { linuxTree } from '../test/fixtures/linux-tree.js';

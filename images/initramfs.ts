@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
-import { isFile } from '../runner/files.js';
+import { isFile } from '../runner/core/files.js';
 import { join } from 'node:path';
-import { FaultlineError } from '../runner/errors.js';
-import { hashParts } from '../runner/hash.js';
-import { projectRoot } from '../runner/paths.js';
-import { requireTool } from '../runner/tools.js';
+import { FaultlineError } from '../runner/core/errors.js';
+import { hashParts } from '../runner/core/hash.js';
+import { projectRoot } from '../runner/core/paths.js';
+import { requireTool } from '../runner/core/tools.js';
 import { gzipCpio, writeCpio, type CpioEntry } from './cpio.js';
 import { isStaticElf } from './elf.js';
 

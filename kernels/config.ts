@@ -1,4 +1,4 @@
-import { FaultlineError } from '../runner/errors.js';
+import { FaultlineError } from '../runner/core/errors.js';
 
 // A kernel .config as a map from option (with its CONFIG_ prefix) to value; options written
 // as "# CONFIG_X is not set" map to 'n' so they differ from options the config never mentions.

@@ -2,11 +2,11 @@ import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, w
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
-import { FaultlineError } from '../runner/errors.js';
-import { pathExists } from '../runner/files.js';
-import { cLocaleEnv } from './source/env.js';
-import { hashParts } from '../runner/hash.js';
-import { requireTool } from '../runner/tools.js';
+import { FaultlineError } from '../runner/core/errors.js';
+import { pathExists } from '../runner/core/files.js';
+import { cLocaleEnv } from '../runner/core/env.js';
+import { hashParts } from '../runner/core/hash.js';
+import { requireTool } from '../runner/core/tools.js';
 
 /** What a fetched Debian kernel package left in the cache. */
 export interface DebianKernel {
@@ -36,6 +36,34 @@ export async function resolveMetaPackage(name: string): Promise<string> {
     hint: (await hasAptLists()) ? 'check the name with apt-cache search linux-image' : 'run apt-get update (the apt package lists are missing)',
     cause: result.stderr,
   });
+}
+
+// `debian:linux-image-6.1.0-*-cloud-amd64`: every package the apt lists hold whose name matches
+// (`*` any run of characters, `?` one), oldest first by the numbers in their names.
+export async function matchingPackages(glob: string): Promise<string[]> {
+  const aptCache = await requireTool('apt-cache', 'apt');
+  const prefix = glob.slice(0, glob.search(/[*?]/));
+  const result = await execa(aptCache, ['pkgnames', prefix], { reject: false, env: cLocaleEnv() });
+  const pattern = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const names = result.stdout.split('\n').filter((n) => pattern.test(n));
+  if (names.length === 0) {
+    throw new FaultlineError('kernel', `no package in the apt lists matches ${glob}`, {
+      where: `debian:${glob}`,
+      hint: (await hasAptLists()) ? `see what there is with: apt-cache pkgnames ${prefix}` : 'run apt-get update (the apt package lists are missing)',
+    });
+  }
+  return names.sort(byVersion);
+}
+
+/** linux-image-6.1.0-9-... before linux-image-6.1.0-10-...: numbers compare as numbers. */
+function byVersion(a: string, b: string): number {
+  const parts = (s: string) => s.split(/(\d+)/).map((p, i) => (i % 2 ? Number(p) : p));
+  const [x, y] = [parts(a), parts(b)];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] === y[i]) continue;
+    return typeof x[i] === 'number' && typeof y[i] === 'number' ? (x[i] as number) - (y[i] as number) : String(x[i]) < String(y[i]) ? -1 : 1;
+  }
+  return x.length - y.length;
 }
 
 // Downloads and unpacks a kernel package once; later calls find it through the index.

@@ -1,6 +1,6 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cacheDir } from '../runner/paths.js';
+import { cacheDir } from '../runner/core/paths.js';
 import { resolveMetaPackage } from './debian.js';
 
 /** The meta package whose dependency names the current Debian cloud kernel. */

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { readYamlFile } from '../runner/suite/yaml-file.js';
+import { readYamlFile } from '../runner/core/yaml/yaml-file.js';
 import { isNamedBase } from './source/build.js';
 import { isCommitRange } from './source/patches.js';
 import type { SourceSpec } from './spec.js';

@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { release as osRelease } from 'node:os';
+import { release as osRelease, version as osVersion } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { bzImageRelease, readBzImageHead } from './bzimage.js';
 import { assertKernelOptions, parseKernelConfig } from './config.js';
 import { fetchDebianKernel, loadDebianPackageFile, resolveMetaPackage } from './debian.js';
-import { isDirectory as isDir, isFile } from '../runner/files.js';
-import { projectRoot } from '../runner/paths.js';
+import { isDirectory as isDir, isFile } from '../runner/core/files.js';
+import { projectRoot } from '../runner/core/paths.js';
+import { hashParts } from '../runner/core/hash.js';
 import { buildSourceKernel, type BuildProgress } from './source/build.js';
 import { isCommitRange, loadPatchSeries } from './source/patches.js';
 import { treeAtRevision } from './source/revision.js';
@@ -14,8 +15,11 @@ import { formatKernelSpec, type KernelSpec, type SourceSpec } from './spec.js';
 
 // Everything later stages need to know about a kernel, whatever kind of spec produced it.
 export interface ResolvedKernel {
-  /** Short name for reports: the release for Debian kernels, the file (or tree) name, or "host". */
+  /** What the kernel is, by content: the same package, image or build gives the same id on any
+   * machine and in any run, and a different one never does. Results are keyed by it. */
   id: string;
+  /** A readable name for reports (the release, the file or tree name, "host"); never a key. */
+  label: string;
   spec: string;
   /** The bzImage to boot; null for the host. */
   image: string | null;
@@ -42,7 +46,7 @@ export async function resolveKernel(spec: KernelSpec, options: ResolveOptions): 
     const release = bzImageRelease(await readBzImageHead(fetched.image)) ?? fetched.release;
     const config = fetched.configPath ? parseKernelConfig(await readFile(fetched.configPath, 'utf8')) : null;
     if (config) assertKernelOptions(config, text);
-    return { id: release, spec: text, image: fetched.image, release, config, headersDir: null, cached: fetched.cached };
+    return { id: `deb-${basename(fetched.dir)}`, label: release, spec: text, image: fetched.image, release, config, headersDir: null, cached: fetched.cached };
   }
   const release = bzImageRelease(await readBzImageHead(spec.path));
   const configPath = await findConfigBeside(spec.path);
@@ -51,7 +55,8 @@ export async function resolveKernel(spec: KernelSpec, options: ResolveOptions): 
   const tree = buildTreeOf(spec.path);
   const headers = tree ? join(tree, 'usr', 'include') : null;
   return {
-    id: tree ? basename(tree) : basename(spec.path),
+    id: `image-${hashParts([await readFile(spec.path)])}`,
+    label: tree ? basename(tree) : basename(spec.path),
     spec: text,
     image: spec.path,
     release,
@@ -76,7 +81,8 @@ async function resolveSource(spec: SourceSpec, text: string, options: ResolveOpt
   assertKernelOptions(built.config, text);
   const name = spec.definition ? basename(spec.definition).replace(/\.ya?ml$/, '') : basename(spec.tree);
   return {
-    id: patches.length ? `${name}+${patches.length}` : name,
+    id: `source-${built.key}`,
+    label: patches.length ? `${name}+${patches.length}` : name,
     spec: text,
     image: built.image,
     release: built.release,
@@ -90,7 +96,7 @@ async function resolveHost(text: string): Promise<ResolvedKernel> {
   const release = osRelease();
   const config = await readHostConfig(release);
   if (config) assertKernelOptions(config, text, 'suites');
-  return { id: 'host', spec: text, image: null, release, config, headersDir: null, cached: true };
+  return { id: `host-${hashParts([release, osVersion()])}`, label: 'host', spec: text, image: null, release, config, headersDir: null, cached: true };
 }
 
 async function readHostConfig(release: string): Promise<Map<string, string> | null> {

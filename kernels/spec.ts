@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync, statSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { FaultlineError } from '../runner/errors.js';
-import { errnoText } from '../runner/files.js';
+import { FaultlineError } from '../runner/core/errors.js';
+import { errnoText } from '../runner/core/files.js';
 import { bzImageSize, isBzImage } from './bzimage.js';
 import { loadKernelDefinition } from './definition.js';
 

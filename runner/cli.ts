@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { FaultlineError, isFaultlineError } from './errors.js';
+import { FaultlineError, isFaultlineError } from './core/errors.js';
 
 // A reader that goes away (`faultline list | head`) is no error: output stops, the work goes on
 // and its results still reach the results directory.
@@ -28,22 +28,63 @@ const withSourceOptions = (command: Command, tree: 'optional' | 'required'): Com
 
 const run = program
   .command('run')
-  .description('build, boot and run suites on a kernel; results go to results/<stamp>/')
+  .description('build, boot and run suites on one kernel or a matrix; results go to results/<stamp>/')
   .option('--suite <file>', 'a suite YAML file (repeatable; default: every suite in suites/)', collect, [])
   .option('--case <pattern>', 'only cases whose suite/case name contains this (repeatable)', collect, [])
-  .option('--kernel <spec>', 'debian:<package>, a linux-image-*.deb, a bzImage/vmlinuz path, kernels/NAME.yaml, or host (default: the current Debian cloud kernel)');
+  .option('--kernel <spec>', 'debian:<package> (a * matches every such package), a linux-image-*.deb, a bzImage/vmlinuz path, kernels/NAME.yaml, or host; repeatable (default: the current Debian cloud kernel)', collect, []);
 withSourceOptions(run, 'optional')
   .option('--per-patch', 'build, boot and run after each patch; report which patch changed which case')
+  .option('--baseline [spec]', 'compare against a baseline: the tree without its series (no value), or any kernel spec')
+  .option('--retries <n>', 'rerun a regression this often on both kernels, in fresh guests, before calling it one (a flip is flaky)', '2')
+  .option('--fail-on <classes>', 'comparison classes that fail the run, comma-separated, or none (default: regression)')
+  .option('--jobs <n>', 'guests of different kernels at once (default: one per core, at most one per kernel)')
+  .option('--shard <i/n>', "run shard i of n of the (kernel, case) jobs; combine shards with faultline merge")
+  .option('--expect <file>', 'known failures: YAML entries with case, kernel, status, reason, until, url (repeatable)', collect, [])
+  .option('--strict-expect', 'a stale expectation (matched nothing, or its case passed) fails the run')
   .addOption(new Option('--accel <mode>', 'acceleration: auto proves KVM with a probe boot, else TCG').choices(['auto', 'kvm', 'tcg']).default('auto'))
-  .option('--timeout <duration>', 'limit for the whole run (e.g. 30m); cases without a result then get timeout')
+  .option('--timeout <duration>', 'limit for the whole run, with a unit (30m, 90s, 2h); cases without a result then get timeout')
   .option('--tcg-slowdown <factor>', 'multiply guest time limits by this under TCG (boot, cases, waits)', '4')
   .option('--append <words>', 'extra guest kernel command-line words, e.g. "oops=panic" (repeatable)', collect, [])
   .option('--tap', 'print TAP 14 on stdout (progress goes to stderr)')
   .option('--json <file>', 'also write run.json to this file')
-  .option('--results <dir>', 'results directory (default: results/<stamp>)')
+  .option('--results <dir>', 'results directory, new or empty (default: results/<stamp>)')
   .action(async (options) => {
     const { runCommand } = await import('./commands/run.js');
     process.exitCode = await runCommand(options);
+  });
+
+program
+  .command('compare')
+  .description('compare two runs case by case: regressions, fixes, flaky, new and removed cases')
+  .argument('<baseline>', 'a results directory or run.json: the baseline')
+  .argument('<candidate>', 'a results directory or run.json: the run compared with it')
+  .option('--fail-on <classes>', 'classes that make the exit code 1, comma-separated, or none (default: regression)')
+  .option('--json <file>', 'write the comparison as JSON to this file')
+  .action(async (baseline: string, candidate: string, options) => {
+    const { compareCommand } = await import('./commands/compare.js');
+    process.exitCode = await compareCommand(baseline, candidate, options);
+  });
+
+program
+  .command('merge')
+  .description('combine the shards of one run (faultline run --shard i/n) into one results directory')
+  .argument('<shards...>', 'the shards\' results directories')
+  .requiredOption('--results <dir>', 'where the merged run goes (new or empty)')
+  .action(async (shards: string[], options) => {
+    const { mergeCommand } = await import('./commands/merge.js');
+    process.exitCode = await mergeCommand(shards, options);
+  });
+
+program
+  .command('report')
+  .description('render a saved run again: the summary, TAP, and with --reparse run.json from the saved consoles')
+  .argument('<results>', 'a results directory')
+  .option('--tap', 'print TAP 14 on stdout')
+  .option('--reparse', 'rebuild the results from the saved consoles, result channels and plans instead of reading run.json')
+  .option('--json <file>', 'write the run (reparsed or as read) to this file')
+  .action(async (dir: string, options) => {
+    const { reportCommand } = await import('./commands/report.js');
+    process.exitCode = await reportCommand(dir, options);
   });
 
 withSourceOptions(program.command('build'), 'required')

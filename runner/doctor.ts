@@ -6,12 +6,12 @@ import { defaultKernelSpec } from '../kernels/default.js';
 import { resolveKernel } from '../kernels/resolve.js';
 import { parseKernelSpec } from '../kernels/spec.js';
 import { requireKernelBuildTools } from '../kernels/source/tools.js';
-import { FaultlineError } from './errors.js';
+import { FaultlineError } from './core/errors.js';
 import { buildHelper } from './helper/build.js';
-import { usableCacheDir } from './paths.js';
+import { usableCacheDir } from './core/paths.js';
 import { chooseAccel } from './qemu/accel.js';
 import { pdeathsigWrapper } from './qemu/pdeathsig.js';
-import { requireTool } from './tools.js';
+import { requireTool } from './core/tools.js';
 
 export interface Check {
   name: string;

@@ -1,59 +1,32 @@
-import type { SplatKind } from './console/splats.js';
+import type { CaseResult, KernelRecord, KernelReport, Rerun, RunModel } from './model/types.js';
 
 // The engine never prints: it emits these events, and the terminal UI and the reporters
-// consume them. Adding a reporter never touches the engine.
-export type CaseStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'crash' | 'error';
-
-export type Accel = 'kvm' | 'tcg';
-
-export type StageName = 'suites' | 'kernel' | 'helper' | 'image' | 'accel' | 'boot' | 'cases';
-
-export interface CaseResult {
-  kernel: string;
-  suite: string;
-  case: string;
-  status: CaseStatus;
-  reason: string | null;
-  durationMs: number;
-  /** Kernel reports printed while the case ran; absent when there were none. */
-  findings?: KernelReport[];
-}
-
-/** A splat from the guest console as it is reported. */
-export interface KernelReport {
-  kind: SplatKind;
-  title: string;
-  text: string;
-  fatal: boolean;
-  /** Why it did not fail the case (an allow-list entry's reason), when it did not. */
-  allowed?: string;
-  /** Allow patterns that were not applied to it because they ran too long. */
-  allowSkipped?: string;
-}
-
-export interface KernelInfo {
-  id: string;
-  release: string | null;
-  accel: Accel | 'host';
-  /** Guest time limits are multiplied by this (the TCG slowdown factor; 1 under KVM). */
-  timeoutScale: number;
-}
+// consume them, reading the run model they are handed for everything else. Adding a reporter
+// never touches the engine.
+export type StageName = 'suites' | 'kernel' | 'helper' | 'image' | 'accel' | 'boot' | 'cases' | 'rerun';
 
 export type RunEvent =
-  | { type: 'run-start'; resultsDir: string | null; kernels: string[]; cases: number }
+  /** The plan is made: `model` is the run's record, kept current by the store from here on. */
+  | { type: 'run-start'; model: RunModel; resultsDir: string | null; jobs: number }
+  /** `kernel`: the label of the kernel the stage is for. */
   | { type: 'stage-start'; stage: StageName; kernel?: string; detail?: string }
   | { type: 'stage-end'; stage: StageName; kernel?: string; ms: number; cached?: boolean; detail?: string }
-  /** `dir`: where this kernel's files go inside the results directory ('' for its top). */
-  | { type: 'kernel-ready'; kernel: KernelInfo; dir: string; qemuCommand: string[] | null }
+  | { type: 'kernel-ready'; kernel: KernelRecord; qemuCommand: string[] | null }
+  /** The helper marked the case's start (guests only). */
+  | { type: 'case-start'; kernel: string; suite: string; case: string }
   | { type: 'case-result'; result: CaseResult }
+  /** Everything for this kernel (by id) is in: its cases all have a result. */
+  | { type: 'kernel-end'; kernel: string }
+  | { type: 'rerun-result'; rerun: Rerun }
   /** The guest died or hung; a fresh one (number `guest`, from 2) runs the `cases` still without a result. */
-  | { type: 'guest-restart'; kernel: string; dir: string; guest: number; cases: number; reason: string; qemuCommand: string[] }
+  | { type: 'guest-restart'; kernel: string; guest: number; cases: number; reason: string }
   /** A splat printed while no case was running (boot, between cases). */
   | { type: 'kernel-finding'; kernel: string; finding: KernelReport }
   | { type: 'note'; kernel?: string; message: string }
   /** Inside a long stage (a kernel build): `step` changes rarely, `detail` (the file being compiled) often. */
   | { type: 'progress'; stage: StageName; kernel?: string; step: string; detail: string }
-  | { type: 'run-end'; results: CaseResult[]; exitCode: number; ms: number };
+  /** Everything is in: results, reruns, comparisons and expectations; `why` explains a non-zero exit. */
+  | { type: 'run-end'; model: RunModel; exitCode: number; why: string[]; ms: number };
 
 export type RunEventListener = (event: RunEvent) => void;
 

@@ -6,13 +6,16 @@ export interface HostRun {
   stderr: string;
 }
 
+/** Runs the helper on a plan on the running kernel: for real, or a replay of a saved run. */
+export type HostRunner = (helper: string, planFile: string, onData: (chunk: string) => void, signal?: AbortSignal) => Promise<HostRun>;
+
 // `--kernel host`: the same helper and plan, straight on the running kernel. The helper itself
 // skips what the host cannot give (huge pages, uffd permission) and names the fix; nothing
 // here changes a system setting.
-export async function runOnHost(helper: string, planFile: string, onData: (chunk: string) => void, signal?: AbortSignal): Promise<HostRun> {
+export const runOnHost: HostRunner = async (helper, planFile, onData, signal) => {
   const child = execa(helper, ['run', planFile], { reject: false, buffer: { stdout: false, stderr: true }, ...(signal ? { cancelSignal: signal } : {}) });
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', onData);
   const done = await child;
   return { exitCode: done.exitCode ?? null, signal: done.signal ?? null, stderr: String(done.stderr ?? '') };
-}
+};

@@ -1,172 +1,229 @@
-import { mkdirSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { buildBaseImage } from '../images/initramfs.js';
-import { resolveKernel, type ResolvedKernel } from '../kernels/resolve.js';
 import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
-import { FaultlineError } from './errors.js';
-import type { Accel, CaseResult, RunEvents } from './events.js';
-import { buildHelper } from './helper/build.js';
-import { runOnHost } from './host.js';
-import { chooseAccel, type AccelMode } from './qemu/accel.js';
-import { exitCodeFor } from './results/run-document.js';
-import type { ResultsDirectory } from './results/results-dir.js';
+import type { ResolvedKernel } from '../kernels/resolve.js';
+import { FaultlineError } from './core/errors.js';
+import type { RunEvents } from './events.js';
+import { applyExpectations } from './expect/apply.js';
+import type { HostRunner } from './host.js';
+import { prepareKernel, runCases, type KernelRunOptions, type KernelSlot, type PreparedKernel } from './kernel-run.js';
+import { compareKernels } from './model/compare.js';
+import type { ResultSink } from './model/sink.js';
+import { shardJobs } from './model/shard.js';
+import { ResultStore } from './model/store.js';
+import { defaultFailOn, verdictOf } from './model/summary.js';
+import { caseKey, type CaseRef, type ComparisonClass, type ExpectationEntry, type KernelRecord, type KernelRole, type PlannedCase, type Shard } from './model/types.js';
+import { eachLimited, Mutex } from './parallel.js';
+import type { AccelMode } from './qemu/accel.js';
+import type { Booter } from './qemu/boot.js';
+import { runStop } from './stopping.js';
 import type { LoadedSuites } from './suites.js';
-import { checkScaledLimits } from './suite/compile.js';
-import { CaseResultStream } from './tap/case-results.js';
-import { rawLog } from './results/raw-log.js';
-import { caseKey } from './console/watcher.js';
-import { runGuestSession } from './guest/session.js';
-import { runStop, type RunStop } from './stopping.js';
+
+/** A kernel of the matrix as the command line gave it. */
+export interface MatrixEntry {
+  spec: KernelSpec;
+  role: KernelRole | null;
+  /** What the column is when the spec does not say (the patch of a per-patch column). */
+  title?: string;
+}
 
 export interface RunOptions {
   /** The cases, loaded and checked before anything else happens. */
   loaded: LoadedSuites;
-  /** Run on each in turn (several for --per-patch), all with the same plan. */
-  kernels: KernelSpec[];
+  kernels: MatrixEntry[];
+  /** Which kernel is compared with which: indexes into `kernels`, baseline first. */
+  pairs: [number, number][];
   accel: AccelMode;
   cacheDir: string;
-  results: ResultsDirectory;
+  /** Where a file goes: the results directory, and a kernel's own directory inside it. */
+  path(dir: string, name: string): string;
+  command: string[];
   /** Guest time limits are multiplied by this under TCG. */
   tcgSlowdown: number;
   /** The whole run's limit (`--timeout`): cases still without a result then get `timeout`. */
   timeoutMs?: number;
   /** Extra guest kernel command-line words. */
   append?: readonly string[];
+  /** Guests of different kernels at once. */
+  jobs: number;
+  shard: Shard | null;
+  /** How often a regression is rerun on both kernels, in fresh guests, before it is called one. */
+  retries: number;
+  failOn?: readonly ComparisonClass[];
+  expectations?: { entries: ExpectationEntry[]; strict: boolean; now: Date } | null;
   signal?: AbortSignal;
+  /** Injected to replay saved guests and host runs (report --reparse, tests). */
+  boot?: Booter;
+  host?: HostRunner;
+  /** Injected to take a saved run's kernels as they were instead of resolving them again. */
+  prepare?: (o: KernelRunOptions, slot: KernelSlot) => Promise<PreparedKernel>;
+  /** The store to fill, made by the caller so reporters can watch it from the start. */
+  store: ResultStore;
 }
 
-/** The options with the run's own stop: `signal` fires on the user's signal or the time limit. */
-type RunContext = RunOptions & { stop: RunStop };
-
-/** Where one kernel's files go: the results directory itself, or kernel-N/ when there are several. */
-interface KernelRun {
-  spec: KernelSpec;
-  label: string;
-  dir: string;
-  path(name: string): string;
-  /** What its results are filed under once the kernel resolved (the spec's text until then). */
-  kernelId?: string;
-}
-
-// The stages of a run, in order, each timed through events, per kernel: kernel, helper, and
-// either the host or image + accel + boot. Infrastructure failures throw.
-export async function runSuites(options: RunOptions, events: RunEvents): Promise<{ exitCode: number; results: CaseResult[] }> {
+// The stages of a run: the kernels of the matrix, several at once (each resolved, built and
+// booted, its cases run), then the regressions rerun in fresh guests, the comparisons and the
+// expectations. The store holds every result; the exit code is read from its model.
+export async function runMatrix(options: RunOptions, events: RunEvents, resultsDir: string | null): Promise<{ exitCode: number; why: string[] }> {
   const started = performance.now();
   const stop = runStop(options.signal, options.timeoutMs);
-  const opts: RunContext = { ...options, stop, ...(stop.signal ? { signal: stop.signal } : {}) };
-  const loaded = opts.loaded;
-  await writeFile(opts.results.path('plan.txt'), loaded.plan);
-  const runs = opts.kernels.map((spec, i): KernelRun => {
-    const dir = opts.kernels.length === 1 ? '' : `kernel-${i}`;
-    if (dir) mkdirSync(opts.results.path(dir), { recursive: true });
-    return { spec, label: formatKernelSpec(spec), dir, path: (name) => opts.results.path(join(dir, name)) };
+  const signal = stop.signal;
+  const { store, loaded } = options;
+  const model = store.model;
+  model.matrix.pairs = options.pairs;
+  model.failOn = [...(options.failOn ?? defaultFailOn)];
+  store.on({
+    result: (result) => events.emit({ type: 'case-result', result }),
+    rerun: (rerun) => events.emit({ type: 'rerun-result', rerun }),
+    restart: (r) => events.emit({ type: 'guest-restart', kernel: r.kernel, guest: r.guest, cases: r.cases, reason: r.reason }),
+    finding: ({ kernel, ...finding }) => events.emit({ type: 'kernel-finding', kernel, finding }),
   });
-  events.emit({ type: 'run-start', resultsDir: opts.results.dir, kernels: runs.map((r) => r.label), cases: loaded.planned.length });
-
-  // Everything reported, by whichever stage: run-end and the exit code count exactly these.
-  const results: CaseResult[] = [];
-  events.on((e) => {
-    if (e.type === 'case-result') results.push(e.result);
-  });
-  const markMissing = (run: KernelRun, from: number, missing: { status: CaseResult['status']; reason: string }): void => {
-    const done = new Set(results.slice(from).map(caseKey));
-    for (const p of loaded.planned) {
-      if (!done.has(caseKey(p))) events.emit({ type: 'case-result', result: { kernel: run.kernelId ?? run.label, ...p, ...missing, durationMs: 0 } });
-    }
+  const slots = options.kernels.map((k, index): KernelSlot => ({ spec: k.spec, index, role: k.role, dir: options.kernels.length === 1 ? '' : `kernel-${index}` }));
+  const casesOf = planShare(options, loaded.planned);
+  const labels = new Labels();
+  const kernelOptions: KernelRunOptions = {
+    loaded,
+    accel: options.accel,
+    cacheDir: options.cacheDir,
+    tcgSlowdown: options.tcgSlowdown,
+    append: options.append ?? [],
+    path: options.path,
+    events,
+    store,
+    signal,
+    stopped: () => stop.missing(),
+    builds: new Mutex(),
+    ...(options.boot ? { boot: options.boot } : {}),
+    ...(options.host ? { host: options.host } : {}),
   };
-  let exitCode = 3;
+  events.emit({ type: 'run-start', model, resultsDir, jobs: options.jobs });
+
+  const prepared = new Map<number, PreparedKernel>();
+  const failures: FaultlineError[] = [];
+  let exit = { exitCode: 3, why: [] as string[] };
   try {
-    for (const [index, run] of runs.entries()) {
-      const from = results.length;
+    await eachLimited(slots.filter((s) => casesOf(s.index).length > 0), options.jobs, async (slot) => {
+      const cases = casesOf(slot.index);
+      let kernel: KernelRecord | null = null;
       try {
-        if (opts.signal?.aborted) throw opts.signal.reason;
-        await runKernel(opts, events, run, loaded);
+        if (signal?.aborted) throw signal.reason;
+        const ready = await (options.prepare ? options.prepare(kernelOptions, slot) : prepareKernel(kernelOptions, slot, (r) => labels.of(r)));
+        const twin = model.kernels.find((k) => k.id === ready.record.id);
+        if (twin) {
+          events.emit({ type: 'note', message: `${formatKernelSpec(slot.spec)} is the same kernel as ${twin.spec} (${twin.label}); its cases run once` });
+          return;
+        }
+        kernel = ready.record;
+        store.addKernel(kernel);
+        prepared.set(slot.index, ready);
+        await runCases(kernelOptions, ready, cases, sinkFor(store, kernel.id));
       } catch (error) {
         // Stopped (Ctrl-C, --timeout) or failed (a build, QEMU) before this kernel's cases all
-        // reported: they are marked, never dropped, and an infrastructure failure still ends the run.
-        if (opts.signal?.aborted) {
-          markMissing(run, from, stop.missing());
-          continue;
-        }
-        const what = error instanceof FaultlineError ? error.message.split('\n')[0]!.replace(/:$/, '') : String(error);
-        markMissing(run, from, { status: 'error', reason: `no result: ${what}` });
-        for (const later of runs.slice(index + 1)) markMissing(later, results.length, { status: 'error', reason: `no result: the run stopped at ${run.label}: ${what}` });
-        throw error;
+        // reported: they are marked, never dropped, and the other kernels go on.
+        kernel ??= unresolved(slot, model.matrix.kernels[slot.index]?.spec ?? formatKernelSpec(slot.spec));
+        store.addKernel(kernel);
+        if (signal?.aborted) return store.fillMissing(kernel.id, cases, stop.missing());
+        if (!(error instanceof FaultlineError)) throw error;
+        failures.push(error);
+        store.fillMissing(kernel.id, cases, { status: 'error', reason: `no result: ${firstLine(error.message)}` });
+      } finally {
+        if (kernel) events.emit({ type: 'kernel-end', kernel: kernel.id });
       }
-    }
-    exitCode = stop.exitCode() ?? exitCodeFor(results);
-    return { exitCode, results };
-  } catch (error) {
-    exitCode = error instanceof FaultlineError ? error.exitCode : 3;
-    throw error;
+    });
+    if (!signal?.aborted) await rerunRegressions(options, kernelOptions, prepared, events);
+    model.comparisons = comparePairs(options.pairs, model);
+    if (options.expectations) model.expectations = applyExpectations(model, options.expectations);
+    const failure = failures[0];
+    const signalled = stop.exitCode();
+    if (failure) exit = { exitCode: failure.exitCode, why: [firstLine(failure.message)] };
+    else if (signalled !== null) exit = { exitCode: signalled, why: ['stopped by a signal'] };
+    else exit = verdictOf(model, options.failOn ?? defaultFailOn);
+    if (failure) throw failure;
+    return exit;
   } finally {
-    events.emit({ type: 'run-end', results, exitCode, ms: Math.round(performance.now() - started) });
+    store.finish(exit.exitCode);
+    events.emit({ type: 'run-end', model, exitCode: exit.exitCode, why: exit.why, ms: Math.round(performance.now() - started) });
   }
 }
 
-async function runKernel(opts: RunContext, events: RunEvents, run: KernelRun, loaded: LoadedSuites): Promise<void> {
-  const label = opts.kernels.length === 1 ? undefined : run.label;
-  const kernel = await events.stage(
-    'kernel',
-    label,
-    () =>
-      resolveKernel(run.spec, {
-        cacheDir: opts.cacheDir,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        onProgress: (p) => events.emit({ type: 'progress', stage: 'kernel', ...(label ? { kernel: label } : {}), step: p.step, detail: p.detail }),
-      }),
-    (k) => ({ cached: k.cached, detail: `${k.id}${k.release ? ` (${k.release})` : ''}` }),
-  );
-  run.kernelId = kernel.id;
-  const helper = await events.stage('helper', kernel.id, () => buildHelper({ headersDir: kernel.headersDir, cacheDir: opts.cacheDir }), (h) => ({
-    cached: h.cached,
-    detail: h.hash,
-  }));
-  return kernel.image === null ? runHost(opts, events, run, kernel, helper.path, loaded) : runGuest(opts, events, run, kernel, helper.path, loaded);
+/** The cases each kernel runs: all of them, or this shard's share. */
+function planShare(options: RunOptions, planned: readonly PlannedCase[]): (kernel: number) => PlannedCase[] {
+  if (!options.shard) return () => [...planned];
+  const jobs = shardJobs(options.kernels.length, planned, options.shard);
+  return (kernel) => planned.filter((p) => jobs.some((j) => j.kernel === kernel && j.case === caseKey(p)));
 }
 
-async function runHost(opts: RunContext, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<void> {
-  events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: 'host', timeoutScale: 1 }, dir: run.dir, qemuCommand: null });
-  const stream = new CaseResultStream(kernel.id, loaded.planned, (result) => events.emit({ type: 'case-result', result }));
-  const raw = rawLog(run.path('results.raw'));
-  const done = await events.stage('cases', kernel.id, () =>
-    runOnHost(helper, opts.results.path('plan.txt'), (chunk) => {
-      raw(chunk);
-      stream.write(chunk);
-    }, opts.signal),
-  );
-  if (done.exitCode === 2) {
-    throw new FaultlineError('build', `the helper rejected the compiled plan: ${done.stderr.trim()}`, { where: opts.results.path('plan.txt') });
+// Before a case is called a regression it runs again on both kernels, in fresh guests; a case
+// whose outcome does not hold is flaky, not a regression (compare.ts reads the reruns).
+async function rerunRegressions(options: RunOptions, kernelOptions: KernelRunOptions, prepared: Map<number, PreparedKernel>, events: RunEvents): Promise<void> {
+  if (options.retries === 0 || options.pairs.length === 0) return;
+  const model = options.store.model;
+  const wanted = new Map<number, PlannedCase[]>();
+  for (const comparison of comparePairs(options.pairs, model)) {
+    const regressed = comparison.cases.filter((c) => c.class === 'regression').map((c) => options.loaded.planned.find((p) => p.suite === c.suite && p.case === c.case)!);
+    for (const id of [comparison.baseline.id, comparison.candidate.id]) {
+      const index = model.kernels.find((k) => k.id === id)!.index;
+      const list = wanted.get(index) ?? [];
+      for (const c of regressed) if (!list.includes(c)) list.push(c);
+      wanted.set(index, list);
+    }
   }
-  if (opts.signal?.aborted) return void stream.finish(opts.stop.missing());
-  const reason = done.signal ? `no result: the helper was stopped by ${done.signal}` : `no result: the helper exited (${done.exitCode}) before this case reported`;
-  stream.finish({ status: 'crash', reason });
+  const work = [...wanted].filter(([index, cases]) => cases.length > 0 && prepared.has(index));
+  if (work.length === 0) return;
+  const count = work.reduce((n, [, cases]) => Math.max(n, cases.length), 0);
+  events.emit({ type: 'note', message: `${count} regression candidate${count === 1 ? '' : 's'}: rerun ${options.retries} time${options.retries === 1 ? '' : 's'} on both kernels in fresh guests` });
+  for (let attempt = 1; attempt <= options.retries; attempt++) {
+    await eachLimited(work, options.jobs, async ([index, cases]) => {
+      const kernel = prepared.get(index)!;
+      await runCases(kernelOptions, kernel, cases, rerunSink(options.store, kernel.record.id, cases, attempt), attempt);
+    });
+  }
 }
 
-async function runGuest(opts: RunContext, events: RunEvents, run: KernelRun, kernel: ResolvedKernel, helper: string, loaded: LoadedSuites): Promise<void> {
-  const image = await events.stage('image', kernel.id, () => buildBaseImage({ helperPath: helper, cacheDir: opts.cacheDir }), (i) => ({ cached: i.cached, detail: i.hash }));
-  const accel = await events.stage('accel', kernel.id, () => chooseAccel(opts.accel, kernel.image!, opts.cacheDir), (a) => ({
-    cached: a.cached,
-    detail: `${a.accel}: ${a.reason}`,
-  }));
-  const timeoutScale = accel.accel === 'tcg' ? opts.tcgSlowdown : 1;
-  checkScaledLimits(loaded.suites, timeoutScale, 'under TCG');
-  await events.stage('boot', kernel.id, () =>
-    runGuestSession({
-      kernelId: kernel.id,
-      kernelImage: kernel.image!,
-      accel: accel.accel as Accel,
-      timeoutScale,
-      append: opts.append ?? [],
-      baseImage: image.path,
-      loaded,
-      files: run,
-      events,
-      signal: opts.signal,
-      stopped: () => opts.stop.missing(),
-      onFirstStart: (argv) =>
-        events.emit({ type: 'kernel-ready', kernel: { id: kernel.id, release: kernel.release, accel: accel.accel as Accel, timeoutScale }, dir: run.dir, qemuCommand: argv }),
-    }),
-  );
+function comparePairs(pairs: readonly [number, number][], model: ResultStore['model']) {
+  const byIndex = (i: number) => model.kernels.find((k) => k.index === i);
+  return pairs.flatMap(([b, c]) => {
+    const baseline = byIndex(b);
+    const candidate = byIndex(c);
+    return baseline && candidate ? [compareKernels({ baseline, candidate, results: model.results, reruns: model.reruns, order: model.matrix.cases })] : [];
+  });
+}
+
+function sinkFor(store: ResultStore, kernel: string): ResultSink {
+  return { report: (result) => store.record(result), has: (ref) => store.has(kernel, ref) };
+}
+
+/** A rerun keeps its own first result per case, recorded beside the run's, never instead of it. */
+function rerunSink(store: ResultStore, kernel: string, cases: readonly CaseRef[], attempt: number): ResultSink {
+  const planned = new Set(cases.map(caseKey));
+  const seen = new Set<string>();
+  return {
+    report: (result) => {
+      const key = caseKey(result);
+      if (!planned.has(key) || seen.has(key)) return false;
+      seen.add(key);
+      store.recordRerun({ ...result, attempt });
+      return true;
+    },
+    has: (ref) => seen.has(caseKey(ref)),
+  };
+}
+
+/** A kernel that never resolved still needs a record for its cases' results. */
+function unresolved(slot: KernelSlot, spec: string): KernelRecord {
+  return { id: `unresolved-${slot.index}`, label: spec, index: slot.index, spec, role: slot.role, release: null, accel: null, timeoutScale: 1, dir: slot.dir };
+}
+
+/** Labels are for people, so two kernels never share one: the second gets its position. */
+class Labels {
+  private readonly taken = new Set<string>();
+
+  of(resolved: ResolvedKernel): string {
+    let label = resolved.label;
+    for (let n = 2; this.taken.has(label); n++) label = `${resolved.label} (${n})`;
+    this.taken.add(label);
+    return label;
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!.replace(/:$/, '');
 }

@@ -1,5 +1,5 @@
-import { abortExitCode } from './commands/interrupt.js';
-import type { CaseStatus } from './events.js';
+import { abortExitCode } from './core/abort.js';
+import type { CaseStatus } from './model/types.js';
 import { formatDuration } from './suite/schema.js';
 
 /** Why a run stops early: a signal from the user, or its own time limit (`--timeout`). */

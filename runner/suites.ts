@@ -1,16 +1,14 @@
 import { realpathSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { FaultlineError } from './errors.js';
-import { defaultSuitesDir } from './paths.js';
-import { compileSuites } from './suite/compile.js';
+import { FaultlineError } from './core/errors.js';
+import { defaultSuitesDir } from './core/paths.js';
 import { loadSuite } from './suite/load.js';
 import type { Suite } from './suite/model.js';
-import type { PlannedCase } from './tap/case-results.js';
+import type { PlannedCase } from './model/types.js';
 
 export interface LoadedSuites {
   suites: Suite[];
-  plan: string;
   planned: PlannedCase[];
 }
 
@@ -51,7 +49,7 @@ export async function loadSuites(files: readonly string[], only: readonly string
   const selected = only.length === 0
     ? suites
     : suites.map((s) => ({ ...s, cases: s.cases.filter((c) => only.some((o) => `${s.name}/${c.name}`.includes(o))) })).filter((s) => s.cases.length > 0);
-  const planned = selected.flatMap((s) => s.cases.map((c) => ({ suite: s.name, case: c.name })));
+  const planned = selected.flatMap((s) => s.cases.map((c) => ({ suite: s.name, case: c.name, file: s.file, line: c.line })));
   if (planned.length === 0) throw new FaultlineError('usage', `no case matches ${only.join(', ')}`, { hint: 'Run `faultline list` to see the case names.' });
-  return { suites: selected, plan: compileSuites(selected), planned };
+  return { suites: selected, planned };
 }

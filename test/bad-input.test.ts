@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import t from 'tap';
 import { defaultKernelPackage } from '../kernels/default.js';
-import type { RunDocument } from '../runner/results/run-document.js';
+import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { defaultKernel } from './fixtures/host.js';
 
 // The robustness issues as a table: each bad input gets its exit code and its exact paragraph

@@ -18,8 +18,8 @@ t.teardown(() => {
 
 t.test('boots the default Debian kernel and carries TAP on the result channel', async (t) => {
   const kernel = await defaultKernel();
-  t.match(kernel.id, /^6\.\d+\.\d+-\d+-cloud-amd64$/);
-  t.equal(kernel.release, kernel.id);
+  t.match(kernel.label, /^6\.\d+\.\d+-\d+-cloud-amd64$/);
+  t.equal(kernel.release, kernel.label);
   t.equal(kernel.config?.get('CONFIG_USERFAULTFD'), 'y');
   const { kind, choice: accel } = await hostAccel();
   t.comment(`host kind "${kind}": ${accel.reason}`);

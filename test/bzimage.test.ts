@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { bzImageRelease, bzImageVersionString, isBzImage } from '../kernels/bzimage.js';
 import { parseKernelSpec } from '../kernels/spec.js';
-import { FaultlineError } from '../runner/errors.js';
+import { FaultlineError } from '../runner/core/errors.js';
 
 /** A synthetic image: just the setup header fields the reader looks at. */
 function fakeBzImage(version: string | null, protocol = 0x020f): Buffer {
@@ -55,12 +55,12 @@ t.test('kernel specs', async (t) => {
   };
   t.equal(
     message(join(dir, 'nope')),
-    `${join(dir, 'nope')}: kernel file ${join(dir, 'nope')} does not exist\n` +
+    `kernel file ${join(dir, 'nope')} does not exist\n` +
       '  give the path of a bzImage (arch/x86/boot/bzImage or /boot/vmlinuz-*), a linux-image-*.deb, debian:<package>, or host',
   );
   t.equal(
     message(bad),
-    `${bad}: ${bad} is not a bzImage (no "HdrS" boot header)\n` +
+    `${bad} is not a bzImage (no "HdrS" boot header)\n` +
       '  give arch/x86/boot/bzImage, not vmlinux or a compressed module; or use debian:<package> or host',
   );
   t.equal(

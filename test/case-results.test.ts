@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import type { CaseResult } from '../runner/events.js';
-import { CaseResultStream, type PlannedCase } from '../runner/tap/case-results.js';
+import { ResultStore } from '../runner/model/store.js';
+import type { CaseResult, PlannedCase } from '../runner/model/types.js';
+import { CaseResultStream } from '../runner/tap/case-results.js';
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, 'fixtures', 'results', name), 'latin1');
 
@@ -14,17 +15,20 @@ const planned: PlannedCase[] = [
   { suite: 'missing-faults', case: 'copy-anon' },
 ];
 
-/** Feeds the text in small, uneven chunks, as a serial port delivers it. */
+/** Feeds the text in small, uneven chunks, as a serial port delivers it, into the run's store,
+ * which keeps the first result of each case and marks the ones that never came. */
 function feed(text: string, chunk = 7): { live: CaseResult[]; final: CaseResult[] } {
   const live: CaseResult[] = [];
-  const stream = new CaseResultStream('k1', planned, (r) => live.push(r));
+  const store = new ResultStore({ command: [], kernels: [{ spec: 'k1', role: null }], cases: planned }).on({ result: (r) => live.push(r) });
+  const stream = new CaseResultStream('k1', planned, (r) => store.record(r));
   for (let i = 0, n = 0; i < text.length; n++) {
     const size = chunk + (n % 3);
     stream.write(text.slice(i, i + size));
     i += size;
   }
-  const final = stream.finish({ status: 'crash', reason: 'no result: the guest stopped' });
-  return { live, final };
+  stream.end();
+  store.fillMissing('k1', planned, { status: 'crash', reason: 'no result: the guest stopped' });
+  return { live, final: store.model.results };
 }
 
 const brief = (rs: CaseResult[]) => rs.map((r) => `${r.suite}/${r.case} ${r.status}${r.reason ? `: ${r.reason}` : ''}`);
@@ -38,7 +42,7 @@ t.test('every status comes through with its reason and time', async (t) => {
     'minor-faults/blocked-forever-shmem timeout: case did not finish within 5000 ms (in step 7, line 88: join)',
     'missing-faults/copy-anon crash: case process killed by SIGSEGV during step 3 (line 12: access)',
   ]);
-  t.same(final, live, 'finish adds nothing when every planned case reported');
+  t.same(final, live, 'nothing is missing when every planned case reported');
   t.equal(live[0]!.durationMs, 3);
   t.equal(live[3]!.durationMs, 5001);
   t.equal(live[0]!.kernel, 'k1');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { Parser } from 'tap-parser';
-import type { RunDocument } from '../runner/results/run-document.js';
+import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { hostAccel, type HostAccel } from './fixtures/host.js';
 
 // The built CLI, run as a user runs it: real kernels, real QEMU, real helper.
@@ -31,7 +31,7 @@ t.test('default suites on the Debian cloud kernel under QEMU: everything passes 
   const doc = readRun(dir);
   t.equal(doc.version, 1);
   t.equal(doc.kernels.length, 1);
-  t.match(doc.kernels[0], { id: /^6\.1\.0-\d+-cloud-amd64$/, release: /^6\.1\.0-\d+-cloud-amd64$/, accel: host.choice.accel });
+  t.match(doc.kernels[0], { id: /^deb-[0-9a-f]{24}$/, label: /^6\.1\.0-\d+-cloud-amd64$/, release: /^6\.1\.0-\d+-cloud-amd64$/, accel: host.choice.accel });
   const suites = new Set(doc.results.map((r) => r.suite));
   t.same([...suites].sort(), ['minor-faults', 'missing-faults']);
   t.ok(doc.results.length >= 60, `ran ${doc.results.length} cases`);
@@ -65,7 +65,7 @@ t.test('--kernel host runs the same cases on the running kernel', async (t) => {
   t.equal(run.exitCode, 0, run.stdout + run.stderr);
   const doc = readRun(dir);
   t.same(JSON.parse(readFileSync(json, 'utf8')), doc, '--json writes the same document');
-  t.match(doc.kernels, [{ id: 'host', accel: 'host' }]);
+  t.match(doc.kernels, [{ id: /^host-[0-9a-f]{24}$/, label: 'host', accel: 'host' }]);
   t.ok(doc.results.length >= 60);
   for (const r of doc.results) t.ok(r.status === 'pass' || (r.status === 'skip' && r.reason), `${r.case}: ${r.status} ${r.reason ?? ''}`);
   for (const r of doc.results.filter((r) => r.status === 'skip' && /huge pages/.test(r.reason ?? ''))) {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { matchAllowPattern } from '../runner/console/allow-match.js';
 import { defaultConsolePolicy, withFindings, type ConsolePolicy } from '../runner/console/verdict.js';
 import type { Splat } from '../runner/console/splats.js';
-import type { CaseResult } from '../runner/events.js';
+import type { CaseResult } from '../runner/model/types.js';
 import { parseSuite } from '../runner/suite/load.js';
 
 const result = (status: CaseResult['status'], reason: string | null = null): CaseResult => ({ kernel: 'k', suite: 's', case: 'c', status, reason, durationMs: 5 });

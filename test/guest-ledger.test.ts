@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { defaultConsolePolicy } from '../runner/console/verdict.js';
-import type { CaseResult } from '../runner/events.js';
 import { GuestLedger } from '../runner/guest/ledger.js';
-import type { PlannedCase } from '../runner/tap/case-results.js';
+import { ResultStore } from '../runner/model/store.js';
+import type { ResultSink } from '../runner/model/sink.js';
+import type { CaseResult, PlannedCase } from '../runner/model/types.js';
 
 // The two serial streams of recorded faultline guests (runs/NAME.log: console, runs/NAME.tap:
 // result channel), replayed in every order they could arrive in.
@@ -18,9 +19,15 @@ const zeropage: PlannedCase[] = ['before', 'dontwake', 'after'].map((c) => ({ su
 type Order = 'console first' | 'results first' | 'interleaved';
 const orders: Order[] = ['console first', 'results first', 'interleaved'];
 
+/** The run's store for one kernel, as the session gives the ledger; `reported` is what it kept. */
+function storeSink(planned: PlannedCase[]): { sink: ResultSink; reported: CaseResult[] } {
+  const store = new ResultStore({ command: [], kernels: [{ spec: 'k', role: null }], cases: planned });
+  return { sink: { report: (r) => store.record(r), has: (ref) => store.has('k', ref) }, reported: store.model.results };
+}
+
 function replay(name: string, planned: PlannedCase[], order: Order): { ledger: GuestLedger; reported: CaseResult[] } {
-  const reported: CaseResult[] = [];
-  const ledger = new GuestLedger('k', planned, () => defaultConsolePolicy, (r) => reported.push(r));
+  const { sink, reported } = storeSink(planned);
+  const ledger = new GuestLedger('k', planned, () => defaultConsolePolicy, sink);
   const console = consoleLines(name);
   const tap = tapLines(name);
   if (order === 'console first') {
@@ -64,14 +71,14 @@ t.test('a panic: what arrived is reported, the running case is left for the sess
     t.same(brief(reported), ['before pass'], order);
     t.same(ledger.unfinished(), { ref: { suite: 'zeropage-dontwake', case: 'dontwake' }, ended: false }, order);
     t.same(ledger.recentFindings().map((f) => f.kind), ['oops', 'panic'], order);
-    ledger.reportUnfinished(ledger.unfinished()!.ref, { status: 'crash', reason: 'no result: the guest died during this case' });
+    ledger.reportUnfinished(ledger.unfinished()!.ref, { status: 'crash', reason: 'no result: the guest died during this case' }, 0);
     t.match(reported[1], { case: 'dontwake', status: 'crash', reason: /^kernel oops: BUG: kernel NULL pointer dereference.*; no result: the guest died during this case$/ });
   }
 });
 
 t.test('a result that never came after its end mark: that case is the unfinished one', async (t) => {
-  const reported: CaseResult[] = [];
-  const ledger = new GuestLedger('k', zeropage, () => defaultConsolePolicy, (r) => reported.push(r));
+  const { sink, reported } = storeSink(zeropage);
+  const ledger = new GuestLedger('k', zeropage, () => defaultConsolePolicy, sink);
   consoleLines('oops').forEach((l) => ledger.consoleLine(l));
   const tap = tapLines('oops');
   tap.slice(0, tap.findIndex((l) => /ok 3 - after/.test(l))).forEach((c) => ledger.resultChunk(c));

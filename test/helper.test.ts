@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
-import { FaultlineError } from '../runner/errors.js';
+import { FaultlineError } from '../runner/core/errors.js';
 import { buildHelper } from '../runner/helper/build.js';
 import { compileSuites } from '../runner/suite/compile.js';
 import { loadSuite } from '../runner/suite/load.js';

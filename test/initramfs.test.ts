@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import t from 'tap';
 import { isStaticElf } from '../images/elf.js';
 import { BUSYBOX_APPLETS, buildBaseImage, guestAgentPath, planArchive } from '../images/initramfs.js';
-import { FaultlineError } from '../runner/errors.js';
+import { FaultlineError } from '../runner/core/errors.js';
 import { buildStandInHelper } from './fixtures/guest/stand-in.js';
 
 const list = async (gz: Buffer): Promise<string[]> =>

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FaultlineError } from '../runner/errors.js';
+import { FaultlineError } from '../runner/core/errors.js';
 import { assertKernelOptions, missingOptions, parseKernelConfig, requiredKernelOptions } from '../kernels/config.js';
 
 const allSet = requiredKernelOptions.map((o) => `${o.name}=y`).join('\n');

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
-import { cacheDir } from '../runner/paths.js';
-import type { RunDocument } from '../runner/results/run-document.js';
+import { cacheDir } from '../runner/core/paths.js';
+import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
 
 // The kernel under test misbehaving for real: Debian's 6.1 tree with a fixture patch that

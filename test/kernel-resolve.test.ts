@@ -27,7 +27,8 @@ t.test('a /boot-style file kernel finds its config beside it', async (t) => {
   writeFileSync(join(dir, 'vmlinuz-6.9.1-test'), fakeBzImage('6.9.1-test (me@box) #1'));
   writeFileSync(join(dir, 'config-6.9.1-test'), goodConfig);
   const kernel = await resolveKernel(parseKernelSpec(join(dir, 'vmlinuz-6.9.1-test')), { cacheDir });
-  t.equal(kernel.id, 'vmlinuz-6.9.1-test');
+  t.equal(kernel.label, 'vmlinuz-6.9.1-test');
+  t.match(kernel.id, /^image-[0-9a-f]{24}$/, 'a file kernel is known by its bytes');
   t.equal(kernel.release, '6.9.1-test');
   t.equal(kernel.image, join(dir, 'vmlinuz-6.9.1-test'));
   t.equal(kernel.config?.get('CONFIG_USERFAULTFD'), 'y');
@@ -42,7 +43,7 @@ t.test('a build tree kernel is named after its tree and checked against .config'
   writeFileSync(image, fakeBzImage('6.10.0-rc1+ (me@box) #7'));
   writeFileSync(join(tree, '.config'), goodConfig);
   const kernel = await resolveKernel({ kind: 'file', path: image }, { cacheDir });
-  t.same({ id: kernel.id, release: kernel.release, headersDir: kernel.headersDir }, { id: 'uffd-fix', release: '6.10.0-rc1+', headersDir: join(tree, 'usr/include') });
+  t.same({ label: kernel.label, release: kernel.release, headersDir: kernel.headersDir }, { label: 'uffd-fix', release: '6.10.0-rc1+', headersDir: join(tree, 'usr/include') });
   writeFileSync(join(tree, '.config'), goodConfig.replace('CONFIG_USERFAULTFD=y', '# CONFIG_USERFAULTFD is not set'));
   await t.rejects(resolveKernel({ kind: 'file', path: image }, { cacheDir }), {
     kind: 'kernel',
@@ -53,7 +54,8 @@ t.test('a build tree kernel is named after its tree and checked against .config'
 
 t.test('the host kernel', async (t) => {
   const kernel = await resolveKernel({ kind: 'host' }, { cacheDir });
-  t.same({ id: kernel.id, spec: kernel.spec, image: kernel.image, release: kernel.release }, { id: 'host', spec: 'host', image: null, release: release() });
+  t.same({ label: kernel.label, spec: kernel.spec, image: kernel.image, release: kernel.release }, { label: 'host', spec: 'host', image: null, release: release() });
+  t.match(kernel.id, /^host-[0-9a-f]{24}$/);
 });
 
 t.test('unknown Debian packages fail with the fix', async (t) => {
@@ -77,8 +79,9 @@ t.test('a Debian kernel is downloaded once, then found by its meta package', asy
   t.match(pkg, /^linux-image-6\.\d+\.\d+-\d+-cloud-amd64$/);
   const kernel = await resolveKernel({ kind: 'debian', package: pkg }, { cacheDir });
   t.equal(kernel.cached, false);
-  t.equal(kernel.id, pkg.slice('linux-image-'.length));
-  t.equal(kernel.release, kernel.id);
+  t.equal(kernel.label, pkg.slice('linux-image-'.length));
+  t.equal(kernel.release, kernel.label);
+  t.match(kernel.id, /^deb-[0-9a-f]{24}$/, 'known by the package\'s bytes')
   t.equal(kernel.config?.get('CONFIG_USERFAULTFD'), 'y');
   const again = await resolveKernel({ kind: 'debian', package: 'linux-image-cloud-amd64' }, { cacheDir });
   t.same(again, { ...kernel, spec: 'debian:linux-image-cloud-amd64', cached: true }, 'the meta package finds the cached kernel');

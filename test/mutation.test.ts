@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildHelper } from '../runner/helper/build.js';
-import { projectRoot } from '../runner/paths.js';
+import { projectRoot } from '../runner/core/paths.js';
 import { compileSuites } from '../runner/suite/compile.js';
 import { loadSuite } from '../runner/suite/load.js';
 

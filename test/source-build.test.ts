@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
 import { rejectsExactly } from './fixtures/errors.js';
-import { cacheDir as defaultCacheDir } from '../runner/paths.js';
+import { cacheDir as defaultCacheDir } from '../runner/core/paths.js';
 import { buildSourceKernel, type BuildProgress, type SourceKernelRequest } from '../kernels/source/build.js';
 import { compiledObjects } from '../kernels/source/progress.js';
 import type { Patch } from '../kernels/source/patches.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import t from 'tap';
-import type { ErrorKind } from '../runner/errors.js';
+import type { ErrorKind } from '../runner/core/errors.js';
 import { rejectsExactly } from './fixtures/errors.js';
 import { isCommitRange, loadPatchSeries, mailSubject, type Patch } from '../kernels/source/patches.js';
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
-import { cacheDir } from '../runner/paths.js';
-import type { RunDocument } from '../runner/results/run-document.js';
+import { cacheDir } from '../runner/core/paths.js';
+import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
 
 // faultline as a patch author uses it: Debian's 6.1 tree, the fixture series, real builds and
@@ -37,7 +37,7 @@ t.test('a patch that breaks minor faults is caught: exit 1, the failing cases na
   const named = doc.results.filter((r) => breaking.includes(`${r.suite}/${r.case}`));
   t.same(named.map((r) => r.status), ['fail', 'fail']);
   for (const r of named) t.match(r.reason, /: ioctl CONTINUE: expected errno EEXIST, got EAGAIN/, r.case);
-  t.match(doc.kernels[0], { id: 'linux-source-6.1+1', release: /^6\.1\.\d+/ });
+  t.match(doc.kernels[0], { id: /^source-[0-9a-f]{24}$/, label: 'linux-source-6.1+1', release: /^6\.1\.\d+/ });
 });
 
 t.test('a harmless patch changes nothing the suites see, and a second run builds nothing', async (t) => {
@@ -51,6 +51,26 @@ t.test('a harmless patch changes nothing the suites see, and a second run builds
   t.equal(again.exitCode, 0, again.stdout + again.stderr);
   t.match(again.stdout, /^kernel .*\(cached\)/m, 'the kernel stage reports a cached build');
   t.notMatch(again.stdout, /^kernel (copy|patch|config|compile|headers)$/m, 'no build step ran');
+});
+
+t.test('--baseline: the tree alone against the tree + series; exactly the breaking fixture\'s cases are regressions', async (t) => {
+  const dir = join(scratch, 'baseline-breaks');
+  const run = await faultline(['run', '--tree', tree, '--patches', only('breaks-minor'), '--baseline', '--results', dir]);
+  if (!t.equal(run.exitCode, 1, 'exit 1: regressions')) t.comment(run.stdout + run.stderr);
+  const doc = readRun(dir);
+  t.same(doc.kernels.map((k) => [k.label, k.role]), [['linux-source-6.1', 'baseline'], ['linux-source-6.1+1', 'candidate']]);
+  const comparison = doc.comparisons[0]!;
+  t.same(comparison.cases.filter((c) => c.class === 'regression').map((c) => `${c.suite}/${c.case}`).sort(), breaking);
+  t.same(Object.entries(comparison.counts).filter(([cls, n]) => n > 0 && cls !== 'unchanged'), [['regression', 2]], 'nothing else changed');
+  for (const c of comparison.cases.filter((x) => x.class === 'regression')) t.same(c.attempts, { baseline: ['pass', 'pass', 'pass'], candidate: ['fail', 'fail', 'fail'] }, `${c.case} rerun twice on both kernels`);
+  t.same(JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')).comparisons, doc.comparisons, 'compare.json beside run.json');
+  t.match(run.stdout, /^linux-source-6\.1\+1 against linux-source-6\.1: 2 regression \(\d+ unchanged\)$/m);
+
+  const harmless = await faultline(['run', '--tree', tree, '--patches', only('harmless'), '--baseline', '--results', join(scratch, 'baseline-harmless')]);
+  if (!t.equal(harmless.exitCode, 0, 'the harmless series: exit 0')) t.comment(harmless.stdout + harmless.stderr);
+  const calm = readRun(join(scratch, 'baseline-harmless')).comparisons[0]!;
+  t.same(Object.entries(calm.counts).filter(([cls, n]) => n > 0 && cls !== 'unchanged'), [], 'no regression, nothing changed');
+  t.same(readRun(join(scratch, 'baseline-harmless')).reruns, [], 'nothing to rerun');
 });
 
 t.test('faultline build prints the bzImage path', async (t) => {
@@ -74,8 +94,8 @@ t.test('--per-patch on a three-patch mbox names the patch that breaks each case'
   const run = await faultline(['run', '--tree', tree, '--patches', join(patches, 'series-3.mbox'), '--per-patch', '--results', dir]);
   t.equal(run.exitCode, 1, run.stdout + run.stderr);
   const doc = readRun(dir);
-  t.same(doc.kernels.map((k) => k.id), ['linux-source-6.1', 'linux-source-6.1+1', 'linux-source-6.1+2', 'linux-source-6.1+3']);
-  const base = doc.results.filter((r) => r.kernel === 'linux-source-6.1');
+  t.same(doc.kernels.map((k) => k.label), ['linux-source-6.1', 'linux-source-6.1+1', 'linux-source-6.1+2', 'linux-source-6.1+3']);
+  const base = doc.results.filter((r) => r.kernel === doc.kernels[0]!.id);
   t.ok(base.length >= 60 && base.every((r) => r.status === 'pass' || (r.status === 'skip' && r.reason)), 'the unpatched tinyconfig kernel passes or skips everything');
   const table = readFileSync(join(dir, 'per-patch.txt'), 'utf8');
   for (const name of breaking) t.match(table, new RegExp(`^${name} +pass +pass +fail\\* +fail +\\[PATCH 2/3\\] mm/userfaultfd: return -EAGAIN`, 'm'), `${name} first fails at patch 2`);

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseSuite } from '../runner/suite/load.js';
-import { SuiteError } from '../runner/suite/issues.js';
+import { SuiteError } from '../runner/core/yaml/issues.js';
 
 const dir = join(import.meta.dirname, 'fixtures', 'suites');
 const fixtures = readdirSync(dir).filter((f) => f.startsWith('bad-') && f.endsWith('.yaml'));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { rejectsExactly } from './fixtures/errors.js';
 import { toolStep } from '../kernels/source/tool-step.js';
-import { FaultlineError } from '../runner/errors.js';
+import { FaultlineError } from '../runner/core/errors.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'faultline-tool-step-'));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));

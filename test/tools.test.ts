@@ -1,6 +1,6 @@
 import t from 'tap';
 import { rejectsExactly } from './fixtures/errors.js';
-import { requireTool } from '../runner/tools.js';
+import { requireTool } from '../runner/core/tools.js';
 
 t.test('finds a program on PATH', async (t) => {
   t.match(await requireTool('sh', 'dash'), /\/sh$/);

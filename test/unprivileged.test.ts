@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
 import { kvmDeviceProblem } from '../runner/qemu/accel.js';
-import type { RunDocument } from '../runner/results/run-document.js';
+import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { defaultKernel } from './fixtures/host.js';
 
 // After the root set-up, an ordinary user runs faultline with a kernel in their own cache:

@@ -1,8 +1,8 @@
 import { copyFile, lstat, mkdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
-import { cLocaleEnv } from './env.js';
-import { FaultlineError } from '../../runner/errors.js';
+import { cLocaleEnv } from '../../runner/core/env.js';
+import { FaultlineError } from '../../runner/core/errors.js';
 import type { Patch } from './patches.js';
 
 // What a scratch source copy holds beyond the user's tree: the files the last series touched.

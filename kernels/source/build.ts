@@ -2,9 +2,9 @@ import { appendFile, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, utime
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { FaultlineError } from '../../runner/errors.js';
-import { pathExists as exists } from '../../runner/files.js';
-import { hashParts } from '../../runner/hash.js';
+import { FaultlineError } from '../../runner/core/errors.js';
+import { pathExists as exists } from '../../runner/core/files.js';
+import { hashParts } from '../../runner/core/hash.js';
 import { bzImageRelease, readBzImageHead } from '../bzimage.js';
 import { parseKernelConfig } from '../config.js';
 import { applySeries } from './apply.js';
@@ -15,7 +15,7 @@ import { runMake } from './make.js';
 import type { Patch } from './patches.js';
 import { firstBuildError, parseMakeLine, type BuildProgress } from './progress.js';
 import { requireKernelBuildTools } from './tools.js';
-import { compilerVersion } from '../../runner/tools.js';
+import { compilerVersion } from '../../runner/core/tools.js';
 import { checkKernelTree, copyTree, treeIdentity } from './tree.js';
 
 export type { BuildProgress } from './progress.js';

@@ -2,8 +2,8 @@ import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { FaultlineError } from '../../runner/errors.js';
-import { cLocaleEnv } from './env.js';
+import { FaultlineError } from '../../runner/core/errors.js';
+import { cLocaleEnv } from '../../runner/core/env.js';
 
 interface MakeResult {
   exitCode: number;

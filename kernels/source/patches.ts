@@ -1,8 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { cLocaleEnv } from './env.js';
-import { FaultlineError } from '../../runner/errors.js';
+import { cLocaleEnv } from '../../runner/core/env.js';
+import { FaultlineError } from '../../runner/core/errors.js';
 
 // One patch of a series, in the order it is applied. `text` goes to `git apply` unchanged.
 export interface Patch {

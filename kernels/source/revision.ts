@@ -1,9 +1,9 @@
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { FaultlineError } from '../../runner/errors.js';
-import { pathExists } from '../../runner/files.js';
-import { cLocaleEnv } from './env.js';
+import { FaultlineError } from '../../runner/core/errors.js';
+import { pathExists } from '../../runner/core/files.js';
+import { cLocaleEnv } from '../../runner/core/env.js';
 
 // A commit range A..B is tested on top of A, not on the working tree (which, checked out at B,
 // already holds the range): A's tree is exported once into the cache, named by its tree id.

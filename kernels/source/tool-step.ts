@@ -1,4 +1,4 @@
-import { FaultlineError } from '../../runner/errors.js';
+import { FaultlineError } from '../../runner/core/errors.js';
 
 // A helper program (cp, tar, find, make mrproper) failing in the middle of the source pipeline:
 // one paragraph naming the step and the program's own first complaint, not an execa stack.

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
-import { FaultlineError } from '../../runner/errors.js';
-import { requireTool } from '../../runner/tools.js';
+import { FaultlineError } from '../../runner/core/errors.js';
+import { requireTool } from '../../runner/core/tools.js';
 
 // What a kernel build needs from the host, checked up front so a missing package is named with
 // its apt-get line instead of surfacing as a failure deep in the build log.

@@ -3,11 +3,11 @@ import { copyFile, lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, stat, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { cLocaleEnv } from './env.js';
+import { cLocaleEnv } from '../../runner/core/env.js';
 import { toolStep } from './tool-step.js';
-import { FaultlineError } from '../../runner/errors.js';
-import { hashParts } from '../../runner/hash.js';
-import { cacheDir as defaultCacheDir } from '../../runner/paths.js';
+import { FaultlineError } from '../../runner/core/errors.js';
+import { hashParts } from '../../runner/core/hash.js';
+import { cacheDir as defaultCacheDir } from '../../runner/core/paths.js';
 
 export interface TreeIdentity {
   id: string;

@@ -1,8 +1,9 @@
 import { resolveKernel } from '../../kernels/resolve.js';
 import { RunEvents } from '../events.js';
-import { usableCacheDir } from '../paths.js';
+import { usableCacheDir } from '../core/paths.js';
 import { TerminalReporter } from '../reporters/terminal.js';
-import { abortExitCode, abortOnSignals } from './interrupt.js';
+import { abortExitCode } from '../core/abort.js';
+import { abortOnSignals } from './interrupt.js';
 import { kernelSpecFromFlags, type KernelFlags } from './kernel-flags.js';
 
 // `faultline build`: just the kernel. Progress goes to stderr; stdout is the bzImage path, so

@@ -1,6 +1,6 @@
 import { checks } from '../doctor.js';
-import { isFaultlineError } from '../errors.js';
-import { cacheDir } from '../paths.js';
+import { isFaultlineError } from '../core/errors.js';
+import { cacheDir } from '../core/paths.js';
 
 // `faultline doctor`: every prerequisite, what was found, and for what is missing the command
 // that installs it. Exit 0 when all is there, 3 (infrastructure) when anything is not.

@@ -1,4 +1,4 @@
-import { FaultlineError } from '../errors.js';
+import { FaultlineError } from '../core/errors.js';
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 /** A week: far past any real run, and inside what a timer can count (2^31 ms is about 24 days). */

@@ -1,32 +1,43 @@
 import { writeFileSync } from 'node:fs';
-import { loadPatchSeries } from '../../kernels/source/patches.js';
-import type { KernelSpec } from '../../kernels/spec.js';
-import { FaultlineError } from '../errors.js';
+import { availableParallelism } from 'node:os';
+import { formatKernelSpec } from '../../kernels/spec.js';
+import { FaultlineError } from '../core/errors.js';
+import { usableCacheDir } from '../core/paths.js';
 import { RunEvents } from '../events.js';
-import { usableCacheDir } from '../paths.js';
+import { expectationFor, expectedBy } from '../expect/apply.js';
+import { loadExpectations } from '../expect/load.js';
+import { parseShard } from '../model/shard.js';
+import { ResultStore } from '../model/store.js';
+import { comparisonClasses, type ComparisonClass } from '../model/types.js';
 import type { AccelMode } from '../qemu/accel.js';
 import { PerPatchReporter } from '../reporters/per-patch.js';
 import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { claimResultsDirectory, jsonTarget } from '../results/location.js';
 import { ResultsDirectory } from '../results/results-dir.js';
-import { runSuites } from '../run.js';
+import { runMatrix } from '../run.js';
 import { loadSuites, suiteFiles } from '../suites.js';
+import { join } from 'node:path';
 import { abortOnSignals } from './interrupt.js';
-import { kernelSpecFromFlags, requireSource, type KernelFlags } from './kernel-flags.js';
+import { kernelMatrix, type MatrixFlags } from './matrix-flags.js';
 import { parseRunTimeout } from './run-timeout.js';
 
-interface RunFlags extends KernelFlags {
+export interface RunFlags extends MatrixFlags {
   suite: string[];
   case: string[];
   accel: AccelMode;
-  perPatch?: boolean;
   tap?: boolean;
   json?: string;
   results?: string;
   timeout?: string;
   tcgSlowdown: string;
   append: string[];
+  jobs?: string;
+  retries: string;
+  shard?: string;
+  failOn?: string;
+  expect: string[];
+  strictExpect?: boolean;
 }
 
 // `faultline run`: wires the reporters to the engine's events and turns Ctrl-C into a clean stop.
@@ -36,66 +47,113 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const limits = runLimits(flags);
   const json = flags.json === undefined ? null : jsonTarget(flags.json);
   const cacheDir = usableCacheDir();
-  const spec = await kernelSpecFromFlags(flags);
-  if (spec.kind === 'host' && flags.append.length > 0) {
-    throw new FaultlineError('usage', '--append sets guest kernel parameters, and --kernel host boots no guest', { hint: 'Drop --append, or run on a guest kernel.' });
-  }
-  const perPatch = flags.perPatch ? await perPatchKernels(spec) : null;
   const events = new RunEvents();
   const out = flags.tap ? process.stderr : process.stdout;
   const terminal = new TerminalReporter(out);
+  // The results directory hears of a result before anyone is shown it: a run killed outright
+  // the moment a result line is printed still has that result on disk.
+  let results: ResultsDirectory | null = null;
+  events.on((e) => results?.handle(e));
   events.on((e) => terminal.handle(e));
+  const matrix = await kernelMatrix(flags, (message) => events.emit({ type: 'note', message }));
+  if (matrix.kernels.some((k) => k.spec.kind === 'host') && flags.append.length > 0) {
+    throw new FaultlineError('usage', '--append sets guest kernel parameters, and --kernel host boots no guest', { hint: 'Drop --append, or run on a guest kernel.' });
+  }
+  const entries = flags.expect.flatMap((file) => loadExpectations(file));
+  const now = new Date();
   const loaded = await events.stage('suites', undefined, async () => loadSuites(await suiteFiles(flags.suite), flags.case), (l) => ({
     detail: `${l.planned.length} case${l.planned.length === 1 ? '' : 's'} from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}`,
   }));
 
-  const results = new ResultsDirectory(claimResultsDirectory(flags.results, new Date()), process.argv.slice(1), json);
-  events.on((e) => results.handle(e));
+  results = new ResultsDirectory(claimResultsDirectory(flags.results, now), json);
+  results.saveSuites(loaded.suites);
+  const dir = results;
   if (flags.tap) {
     const tap = new TapReporter((text) => process.stdout.write(text));
     events.on((e) => tap.handle(e));
   }
-  if (perPatch) {
-    const table = new PerPatchReporter(perPatch.columns, (text) => out.write(text), (text) => writeFileSync(results.path('per-patch.txt'), text));
+  if (flags.perPatch) {
+    const table = new PerPatchReporter((text) => out.write(text), (text) => writeFileSync(dir.path('per-patch.txt'), text));
     events.on((e) => table.handle(e));
   }
+  const store = new ResultStore({
+    command: process.argv.slice(1),
+    kernels: matrix.kernels.map((k) => ({ spec: formatKernelSpec(k.spec), role: k.role, ...(k.title ? { title: k.title } : {}) })),
+    cases: loaded.planned,
+    shard: limits.shard,
+    startedAt: now,
+    ...(entries.length ? { expect: (r, k) => { const e = expectationFor(entries, now, k, r); return e ? expectedBy(e) : undefined; } } : {}),
+  });
   const abort = abortOnSignals();
   try {
-    const { exitCode } = await runSuites(
+    const { exitCode } = await runMatrix(
       {
         loaded,
-        kernels: perPatch?.kernels ?? [spec],
+        kernels: matrix.kernels,
+        pairs: matrix.pairs,
         accel: flags.accel,
         cacheDir,
-        results,
+        path: (kernelDir, name) => dir.path(join(kernelDir, name)),
+        command: process.argv.slice(1),
         signal: abort.signal,
         append: flags.append.flatMap((words) => words.split(/\s+/).filter(Boolean)),
-        ...limits,
+        jobs: limits.jobs ?? Math.min(matrix.kernels.length, defaultJobs()),
+        expectations: entries.length || flags.strictExpect ? { entries, strict: Boolean(flags.strictExpect), now } : null,
+        store,
+        tcgSlowdown: limits.tcgSlowdown,
+        shard: limits.shard,
+        retries: limits.retries,
+        failOn: limits.failOn,
+        ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
       },
       events,
+      dir.dir,
     );
     return exitCode;
   } finally {
-    await results.close();
+    await dir.close();
   }
 }
 
-/** `--timeout` and `--tcg-slowdown`, checked before anything is built. */
-function runLimits(flags: RunFlags): { tcgSlowdown: number; timeoutMs?: number } {
+/** One guest per core: a guest's single vCPU keeps one core busy under TCG (and under KVM the
+ * guests are short), so on 2 cores two kernels run side by side and a third waits. */
+export function defaultJobs(): number {
+  return Math.max(1, availableParallelism());
+}
+
+interface Limits {
+  tcgSlowdown: number;
+  timeoutMs?: number;
+  jobs?: number;
+  retries: number;
+  shard: ReturnType<typeof parseShard>;
+  failOn: ComparisonClass[];
+}
+
+/** The numeric and listed flags, checked before anything is built. */
+function runLimits(flags: RunFlags): Limits {
   const tcgSlowdown = Number(flags.tcgSlowdown);
   if (!Number.isFinite(tcgSlowdown) || tcgSlowdown < 1 || tcgSlowdown > 100) {
     throw new FaultlineError('usage', `--tcg-slowdown ${flags.tcgSlowdown} is not a factor between 1 and 100`, { hint: 'e.g. --tcg-slowdown 4; 1 keeps the suites\' own limits.' });
   }
-  return flags.timeout === undefined ? { tcgSlowdown } : { tcgSlowdown, timeoutMs: parseRunTimeout(flags.timeout) };
+  const count = (name: string, text: string, min: number, max: number) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || n < min || n > max) throw new FaultlineError('usage', `${name} ${text} is not a whole number from ${min} to ${max}`, { hint: `e.g. ${name} ${Math.max(min, 2)}` });
+    return n;
+  };
+  const retries = count('--retries', flags.retries, 0, 10);
+  const jobs = flags.jobs === undefined ? undefined : count('--jobs', flags.jobs, 1, 64);
+  const shard = flags.shard === undefined ? null : parseShard(flags.shard);
+  if (flags.shard !== undefined && !shard) throw new FaultlineError('usage', `--shard ${flags.shard} is not I/N with 1 <= I <= N`, { hint: 'e.g. --shard 2/4 for the second of four shards.' });
+  const failOn = flags.failOn === undefined ? ['regression' as const] : parseFailOn(flags.failOn);
+  return { tcgSlowdown, retries, shard, failOn, ...(jobs !== undefined ? { jobs } : {}), ...(flags.timeout !== undefined ? { timeoutMs: parseRunTimeout(flags.timeout) } : {}) };
 }
 
-/** The tree alone, then the tree after each patch in turn: one kernel per column. */
-async function perPatchKernels(spec: KernelSpec): Promise<{ kernels: KernelSpec[]; columns: { name: string }[] }> {
-  const source = requireSource(spec, '--per-patch');
-  const series = await loadPatchSeries(source.patches, source.tree);
-  if (series.length === 0) throw new FaultlineError('usage', '--per-patch needs a patch series', { hint: 'Add --patches FILE|DIR|MBOX|SERIES.' });
-  return {
-    kernels: [0, ...series.map((_, i) => i + 1)].map((take) => ({ ...source, take })),
-    columns: [{ name: 'base' }, ...series.map((p) => ({ name: p.name }))],
-  };
+/** `--fail-on regression,still-failing`, or `none`. */
+export function parseFailOn(text: string): ComparisonClass[] {
+  if (text.trim() === 'none') return [];
+  const classes = text.split(',').map((c) => c.trim());
+  const bad = classes.filter((c) => !(comparisonClasses as readonly string[]).includes(c));
+  if (bad.length) throw new FaultlineError('usage', `--fail-on ${text}: ${bad.join(', ')} ${bad.length === 1 ? 'is not a class' : 'are not classes'} of the comparison`, { hint: `Use none, or a list of: ${comparisonClasses.join(', ')}.` });
+  return classes as ComparisonClass[];
 }

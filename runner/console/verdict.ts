@@ -1,4 +1,4 @@
-import type { CaseResult, KernelReport } from '../events.js';
+import type { CaseResult, KernelReport } from '../model/types.js';
 import { allowMatchBudgetMs, matchAllowPattern } from './allow-match.js';
 import type { Splat } from './splats.js';
 

@@ -1,9 +1,5 @@
+import { caseKey, type CaseRef } from '../model/types.js';
 import { SplatScanner, type Splat } from './splats.js';
-
-export interface CaseRef {
-  suite: string;
-  case: string;
-}
 
 /** A splat and the case that was running when the kernel printed it (null: none was). */
 export interface Finding extends Splat {
@@ -80,8 +76,4 @@ export class ConsoleWatcher {
     this.findings.push(finding);
     this.hooks.finding?.(finding);
   }
-}
-
-export function caseKey(ref: CaseRef): string {
-  return `${ref.suite}/${ref.case}`;
 }

@@ -1,7 +1,8 @@
-import { ConsoleWatcher, caseKey, type CaseRef, type ConsoleWatcherHooks, type Finding } from '../console/watcher.js';
+import { ConsoleWatcher, type ConsoleWatcherHooks, type Finding } from '../console/watcher.js';
 import { withFindings, type ConsolePolicy } from '../console/verdict.js';
-import type { CaseResult, CaseStatus } from '../events.js';
-import { CaseResultStream, type PlannedCase } from '../tap/case-results.js';
+import type { ResultSink } from '../model/sink.js';
+import { caseKey, type CaseRef, type CaseResult, type CaseStatus, type PlannedCase } from '../model/types.js';
+import { CaseResultStream } from '../tap/case-results.js';
 
 export type LedgerHooks = Omit<ConsoleWatcherHooks, 'finding'> & {
   /** A report printed while no case was running. */
@@ -20,13 +21,14 @@ export class GuestLedger {
   /** The case whose end mark came last, and how many findings there were then. */
   private lastEnded: CaseRef | null = null;
   private findingsAtLastEnd = 0;
+  /** Results this guest reported that the sink kept. */
   reported = 0;
 
   constructor(
     private readonly kernel: string,
     cases: readonly PlannedCase[],
     private readonly policyOf: (suite: string) => ConsolePolicy,
-    private readonly report: (result: CaseResult) => void,
+    private readonly sink: ResultSink,
     hooks: LedgerHooks = {},
   ) {
     this.watcher = new ConsoleWatcher({
@@ -78,8 +80,14 @@ export class GuestLedger {
   /** The case the guest was in when it stopped: begun and not ended, or ended with no result yet. */
   unfinished(): { ref: CaseRef; ended: boolean } | null {
     const running = this.watcher.current;
-    if (running) return this.stream.has(running) ? null : { ref: running, ended: false };
-    return this.lastEnded && !this.stream.has(this.lastEnded) ? { ref: this.lastEnded, ended: true } : null;
+    if (running) return this.sink.has(running) ? null : { ref: running, ended: false };
+    return this.lastEnded && !this.sink.has(this.lastEnded) ? { ref: this.lastEnded, ended: true } : null;
+  }
+
+  /** How long the unfinished case had run when the guest stopped. */
+  runningMs(ref: CaseRef): number {
+    const started = this.begunAt.get(caseKey(ref));
+    return started === undefined ? 0 : Math.round(performance.now() - started);
   }
 
   /** Reports since the last end mark: what the kernel said just before the guest stopped. */
@@ -88,26 +96,20 @@ export class GuestLedger {
   }
 
   /** Gives the unfinished case the status the guest's end implies, with its splats. */
-  reportUnfinished(ref: CaseRef, own: { status: CaseStatus; reason: string }): void {
-    const started = this.begunAt.get(caseKey(ref)) ?? performance.now();
-    this.reported++;
-    this.report(
-      withFindings(
-        { kernel: this.kernel, ...ref, ...own, durationMs: Math.round(performance.now() - started) },
-        this.watcher.findingsFor(ref),
-        this.policyOf(ref.suite),
-      ),
-    );
+  reportUnfinished(ref: CaseRef, own: { status: CaseStatus; reason: string }, durationMs: number): void {
+    this.keep(withFindings({ kernel: this.kernel, ...ref, ...own, durationMs }, this.watcher.findingsFor(ref), this.policyOf(ref.suite)));
   }
 
+  private keep(result: CaseResult): void {
+    if (this.sink.report(result)) this.reported++;
+  }
 
   private drain(all: boolean): void {
     while (this.pending.length > 0) {
       const next = this.pending[0]!;
       if (!all && next.status !== 'skip' && !this.watcher.ended.has(caseKey(next))) return;
       this.pending.shift();
-      this.reported++;
-      this.report(withFindings(next, this.watcher.findingsFor(next), this.policyOf(next.suite)));
+      this.keep(withFindings(next, this.watcher.findingsFor(next), this.policyOf(next.suite)));
     }
   }
 }

@@ -1,16 +1,18 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { planArchive } from '../../images/initramfs.js';
-import { caseKey, type Finding } from '../console/watcher.js';
+import type { Finding } from '../console/watcher.js';
 import { defaultConsolePolicy, toReport } from '../console/verdict.js';
-import { FaultlineError } from '../errors.js';
-import type { Accel, CaseResult, CaseStatus, RunEvents } from '../events.js';
-import { bootGuest, type BootResult } from '../qemu/boot.js';
+import { FaultlineError } from '../core/errors.js';
+import type { Missing } from '../model/store.js';
+import type { ResultSink } from '../model/sink.js';
+import { caseKey, type Accel, type KernelRecord, type KernelReport, type PlannedCase } from '../model/types.js';
+import { bootGuest, type Booter, type BootResult, type RecordedEnd } from '../qemu/boot.js';
+import { replayScript } from '../qemu/replay-script.js';
 import { compileSuites, hugepagesNeeded } from '../suite/compile.js';
 import type { Suite, SuiteCase } from '../suite/model.js';
-import type { LoadedSuites } from '../suites.js';
-import type { PlannedCase } from '../tap/case-results.js';
 import { rawLog } from '../results/raw-log.js';
 import { Timers } from '../timers.js';
+import { guestFileName, type GuestFile, type KernelFiles } from './files.js';
 import { GuestLedger } from './ledger.js';
 
 /** Guest time limits before the TCG slowdown factor: first console line, then the agent's ready mark. */
@@ -24,71 +26,69 @@ const swapDiskMiB = 64;
  * more skips rather than making QEMU fail to allocate the guest for every case. */
 export const guestHugepagesMax = 1024;
 
-export interface KernelFiles {
-  /** Inside the results directory ('' for its top). */
-  dir: string;
-  path(name: string): string;
-}
-
 export interface GuestSessionOptions {
-  kernelId: string;
-  kernelImage: string;
+  kernel: KernelRecord;
   accel: Accel;
-  timeoutScale: number;
+  kernelImage: string;
   append: readonly string[];
   baseImage: string;
-  loaded: LoadedSuites;
+  /** The loaded suites; the session runs `cases` of them, in plan order. */
+  suites: readonly Suite[];
+  cases: readonly PlannedCase[];
   files: KernelFiles;
-  events: RunEvents;
+  sink: ResultSink;
+  /** 0 for the run itself; N for the Nth rerun of regression candidates in fresh guests. */
+  rerun?: number;
   signal: AbortSignal | undefined;
   /** What an abort of `signal` means for the cases it leaves without a result. */
   stopped(): Missing;
   /** The first guest started (the kernel is ready); null when no case needed a guest. */
   onFirstStart(argv: string[] | null): void;
+  onRestart(restart: { guest: number; cases: number; reason: string; qemuCommand: string[] }): void;
+  /** A kernel report printed while no case ran. */
+  onFinding(finding: KernelReport): void;
+  /** The helper marked a case's start on the console. */
+  onCaseStart?(ref: PlannedCase): void;
+  /** QEMU by default; a replay of saved guests to read a run again. */
+  boot?: Booter;
 }
-
-type Missing = { status: CaseStatus; reason: string };
 
 /** How one guest ended: restart a fresh one for the cases left, or give them `missing`. */
 type GuestEnd = { restart: string } | { restart: null; missing: Missing };
+
+type HostStop = NonNullable<RecordedEnd['stoppedBy']>;
 
 // Runs the planned cases in as many guests as it takes: when a guest panics, hangs or QEMU
 // dies, the case that was running gets its status and a fresh guest runs the rest. A guest
 // that reports nothing ends the session, so it always terminates.
 export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
   const base = await readFile(o.baseImage);
-  const results = new Map<string, CaseResult>();
-  const report = (result: CaseResult): void => {
-    results.set(caseKey(result), result);
-    o.events.emit({ type: 'case-result', result });
-  };
+  const caseOf = (p: PlannedCase): SuiteCase => o.suites.find((s) => s.name === p.suite)!.cases.find((c) => c.name === p.case)!;
   // Cases that need more huge pages than a guest can hold skip, reported once the kernel is.
-  const oversized = o.loaded.planned.filter((p) => hugepagesNeeded(caseOf(o.loaded.suites, p)) > guestHugepagesMax);
-  let remaining = o.loaded.planned.filter((p) => !oversized.includes(p));
+  const oversized = o.cases.filter((p) => hugepagesNeeded(caseOf(p)) > guestHugepagesMax);
+  let remaining = o.cases.filter((p) => !oversized.includes(p));
   const firstStart = (argv: string[] | null): void => {
     o.onFirstStart(argv);
     for (const p of oversized) {
-      const reason = `needs ${hugepagesNeeded(caseOf(o.loaded.suites, p))} free 2 MiB huge pages; a faultline guest reserves at most ${guestHugepagesMax} (${(guestHugepagesMax * 2) / 1024} GiB)`;
-      report({ kernel: o.kernelId, ...p, status: 'skip', reason, durationMs: 0 });
+      const reason = `needs ${hugepagesNeeded(caseOf(p))} free 2 MiB huge pages; a faultline guest reserves at most ${guestHugepagesMax} (${(guestHugepagesMax * 2) / 1024} GiB)`;
+      o.sink.report({ kernel: o.kernel.id, ...p, status: 'skip', reason, durationMs: 0 });
     }
   };
   if (remaining.length === 0) firstStart(null);
   let restartReason = '';
   for (let guest = 1; remaining.length > 0; guest++) {
     const before = remaining.length;
-    const end = await runGuest(o, { guest, base, cases: remaining, restartReason, firstStart }, report);
-    remaining = remaining.filter((p) => !results.has(caseKey(p)));
+    const end = await runGuest(o, { guest, base, cases: remaining, restartReason, firstStart });
+    remaining = remaining.filter((p) => !o.sink.has(p));
     if (remaining.length === 0) break;
     if (end.restart === null || remaining.length === before) {
       const missing = end.restart === null ? end.missing : { status: 'crash' as const, reason: `no result: ${end.restart}` };
-      for (const p of remaining) report({ kernel: o.kernelId, suite: p.suite, case: p.case, ...missing, durationMs: 0 });
+      for (const p of remaining) o.sink.report({ kernel: o.kernel.id, ...p, ...missing, durationMs: 0 });
       break;
     }
     restartReason = end.restart;
   }
 }
-
-type HostStop = { why: 'no-output' | 'not-ready' | 'case'; reason: string };
 
 /** One guest: its number (1 first), the base image bytes, the cases it runs, why it was started. */
 interface GuestStart {
@@ -99,19 +99,23 @@ interface GuestStart {
   firstStart(argv: string[]): void;
 }
 
-async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartReason, firstStart }: GuestStart, report: (r: CaseResult) => void): Promise<GuestEnd> {
-  const suffix = guest === 1 ? '' : `-${guest}`;
-  const suites = selectCases(o.loaded.suites, cases);
+async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartReason, firstStart }: GuestStart): Promise<GuestEnd> {
+  const file = (kind: GuestFile) => guestFileName(kind, guest, o.rerun ?? 0);
+  const suites = selectCases(o.suites, cases);
   const caseOf = new Map(suites.flatMap((s) => s.cases.map((c) => [caseKey({ suite: s.name, case: c.name }), c] as const)));
   const policyOf = (suite: string) => suites.find((s) => s.name === suite)?.console ?? defaultConsolePolicy;
-  const scale = o.timeoutScale;
+  const scale = o.kernel.timeoutScale;
 
-  // Kept beside the results, so the qemu-command file there replays this guest exactly.
-  const initrd = o.files.path(`initrd${suffix}.img`);
-  await writeFile(initrd, Buffer.concat([base, planArchive(compileSuites(suites, { timeoutScale: scale }))]));
+  // The plan this guest really ran (limits scaled), and its initramfs, beside the results: the
+  // qemu-command script there boots this guest again.
+  const plan = compileSuites(suites, { timeoutScale: scale });
+  const initrd = o.files.path(file('initrd'));
+  await writeFile(o.files.path(file('plan')), plan);
+  await writeFile(initrd, Buffer.concat([base, planArchive(plan)]));
   const all = suites.flatMap((s) => s.cases);
   const hugepages = Math.max(0, ...all.map(hugepagesNeeded));
   const backstopMs = (bootReadyMs + all.reduce((sum, c) => sum + c.timeoutMs + caseGraceMs, 0)) * scale;
+  const swapMiB = all.some((c) => c.needs.swap) ? swapDiskMiB : 0;
 
   const stopGuest = new AbortController();
   const stopped: { by: HostStop | null } = { by: null };
@@ -121,7 +125,7 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     stopGuest.abort();
   };
   const timers = new Timers<'output' | 'ready' | 'case'>();
-  const ledger = new GuestLedger(o.kernelId, cases, policyOf, report, {
+  const ledger = new GuestLedger(o.kernel.id, cases, policyOf, o.sink, {
     firstLine: () => timers.clear('output'),
     agentReady: () => timers.clear('ready'),
     caseBegin: (ref) => {
@@ -130,29 +134,33 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
       const why = `its ${seconds(own)} limit + ${seconds(caseGraceMs)} grace${scale === 1 ? '' : `, x${scale} for ${o.accel.toUpperCase()}`}`;
       const reason = `no result: the guest stopped responding during this case (no end mark within ${seconds(limit)}: ${why}); QEMU was stopped`;
       timers.set('case', limit, () => stop({ why: 'case', reason }));
+      o.onCaseStart?.(ref);
     },
     caseEnd: () => timers.clear('case'),
-    caseless: (f) => o.events.emit({ type: 'kernel-finding', kernel: o.kernelId, finding: toReport(f, defaultConsolePolicy) }),
+    caseless: (f) => o.onFinding(toReport(f, defaultConsolePolicy)),
   });
-  const raw = rawLog(o.files.path(`results${suffix}.raw`));
+  const raw = rawLog(o.files.path(file('results')));
 
   timers.set('output', bootFirstOutputMs * scale, () => stop({ why: 'no-output', reason: `no console output within ${seconds(bootFirstOutputMs * scale)}` }));
   timers.set('ready', bootReadyMs * scale, () => stop({ why: 'not-ready', reason: `faultline stopped QEMU: no agent ready mark within ${seconds(bootReadyMs * scale)}` }));
-  const boot = await bootGuest({
+  let script: Promise<void> = Promise.resolve();
+  const saveEnd = (end: object) => writeFile(o.files.path(file('guest-end')), `${JSON.stringify(end, null, 2)}\n`);
+  const boot = await (o.boot ?? bootGuest)({
     kernel: o.kernelImage,
     initrd,
     accel: o.accel,
     hugepages,
-    ...(all.some((c) => c.needs.swap) ? { swapMiB: swapDiskMiB } : {}),
+    ...(swapMiB ? { swapMiB } : {}),
     hungTaskSecs: hungTaskSeconds(all, scale),
     append: o.append,
-    consoleLog: o.files.path(`console${suffix}.log`),
+    consoleLog: o.files.path(file('console')),
     timeoutMs: backstopMs,
     signal: o.signal ? AbortSignal.any([o.signal, stopGuest.signal]) : stopGuest.signal,
-    onStart: (argv) =>
-      guest === 1
-        ? firstStart(argv)
-        : o.events.emit({ type: 'guest-restart', kernel: o.kernelId, dir: o.files.dir, guest, cases: cases.length, reason: restartReason, qemuCommand: argv }),
+    onStart: (argv) => {
+      script = writeFile(o.files.path(file('qemu-command')), replayScript(argv, { dir: o.files.path(''), resultsFile: `results-replay${file('results').slice('results'.length)}`, swapFile: 'swap-replay.img', swapMiB }));
+      if (guest === 1) firstStart(argv);
+      else o.onRestart({ guest, cases: cases.length, reason: restartReason, qemuCommand: argv });
+    },
     // A timer firing while the last result bytes drain would blame a guest that ended by itself.
     onExit: () => timers.clearAll(),
     onConsoleLine: (line) => ledger.consoleLine(line),
@@ -160,23 +168,34 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
       raw(chunk);
       ledger.resultChunk(chunk);
     },
-  }).finally(() => timers.clearAll());
+  })
+    .catch(async (error: unknown) => {
+      // QEMU did not start: saved too, so the run reads again the same way.
+      if (error instanceof FaultlineError) await saveEnd({ failed: { kind: error.kind, message: error.message, where: error.where, hint: error.hint } });
+      throw error;
+    })
+    .finally(() => timers.clearAll());
   ledger.end();
+  await script;
 
-  const consoleName = `console${suffix}.log`;
+  const stoppedBy = boot.recorded?.stoppedBy ?? stopped.by;
+  const unfinished = ledger.unfinished();
+  const unfinishedMs = unfinished ? (boot.recorded?.unfinishedMs ?? ledger.runningMs(unfinished.ref)) : null;
+  const recorded: RecordedEnd = { stoppedBy, unfinishedMs };
+  await saveEnd({ ...boot, recorded, stderr: undefined, argv: undefined });
   if (boot.agentExit === 2) {
-    throw new FaultlineError('build', `the helper in the guest rejected the compiled plan (its message is in ${consoleName})`, { where: o.files.path(consoleName) });
+    throw new FaultlineError('build', `the helper in the guest rejected the compiled plan (its message is in ${file('console')})`, { where: o.files.path(file('console')) });
   }
-  return guestEnd({ o, guest, ledger, boot, stoppedBy: stopped.by, consoleName, backstopMs });
+  return guestEnd({ o, guest, ledger, boot, stoppedBy, unfinishedMs: unfinishedMs ?? 0, consoleName: file('console'), backstopMs });
 }
 
 // How the guest's end reads for the cases: the unfinished one gets its status here, and the
 // answer says whether a fresh guest should run the rest.
-function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedger; boot: BootResult; stoppedBy: HostStop | null; consoleName: string; backstopMs: number }): GuestEnd {
+function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedger; boot: BootResult; stoppedBy: HostStop | null; unfinishedMs: number; consoleName: string; backstopMs: number }): GuestEnd {
   const { o, ledger, boot, stoppedBy, consoleName } = g;
   const unfinished = ledger.unfinished();
   if (o.signal?.aborted) {
-    if (unfinished) ledger.reportUnfinished(unfinished.ref, o.stopped());
+    if (unfinished) ledger.reportUnfinished(unfinished.ref, o.stopped(), g.unfinishedMs);
     return { restart: null, missing: o.stopped() };
   }
   if (!ledger.sawOutput) {
@@ -200,7 +219,7 @@ function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedge
         : boot.timedOut
           ? { status: 'timeout', reason: `no result: ${death}` }
           : { status: 'crash', reason: `no result: the guest died ${unfinished.ended ? 'after this case ended, before its result arrived' : 'during this case'}: ${death}` };
-    ledger.reportUnfinished(unfinished.ref, own);
+    ledger.reportUnfinished(unfinished.ref, own, g.unfinishedMs);
     return { restart: `the guest ${stoppedBy?.why === 'case' ? 'stopped responding' : 'died'} during ${caseKey(unfinished.ref)} (${death})` };
   }
   if (boot.agentExit !== null) {
@@ -232,12 +251,9 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
 }
 
-function caseOf(suites: readonly Suite[], p: PlannedCase): SuiteCase {
-  return suites.find((s) => s.name === p.suite)!.cases.find((c) => c.name === p.case)!;
-}
-
 /** The suites restricted to the given cases, in plan order. */
 function selectCases(suites: readonly Suite[], cases: readonly PlannedCase[]): Suite[] {
   const wanted = new Set(cases.map(caseKey));
   return suites.map((s) => ({ ...s, cases: s.cases.filter((c) => wanted.has(caseKey({ suite: s.name, case: c.name }))) })).filter((s) => s.cases.length > 0);
 }
+

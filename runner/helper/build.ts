@@ -1,12 +1,12 @@
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { FaultlineError } from '../errors.js';
-import { pathExists as exists } from '../files.js';
-import { hashParts } from '../hash.js';
-import { nativeSourceDir } from '../paths.js';
-import { compilerVersion } from '../tools.js';
-import { cLocaleEnv } from '../../kernels/source/env.js';
+import { FaultlineError } from '../core/errors.js';
+import { pathExists as exists } from '../core/files.js';
+import { hashParts } from '../core/hash.js';
+import { nativeSourceDir } from '../core/paths.js';
+import { compilerVersion } from '../core/tools.js';
+import { cLocaleEnv } from '../core/env.js';
 
 export interface BuiltHelper {
   path: string;

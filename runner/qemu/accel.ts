@@ -1,10 +1,10 @@
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { FaultlineError } from '../errors.js';
-import type { Accel } from '../events.js';
-import { hashParts } from '../hash.js';
-import { requireTool } from '../tools.js';
+import { FaultlineError } from '../core/errors.js';
+import type { Accel } from '../model/types.js';
+import { hashParts } from '../core/hash.js';
+import { requireTool } from '../core/tools.js';
 import { bootGuest } from './boot.js';
 
 /** `--accel`: auto proves KVM with a probe boot; kvm and tcg are taken as given. */

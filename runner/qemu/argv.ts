@@ -1,4 +1,4 @@
-import type { Accel } from '../events.js';
+import type { Accel } from '../model/types.js';
 
 /** pc is the default (reliable); microvm boots ~0.3 s faster under TCG but can hang calibrating its clock. */
 export type Machine = 'microvm' | 'pc';

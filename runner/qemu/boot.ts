@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
-import { FaultlineError } from '../errors.js';
-import type { Accel } from '../events.js';
-import { requireTool } from '../tools.js';
+import { FaultlineError } from '../core/errors.js';
+import type { Accel } from '../model/types.js';
+import { requireTool } from '../core/tools.js';
 import { defaultMemoryMiB, qemuArgv, type Machine } from './argv.js';
 import { LineSplitter } from './lines.js';
 import { diesWithUs } from './pdeathsig.js';
@@ -62,7 +62,19 @@ export interface BootResult {
   agentExit: number | null;
   consoleBytes: number;
   stderr: string;
+  /** Set by a replay of a saved guest: how the host ended it then, which no timer decides now. */
+  recorded?: RecordedEnd;
 }
+
+/** What only the host knew when a guest ended: which of its limits stopped QEMU, and how long
+ * the case that was running had run. Saved beside the console (guest-end.json). */
+export interface RecordedEnd {
+  stoppedBy: { why: 'no-output' | 'not-ready' | 'case'; reason: string } | null;
+  unfinishedMs: number | null;
+}
+
+/** Boots a guest: QEMU for real, or a replay of a saved one (runner/guest/replay.ts). */
+export type Booter = (opts: BootOptions) => Promise<BootResult>;
 
 // microvm has no HPET or ACPI PM timer, so when TCG jitter spoils the kernel's PIT calibration
 // ("tsc: Unable to calibrate against PIT") the guest hangs; pc falls back to HPET and never did.

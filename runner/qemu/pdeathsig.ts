@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { requireTool } from '../tools.js';
+import { requireTool } from '../core/tools.js';
 
 // setpriv (util-linux) makes the kernel kill QEMU when faultline dies, even by SIGKILL, which
 // no handler of ours can catch; without it QEMU is still stopped on every other way out.

@@ -1,43 +1,63 @@
 import { stringify } from 'yaml';
-import type { CaseResult, RunEvent } from '../events.js';
+import type { RunEvent } from '../events.js';
+import type { CaseResult, RunModel } from '../model/types.js';
 
 // TAP 14 for people's tools and CI: one subtest per suite (per kernel and suite when a run
-// covers several kernels), closed with a trailing plan so results stream as they arrive.
+// covers several kernels), closed with a trailing plan so results stream as they arrive. When
+// kernels run side by side their results interleave, so each kernel's are held until it is done.
 export class TapReporter {
   private open: { label: string; count: number; failed: boolean } | null = null;
   private top = 0;
-  private multiKernel = false;
+  private model: RunModel | null = null;
+  private held: Map<string, CaseResult[]> | null = null;
 
   constructor(private readonly write: (text: string) => void) {}
 
   handle(event: RunEvent): void {
     if (event.type === 'run-start') {
-      this.multiKernel = event.kernels.length > 1;
+      this.model = event.model;
+      if (event.jobs > 1 && event.model.matrix.kernels.length > 1) this.held = new Map();
       this.write('TAP version 14\n');
     } else if (event.type === 'case-result') {
-      this.result(event.result);
+      if (!this.held) return this.result(event.result);
+      const list = this.held.get(event.result.kernel) ?? [];
+      list.push(event.result);
+      this.held.set(event.result.kernel, list);
+    } else if (event.type === 'kernel-end') {
+      this.release(event.kernel);
     } else if (event.type === 'run-end') {
+      for (const kernel of [...(this.held?.keys() ?? [])]) this.release(kernel);
       this.closeSubtest();
       this.write(`1..${this.top}\n`);
     }
   }
 
+  private release(kernel: string): void {
+    const list = this.held?.get(kernel);
+    if (!list) return;
+    this.held!.delete(kernel);
+    for (const r of list) this.result(r);
+  }
+
   private result(r: CaseResult): void {
-    const label = this.multiKernel ? `${r.kernel} ${r.suite}` : r.suite;
+    const kernels = this.model?.matrix.kernels.length ?? 1;
+    const label = kernels > 1 ? `${this.model?.kernels.find((k) => k.id === r.kernel)?.label ?? r.kernel} ${r.suite}` : r.suite;
     if (this.open?.label !== label) {
       this.closeSubtest();
       this.open = { label, count: 0, failed: false };
       this.write(`# Subtest: ${label}\n`);
     }
-    const n = ++this.open.count;
+    const open = this.open!;
+    const n = ++open.count;
     const indent = '    ';
     if (r.status === 'pass') {
       this.write(`${indent}ok ${n} - ${r.case} # time=${r.durationMs}ms\n`);
     } else if (r.status === 'skip') {
       this.write(`${indent}ok ${n} - ${r.case} # SKIP ${oneLine(r.reason ?? '')}\n`);
     } else {
-      this.open.failed = true;
-      this.write(`${indent}not ok ${n} - ${r.case} # time=${r.durationMs}ms\n`);
+      // A failure an expectation accepts is TAP's TODO: not ok, and not failing the run.
+      if (!r.expected) open.failed = true;
+      this.write(`${indent}not ok ${n} - ${r.case} # ${r.expected ? `TODO ${oneLine(r.expected.reason)}` : `time=${r.durationMs}ms`}\n`);
       const diag = stringify({ status: r.status, reason: r.reason ?? '', ...kernelReports(r) }, { lineWidth: 0 }).trimEnd();
       this.write(`${indent}  ---\n${diag.replace(/^/gm, `${indent}  `)}\n${indent}  ...\n`);
     }

@@ -1,25 +1,29 @@
-import type { CaseResult, RunEvent, StageName } from '../events.js';
-import { summarize } from '../results/run-document.js';
+import type { RunEvent, StageName } from '../events.js';
+import { caseKey, type CaseResult, type RunModel } from '../model/types.js';
+import { comparisonLines, expectationLines, matrixTable, notPassed, statusMarks, summaryLine } from './summary.js';
 
 interface Output {
   write(text: string): unknown;
   isTTY?: boolean;
 }
 
-const marks: Record<CaseResult['status'], string> = { pass: 'ok', fail: 'FAIL', skip: 'skip', timeout: 'TIMEOUT', crash: 'CRASH', error: 'ERROR' };
 const shownFindings = 2;
 const colours: Record<CaseResult['status'], number> = { pass: 32, fail: 31, skip: 33, timeout: 31, crash: 35, error: 31 };
 
-// What a person watches: a line per stage with its time, a line per case as it finishes, a
-// summary. On a terminal the current stage stays on a status line that is redrawn; elsewhere
+// What a person watches: a line per stage with its time, a line per case as it finishes (named
+// by kernel when there are several), and at the end what did not pass, the comparison and the
+// summary. On a terminal a status line says how far the run is and which case runs; elsewhere
 // (CI, pipes) every line is plain and final.
 export class TerminalReporter {
   private readonly tty: boolean;
   private status = '';
   private timer: NodeJS.Timeout | null = null;
-  private stageStarted = 0;
   private resultsDir: string | null = null;
+  private model: RunModel | null = null;
+  private stage: { name: StageName; kernel: string | undefined; started: number } | null = null;
   private progress: { step: string; detail: string } | null = null;
+  private running = new Map<string, string>();
+  private done = new Map<string, number>();
   private lastNoResult: { status: CaseResult['status']; reason: string; more: number } | null = null;
 
   constructor(private readonly out: Output) {
@@ -28,23 +32,26 @@ export class TerminalReporter {
 
   handle(event: RunEvent): void {
     if (event.type === 'case-result') {
-      if (this.isRepeatedNoResult(event.result)) return;
-    } else {
+      if (this.isRepeatedNoResult(event.result)) return this.counted(event.result);
+    } else if (event.type !== 'case-start' && event.type !== 'rerun-result') {
       this.flushRepeated();
       this.lastNoResult = null;
     }
     switch (event.type) {
-      case 'run-start':
+      case 'run-start': {
         this.resultsDir = event.resultsDir;
-        this.line(`faultline: ${event.cases} case${event.cases === 1 ? '' : 's'} on ${event.kernels.join(', ')}`);
+        this.model = event.model;
+        const kernels = event.model.matrix.kernels;
+        const cases = event.model.matrix.cases.length;
+        const jobs = kernels.length > 1 ? `, ${event.jobs} at a time` : '';
+        this.line(`faultline: ${cases} case${cases === 1 ? '' : 's'} on ${kernels.length === 1 ? kernels[0]!.spec : `${kernels.length} kernels${jobs}`}${event.model.shard ? ` (shard ${event.model.shard.index}/${event.model.shard.count})` : ''}`);
+        this.startStatus();
         break;
+      }
       case 'stage-start':
-        this.stageStarted = performance.now();
+        this.stage = { name: event.stage, kernel: event.kernel, started: performance.now() };
         this.progress = null;
-        this.setStatus(() => {
-          const step = this.progress ? `  ${this.progress.step}${this.progress.detail ? ` ${this.progress.detail}` : ''}` : '';
-          return `${label(event.stage, event.kernel)} ${seconds(performance.now() - this.stageStarted)}${step}`;
-        });
+        this.startStatus();
         break;
       case 'progress':
         // Without a terminal only the step changes are worth a line; the status line shows the rest.
@@ -52,40 +59,72 @@ export class TerminalReporter {
         this.progress = { step: event.step, detail: event.detail };
         break;
       case 'stage-end':
-        this.setStatus(null);
+        this.stage = null;
         this.line(`${label(event.stage, event.kernel)} ${seconds(event.ms)}${event.cached ? ' (cached)' : ''}${event.detail ? `  ${event.detail}` : ''}`);
         break;
       case 'note':
         this.line(`note: ${event.message}`);
         break;
       case 'kernel-ready':
-        if (event.kernel.timeoutScale !== 1) this.line(`note: ${event.kernel.accel.toUpperCase()}: guest time limits x${event.kernel.timeoutScale} (--tcg-slowdown)`);
+        if (event.kernel.timeoutScale !== 1) this.line(`note: ${this.prefix(event.kernel.id)}${String(event.kernel.accel).toUpperCase()}: guest time limits x${event.kernel.timeoutScale} (--tcg-slowdown)`);
+        break;
+      case 'case-start':
+        this.running.set(event.kernel, caseKey(event));
         break;
       case 'guest-restart':
-        this.line(`guest  ${event.kernel} #${event.guest}: ${event.reason}; a fresh guest runs the ${event.cases} case${event.cases === 1 ? '' : 's'} left`);
+        this.line(`guest  ${this.labelOf(event.kernel)} #${event.guest}: ${event.reason}; a fresh guest runs the ${event.cases} case${event.cases === 1 ? '' : 's'} left`);
         break;
       case 'kernel-finding':
-        this.line(`note: kernel ${event.finding.kind} while no case ran: ${event.finding.title}`);
+        this.line(`note: ${this.prefix(event.kernel)}kernel ${event.finding.kind} while no case ran: ${event.finding.title}`);
         break;
       case 'case-result':
+        this.counted(event.result);
         this.line(this.caseLine(event.result));
         this.findingLines(event.result);
         break;
+      case 'rerun-result':
+        this.line(`  rerun ${event.rerun.attempt}: ${statusMarks[event.rerun.status].padEnd(7)} ${this.prefix(event.rerun.kernel)}${caseKey(event.rerun)}`);
+        break;
       case 'run-end':
-        this.setStatus(null);
-        this.line(this.summaryLine(event.results, event.ms));
-        if (this.resultsDir) this.line(`results: ${this.resultsDir}`);
+        this.stopStatus();
+        this.ending(event.model, event.ms, event.why);
         break;
       default:
         break;
     }
   }
 
+  private ending(model: RunModel, ms: number, why: readonly string[]): void {
+    const blocks = [notPassed(model), matrixTable(model), ...model.comparisons.map(comparisonLines), expectationLines(model.expectations)].filter((b) => b.length > 0);
+    for (const block of blocks) {
+      this.line('');
+      for (const l of block) this.line(l);
+    }
+    this.line(summaryLine(model, ms));
+    if (why.length > 0 && model.comparisons.length > 0) this.line(`exit 1: ${why.join('; ')}`);
+    if (this.resultsDir) this.line(`results: ${this.resultsDir}`);
+  }
+
   private caseLine(r: CaseResult): string {
-    const mark = this.paint(marks[r.status].padEnd(7), colours[r.status]);
+    const mark = this.paint((r.expected ? `${statusMarks[r.status]}~` : statusMarks[r.status]).padEnd(7), colours[r.status]);
     const time = r.status === 'skip' ? '' : ` ${r.durationMs}ms`;
     const reason = r.reason ? `  ${r.reason}` : '';
-    return `  ${mark} ${r.suite}/${r.case}${time}${reason}`;
+    const known = r.expected ? `  (known: ${r.expected.reason})` : '';
+    return `  ${mark} ${this.prefix(r.kernel)}${caseKey(r)}${time}${reason}${known}`;
+  }
+
+  /** With several kernels, each line names its kernel. */
+  private prefix(kernel: string): string {
+    return (this.model?.matrix.kernels.length ?? 1) > 1 ? `${this.labelOf(kernel)}  ` : '';
+  }
+
+  private labelOf(kernel: string): string {
+    return this.model?.kernels.find((k) => k.id === kernel)?.label ?? kernel;
+  }
+
+  private counted(r: CaseResult): void {
+    this.done.set(r.kernel, (this.done.get(r.kernel) ?? 0) + 1);
+    if (this.running.get(r.kernel) === caseKey(r)) this.running.delete(r.kernel);
   }
 
   /** A run stopped early gives every case left the same reason: one line for them all. */
@@ -114,29 +153,42 @@ export class TerminalReporter {
     if (more > 0) this.line(`          and ${more} more kernel report${more === 1 ? '' : 's'} in run.json`);
   }
 
-  private summaryLine(results: readonly CaseResult[], ms: number): string {
-    const s = summarize(results);
-    const parts = [`${s.pass} passed`, `${s.fail} failed`];
-    for (const status of ['skip', 'timeout', 'crash', 'error'] as const) {
-      if (s[status]) parts.push(`${s[status]} ${status === 'skip' ? 'skipped' : status === 'timeout' ? 'timed out' : status === 'crash' ? 'crashed' : 'errored'}`);
+  /** How far the run is: cases done of the total (per kernel when there are several), the
+   * stage, and the case each kernel is running. */
+  statusText(): string {
+    const model = this.model;
+    const parts: string[] = [];
+    if (this.stage) {
+      const step = this.progress ? `  ${this.progress.step}${this.progress.detail ? ` ${this.progress.detail}` : ''}` : '';
+      parts.push(`${label(this.stage.name, this.stage.kernel)} ${seconds(performance.now() - this.stage.started)}${step}`);
     }
-    return `${parts.join(', ')} in ${seconds(ms)}`;
+    if (model) {
+      const total = model.matrix.cases.length;
+      const kernels = model.matrix.kernels.length;
+      const done = [...this.done.values()].reduce((a, b) => a + b, 0);
+      parts.push(kernels > 1 ? `${done}/${total * kernels} cases (${model.kernels.map((k) => `${k.label} ${this.done.get(k.id) ?? 0}/${total}`).join(', ')})` : `${done}/${total} cases`);
+      const running = [...this.running].map(([k, c]) => `${kernels > 1 ? `${this.labelOf(k)}: ` : ''}${c}`);
+      if (running.length) parts.push(`running ${running.join(', ')}`);
+    }
+    return parts.join('  |  ');
   }
 
-  private setStatus(render: (() => string) | null): void {
-    if (!this.tty) return;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.clearStatus();
-    if (!render) return;
+  private startStatus(): void {
+    if (!this.tty || this.timer) return;
     const draw = () => {
       this.clearStatus();
-      this.status = render();
-      this.out.write(this.paint(this.status, 2));
+      this.status = this.statusText();
+      if (this.status) this.out.write(this.paint(this.status, 2));
     };
     draw();
     this.timer = setInterval(draw, 200);
     this.timer.unref();
+  }
+
+  private stopStatus(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.clearStatus();
   }
 
   private clearStatus(): void {

@@ -1,7 +1,7 @@
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { FaultlineError } from '../errors.js';
-import { errnoText, makeDirectory } from '../files.js';
+import { FaultlineError } from '../core/errors.js';
+import { errnoText, makeDirectory } from '../core/files.js';
 
 // Each run gets a directory of its own: a new results/<stamp> (with -2, -3... when a run in the
 // same second took it), or the one named by --results, which must be new or empty so two runs'

@@ -1,24 +1,24 @@
-import { appendFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, copyFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { FaultlineError } from '../errors.js';
+import { FaultlineError } from '../core/errors.js';
 import type { RunEvent } from '../events.js';
-import { errnoText, makeDirectory } from '../files.js';
+import { errnoText, makeDirectory } from '../core/files.js';
 import type { JsonTarget } from './location.js';
 import { TapReporter } from '../reporters/tap.js';
-import { summarize, type RunDocument } from './run-document.js';
+import type { RunModel } from '../model/types.js';
+import { comparisonDocument } from './run-files.js';
 
-// Keeps results/<stamp>/ current while the run goes: run.json is rewritten (atomically) and
-// results.tap appended as each result arrives, so an interrupted run leaves what finished.
-// `dir` exists already (claimResultsDirectory).
+// Keeps results/<stamp>/ current while the run goes: run.json (the run model) is rewritten
+// atomically and results.tap appended as each result arrives, so an interrupted run leaves what
+// finished. `dir` exists already (claimResultsDirectory); guests write their own files in it.
 export class ResultsDirectory {
-  readonly doc: RunDocument;
   private readonly tap: TapReporter;
+  private model: RunModel | null = null;
   private text = '';
 
   constructor(
     readonly dir: string,
-    command: string[],
     private readonly extraJson: JsonTarget | null,
   ) {
     try {
@@ -31,7 +31,6 @@ export class ResultsDirectory {
     } catch (cause) {
       throw new FaultlineError('io', `cannot write --json ${extraJson!.path}: ${errnoText(cause)}`, { hint: 'Give a file in a writable directory.', cause });
     }
-    this.doc = { version: 1, startedAt: new Date().toISOString(), finishedAt: null, command, kernels: [], results: [], restarts: [], findings: [], summary: summarize([]), exitCode: null };
     this.tap = new TapReporter((text) => appendFileSync(join(dir, 'results.tap'), text));
   }
 
@@ -39,32 +38,31 @@ export class ResultsDirectory {
     return join(this.dir, name);
   }
 
+  /** The suites as they were when the run started, so `report --reparse` reads the run again as it ran. */
+  saveSuites(suites: readonly { name: string; file: string }[]): void {
+    makeDirectory(this.path('suites'));
+    for (const suite of suites) copyFileSync(suite.file, this.path(join('suites', `${suite.name}.yaml`)));
+  }
+
   handle(event: RunEvent): void {
     this.tap.handle(event);
     switch (event.type) {
+      case 'run-start':
+        this.model = event.model;
+        break;
       case 'kernel-ready':
-        this.doc.kernels.push(event.kernel);
-        if (event.qemuCommand) writeFileSync(this.path(join(event.dir, 'qemu-command.txt')), `${event.qemuCommand.map(shellQuote).join(' ')}\n`);
-        break;
       case 'case-result':
-        this.doc.results.push(event.result);
-        break;
+      case 'rerun-result':
       case 'guest-restart':
-        this.doc.restarts.push({ kernel: event.kernel, guest: event.guest, cases: event.cases, reason: event.reason });
-        writeFileSync(this.path(join(event.dir, `qemu-command-${event.guest}.txt`)), `${event.qemuCommand.map(shellQuote).join(' ')}\n`);
-        break;
       case 'kernel-finding':
-        this.doc.findings.push({ kernel: event.kernel, ...event.finding });
-        break;
       case 'run-end':
-        this.doc.finishedAt = new Date().toISOString();
-        this.doc.exitCode = event.exitCode;
         break;
       default:
         return;
     }
-    this.doc.summary = summarize(this.doc.results);
-    this.text = `${JSON.stringify(this.doc, null, 2)}\n`;
+    if (!this.model) return;
+    if (event.type === 'run-end' && this.model.comparisons.length > 0) writeAtomically(this.path('compare.json'), comparisonDocument(this.model));
+    this.text = `${JSON.stringify(this.model, null, 2)}\n`;
     writeAtomically(this.path('run.json'), this.text);
     if (this.extraJson?.replace) writeAtomically(this.extraJson.path, this.text);
   }
@@ -92,9 +90,4 @@ function writeAtomically(file: string, text: string): void {
   const tmp = `${file}.partial`;
   writeFileSync(tmp, text);
   renameSync(tmp, file);
-}
-
-/** Quotes an argument only when the shell would split or expand it. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./=:,+@%-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

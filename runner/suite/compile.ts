@@ -1,10 +1,12 @@
-import { SuiteError, type SuiteIssue } from './issues.js';
+import { SuiteError, type SuiteIssue } from '../core/yaml/issues.js';
 import type { LocatedStep, Suite, SuiteCase } from './model.js';
 import { formatDuration } from './schema.js';
 import { planTimeoutMaxMs, resolveFeature } from './vocabulary.js';
 
 /** The helper's default waits for `join ... expect=done|sigbus` and `event` (PLAN-FORMAT.md). */
 const helperDefaultWaitMs = 2000;
+/** How long the helper lets a `check` of `reg` read before calling it blocked. */
+const helperCheckWaitMs = 1000;
 
 export interface CompileOptions {
   /** Multiplies the limits that fail a case when exceeded (the case timeout, waits for a thread
@@ -120,9 +122,11 @@ function stepKeys(step: LocatedStep, c: SuiteCase, scale: number): Record<string
       return { target: step.args.target, page: step.args.page, count: step.args.present.length, present: step.args.present.map((p) => Number(p)).join('') };
     case 'sleep':
       return { ms: step.args };
+    case 'check':
+      // Reading `reg` waits for the read to finish; a slow guest gets the same scaled wait.
+      return { ...step.args, wait_ms: scale === 1 ? undefined : Math.round(helperCheckWaitMs * scale) };
     case 'fill':
     case 'access':
-    case 'check':
       return { ...step.args };
   }
 }

@@ -1,12 +1,12 @@
 import { basename, extname } from 'node:path';
 import { defaultConsolePolicy } from '../console/verdict.js';
-import { suiteFixHint, type IssueCollector } from './issues.js';
-import { locate } from './locate.js';
+import { suiteFixHint, type IssueCollector } from '../core/yaml/issues.js';
+import { locate } from '../core/yaml/locate.js';
 import type { LocatedStep, Suite, SuiteCase } from './model.js';
 import { caseSchema, stepSchemas, suiteSchema, type StepOp } from './schema.js';
 import { validateCase } from './validate.js';
 import { planNameMax, resolveFeature, type Backend } from './vocabulary.js';
-import { parseYamlText, readYamlFile, type ParsedYaml, type YamlKind } from './yaml-file.js';
+import { parseYamlText, readYamlFile, type ParsedYaml, type YamlKind } from '../core/yaml/yaml-file.js';
 
 const defaultTimeoutMs = 10_000;
 const stepOps = Object.keys(stepSchemas) as StepOp[];

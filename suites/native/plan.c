@@ -53,7 +53,7 @@ static const struct opspec ops[] = {
 	{"madvise", {LINE, TARGET, {"advice", K_ENUM, 1, "DONTNEED|REMOVE|PAGEOUT", NULL}, PAGE, COUNT,
 		     {"thread", K_NAME, 0, NULL, NULL}, EXPECT}},
 	{"fallocate", {LINE, {"mode", K_ENUM, 1, "punch|alloc", NULL}, PAGE, COUNT, EXPECT}},
-	{"check", {LINE, TARGET, PAGE, COUNT, {"byte", K_BYTE, 1, NULL, NULL}}},
+	{"check", {LINE, TARGET, PAGE, COUNT, {"byte", K_BYTE, 1, NULL, NULL}, {"wait_ms", K_NUM, 0, NULL, NULL}}},
 	{"pagemap", {LINE, TARGET, PAGE, COUNT, {"present", K_BITS, 1, NULL, NULL}}},
 	{"sleep", {LINE, {"ms", K_NUM, 1, NULL, NULL}}},
 	{"raise", {LINE, {"signal", K_ONE, 1, NULL, signal_names}}},

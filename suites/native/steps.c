@@ -479,6 +479,7 @@ static int do_check(struct ctx *c, const struct step *s)
 	const char *target = step_str(s, "target") ? step_str(s, "target") : "reg";
 	size_t page = step_num(s, "page", 0);
 	struct fthread *t = thread_slot("(check)", 1);
+	int wait_ms = (int)step_num(s, "wait_ms", 1000);
 	char what[64], a[80];
 	int rc;
 
@@ -491,8 +492,8 @@ static int do_check(struct ctx *c, const struct step *s)
 	t->step_line = s->line;
 	if ((rc = start_thread(c, s, t)) != STEP_OK)
 		return rc;
-	if (!thread_wait(t, 1000))
-		return say(c, STEP_FAIL, s, "%s: the read blocked for 1000ms (a fault nobody resolved)", what);
+	if (!thread_wait(t, wait_ms))
+		return say(c, STEP_FAIL, s, "%s: the read blocked for %dms (a fault nobody resolved)", what, wait_ms);
 	if (t->sigbus)
 		rc = say(c, STEP_FAIL, s, "%s: the read got SIGBUS at %s", what,
 			 where(c, (uint64_t)(uintptr_t)t->sigbus_addr, a, sizeof(a)));

@@ -23,6 +23,11 @@ export class IssueCollector {
     private readonly hint: string = suiteFixHint,
   ) {}
 
+  /** Where a path into the document was written. */
+  position(path: YamlPath): { line: number; column: number } {
+    return locate(this.doc, this.lines, path);
+  }
+
   add(path: YamlPath, message: string, atKey = false): void {
     const { line, column } = locate(this.doc, this.lines, path, atKey);
     this.issues.push({ file: this.file, line, column, path: formatPath(path), message });

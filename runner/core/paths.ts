@@ -30,8 +30,8 @@ export function usableCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return dir;
 }
 
-/** The project's own directory: the nearest faultline package.json above this file, which is
- * one level up from the sources and two from dist/. */
+/** The project's own directory: the nearest faultline package.json above this file, from the
+ * sources (tests) and from dist/ alike. */
 export const projectRoot: string = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
 
 function findProjectRoot(start: string): string {

@@ -1,7 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { execa } from 'execa';
-import { cLocaleEnv } from '../kernels/source/env.js';
+import { cLocaleEnv } from './env.js';
 import { FaultlineError } from './errors.js';
 
 // Every stage that shells out checks its program first, so a missing tool is reported with the

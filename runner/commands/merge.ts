@@ -1,0 +1,82 @@
+import { cpSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { FaultlineError } from '../core/errors.js';
+import { applyExpectations } from '../expect/apply.js';
+import { compareKernels } from '../model/compare.js';
+import { readRun, runFileOf } from '../model/document.js';
+import { putInOrder } from '../model/store.js';
+import { summarize, verdictOf } from '../model/summary.js';
+import { caseKey, type KernelRecord, type RunModel } from '../model/types.js';
+import { replayEvents } from '../model/replay-events.js';
+import { TerminalReporter } from '../reporters/terminal.js';
+import { claimResultsDirectory } from '../results/location.js';
+import { writeRunFiles } from '../results/run-files.js';
+
+// `faultline merge S1 S2 ... --results OUT`: the shards of one run become one run, as if it had
+// run whole: one run.json, results.tap and comparison, and each shard's files under shard-I/.
+// Shards of different plans, two shards with the same share, or a share missing are refused.
+export async function mergeCommand(dirs: string[], flags: { results: string }): Promise<number> {
+  const shards = dirs.map((dir) => ({ dir, model: readRun(dir) }));
+  const merged = mergeShards(shards);
+  const out = claimResultsDirectory(flags.results, new Date());
+  for (const { dir, model } of shards) cpSync(dirname(runFileOf(dir)), join(out, `shard-${model.shard!.index}`), { recursive: true });
+  writeRunFiles(out, merged);
+  replayEvents(merged, (e) => terminal.handle(e), out);
+  return merged.exitCode ?? 0;
+}
+
+const terminal = new TerminalReporter(process.stdout);
+
+export function mergeShards(shards: { dir: string; model: RunModel }[]): RunModel {
+  const [first] = shards;
+  if (!first) throw new FaultlineError('usage', 'merge needs the shards to merge', { hint: 'faultline merge results/s1 results/s2 ... --results results/all' });
+  const notShard = shards.find((s) => s.model.shard === null);
+  if (notShard) throw new FaultlineError('usage', `${notShard.dir} is not a shard (it was run without --shard)`, { hint: 'Merge the directories of faultline run --shard I/N runs.' });
+  const count = first.model.shard!.count;
+  const plan = (m: RunModel) => JSON.stringify({ kernels: m.matrix.kernels.map((k) => [k.spec, k.role]), cases: m.matrix.cases.map(caseKey), pairs: m.matrix.pairs });
+  for (const s of shards) {
+    if (s.model.shard!.count !== count) throw new FaultlineError('usage', `${s.dir} is shard ${s.model.shard!.index}/${s.model.shard!.count}, and ${first.dir} is one of ${count}`, { hint: 'Merge the shards of one run: the same --shard I/N count.' });
+    if (plan(s.model) !== plan(first.model)) throw new FaultlineError('usage', `${s.dir} ran a different plan from ${first.dir} (other kernels, cases or baseline)`, { hint: 'Merge the shards of one run: the same kernels, suites and cases, only --shard differing.' });
+  }
+  const byIndex = new Map<number, string>();
+  for (const s of shards) {
+    const twin = byIndex.get(s.model.shard!.index);
+    if (twin) throw new FaultlineError('usage', `${twin} and ${s.dir} are both shard ${s.model.shard!.index}/${count}: their cases overlap`, { hint: 'Give each shard once.' });
+    byIndex.set(s.model.shard!.index, s.dir);
+  }
+  const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !byIndex.has(i));
+  if (missing.length) throw new FaultlineError('usage', `shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`, { hint: 'Give every shard of the run; a merged run with a share missing would look complete and is not.' });
+
+  const kernels: KernelRecord[] = [];
+  for (const s of shards) {
+    for (const k of s.model.kernels) if (!kernels.some((o) => o.id === k.id)) kernels.push({ ...k, dir: join(`shard-${s.model.shard!.index}`, k.dir) });
+  }
+  kernels.sort((a, b) => a.index - b.index);
+  const all = <T,>(pick: (m: RunModel) => T[]): T[] => shards.flatMap((s) => pick(s.model));
+  const model: RunModel = {
+    ...first.model,
+    startedAt: shards.map((s) => s.model.startedAt).sort()[0]!,
+    finishedAt: shards.map((s) => s.model.finishedAt ?? '').sort().at(-1) || null,
+    command: ['merge', ...shards.map((s) => s.dir)],
+    shard: null,
+    kernels,
+    results: all((m) => m.results),
+    reruns: all((m) => m.reruns),
+    restarts: all((m) => m.restarts),
+    findings: all((m) => m.findings),
+    comparisons: [],
+  };
+  const byKernelIndex = (i: number) => kernels.find((k) => k.index === i);
+  model.comparisons = model.matrix.pairs.flatMap(([b, c]) => {
+    const [baseline, candidate] = [byKernelIndex(b), byKernelIndex(c)];
+    return baseline && candidate ? [compareKernels({ baseline, candidate, results: model.results, reruns: model.reruns, order: model.matrix.cases })] : [];
+  });
+  const expectations = first.model.expectations;
+  if (expectations) model.expectations = applyExpectations(model, { entries: expectations.entries, strict: expectations.strict, now: new Date(model.startedAt) });
+  putInOrder(model);
+  model.summary = summarize(model.results);
+  const infrastructure = shards.map((s) => s.model.exitCode ?? 0).find((code) => code > 1);
+  model.exitCode = infrastructure ?? verdictOf(model, model.failOn).exitCode;
+  return model;
+}
+

@@ -1,0 +1,22 @@
+import { writeFileSync } from 'node:fs';
+import { readRun } from '../model/document.js';
+import { replayEvents } from '../model/replay-events.js';
+import { verdictOf } from '../model/summary.js';
+import { TapReporter } from '../reporters/tap.js';
+import { TerminalReporter } from '../reporters/terminal.js';
+import { reparseRun } from '../reparse.js';
+
+// `faultline report DIR`: a saved run rendered again by the reporters that rendered it live;
+// `--reparse` first rebuilds its results from the consoles and result channels it left.
+export async function reportCommand(dir: string, flags: { tap?: boolean; reparse?: boolean; json?: string }): Promise<number> {
+  const model = flags.reparse ? await reparseRun(dir) : readRun(dir);
+  if (flags.json) writeFileSync(flags.json, `${JSON.stringify(model, null, 2)}\n`);
+  if (flags.tap) {
+    const tap = new TapReporter((text) => process.stdout.write(text));
+    replayEvents(model, (e) => tap.handle(e));
+  } else {
+    const terminal = new TerminalReporter(process.stdout);
+    replayEvents(model, (e) => terminal.handle(e), dir);
+  }
+  return model.exitCode ?? verdictOf(model, model.failOn).exitCode;
+}

@@ -1,0 +1,98 @@
+import { caseKey, comparisonClasses, type CaseResult, type CaseStatus, type ComparedCase, type Comparison, type ComparisonClass, type KernelRecord, type Rerun } from './types.js';
+
+const failing = (s: CaseStatus): boolean => s === 'fail' || s === 'timeout' || s === 'crash' || s === 'error';
+
+// One case on the baseline kernel against the same case on another, as kci-dev and NIPA read
+// them: a pass that became anything else (a skip too: a series that stops the kernel offering a
+// feature has regressed it), or a skip that became a failure, is a regression.
+export function classify(baseline: CaseResult | undefined, candidate: CaseResult | undefined): ComparisonClass {
+  if (!baseline) return 'new';
+  if (!candidate) return 'removed';
+  const [b, c] = [baseline.status, candidate.status];
+  if (regresses(b, c)) return 'regression';
+  if (b !== 'pass' && c === 'pass') return 'fixed';
+  if (b === c) return baseline.reason === candidate.reason && sameReports(baseline, candidate) ? 'unchanged' : 'changed';
+  return failing(b) && failing(c) ? 'still-failing' : 'changed';
+}
+
+/** Statuses alone: a pass that became anything else, or a skip that became a failure. */
+const regresses = (b: CaseStatus, c: CaseStatus): boolean => (b === 'pass' && c !== 'pass') || (b === 'skip' && failing(c));
+
+/** A regression that reruns in fresh guests do not reproduce every time (the baseline's status
+ * holding, the other kernel's still regressed against it) is flaky. Statuses are first-run first. */
+export function confirmRegression(baseline: readonly CaseStatus[], candidate: readonly CaseStatus[]): 'regression' | 'flaky' {
+  const first = baseline[0]!;
+  return baseline.every((s) => s === first) && candidate.every((s) => regresses(first, s)) ? 'regression' : 'flaky';
+}
+
+export interface CompareInput {
+  baseline: KernelRecord;
+  candidate: KernelRecord;
+  results: readonly CaseResult[];
+  reruns?: readonly Rerun[];
+  /** The cases both sides planned, in plan order; a case only one side has is new or removed. */
+  order?: readonly { suite: string; case: string }[];
+}
+
+export function compareKernels(input: CompareInput): Comparison {
+  const of = (kernel: string) => new Map(input.results.filter((r) => r.kernel === kernel).map((r) => [caseKey(r), r] as const));
+  const base = of(input.baseline.id);
+  const cand = of(input.candidate.id);
+  const keys = input.order ? input.order.map(caseKey) : [...new Set([...base.keys(), ...cand.keys()])];
+  for (const key of [...base.keys(), ...cand.keys()]) if (!keys.includes(key)) keys.push(key);
+  const cases = keys.flatMap((key): ComparedCase[] => {
+    const b = base.get(key);
+    const c = cand.get(key);
+    if (!b && !c) return [];
+    const ref = (b ?? c)!;
+    let cls = classify(b, c);
+    const attempts = rerunsOf(input.reruns ?? [], input.baseline.id, input.candidate.id, key);
+    if (cls === 'regression' && attempts) cls = confirmRegression([b!.status, ...attempts.baseline], [c!.status, ...attempts.candidate]);
+    return [{
+      suite: ref.suite,
+      case: ref.case,
+      class: cls,
+      baseline: b ? { status: b.status, reason: b.reason } : null,
+      candidate: c ? { status: c.status, reason: c.reason } : null,
+      newReports: newReports(b, c),
+      ...(attempts ? { attempts: { baseline: [b?.status, ...attempts.baseline].filter(isStatus), candidate: [c?.status, ...attempts.candidate].filter(isStatus) } } : {}),
+    }];
+  });
+  const counts = Object.fromEntries(comparisonClasses.map((k) => [k, 0])) as Record<ComparisonClass, number>;
+  for (const c of cases) counts[c.class]++;
+  return {
+    baseline: { id: input.baseline.id, label: input.baseline.label },
+    candidate: { id: input.candidate.id, label: input.candidate.label },
+    counts,
+    cases,
+  };
+}
+
+const isStatus = (s: CaseStatus | undefined): s is CaseStatus => s !== undefined;
+
+function rerunsOf(reruns: readonly Rerun[], baseline: string, candidate: string, key: string): { baseline: CaseStatus[]; candidate: CaseStatus[] } | null {
+  const mine = reruns.filter((r) => caseKey(r) === key).sort((a, b) => a.attempt - b.attempt);
+  if (mine.length === 0) return null;
+  return { baseline: mine.filter((r) => r.kernel === baseline).map((r) => r.status), candidate: mine.filter((r) => r.kernel === candidate).map((r) => r.status) };
+}
+
+/** Report titles without what changes from boot to boot: addresses, offsets, CPU and PID numbers. */
+export function reportSignature(title: string): string {
+  return title
+    .replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+/g, '')
+    .replace(/\b(CPU|PID)[:#]\s*\d+/g, '$1')
+    .replace(/\[[^\]]*:\d+\]/g, '')
+    .replace(/0x[0-9a-f]+|\b[0-9a-f]{8,}\b/g, 'ADDR')
+    .replace(/\b\d+s\b/g, 'Ns')
+    .trim();
+}
+
+function sameReports(a: CaseResult, b: CaseResult): boolean {
+  const sig = (r: CaseResult) => (r.findings ?? []).map((f) => `${f.kind} ${reportSignature(f.title)}`).sort().join('\n');
+  return sig(a) === sig(b);
+}
+
+function newReports(baseline: CaseResult | undefined, candidate: CaseResult | undefined): string[] {
+  const before = new Set((baseline?.findings ?? []).map((f) => `${f.kind} ${reportSignature(f.title)}`));
+  return (candidate?.findings ?? []).filter((f) => !before.has(`${f.kind} ${reportSignature(f.title)}`)).map((f) => f.title);
+}

@@ -1,0 +1,33 @@
+import { caseKey, type PlannedCase, type Shard } from './types.js';
+
+/** One job of the matrix: a case on a kernel (by its position in the matrix). */
+export interface Job {
+  kernel: number;
+  case: string;
+}
+
+// A shard's share of the (kernel, case) jobs, the same on every machine: whole kernels round
+// robin when there are at least as many kernels as shards, so each shard boots only its own
+// kernels; otherwise each kernel's shards split its cases into runs of neighbours, so a kernel
+// is booted by as few shards as the count allows.
+export function shardJobs(kernels: number, cases: readonly PlannedCase[], shard: Shard): Job[] {
+  const jobsOf = (kernel: number) => cases.map((c) => ({ kernel, case: caseKey(c) }));
+  if (kernels >= shard.count) {
+    return Array.from({ length: kernels }, (_, k) => k).filter((k) => k % shard.count === shard.index - 1).flatMap(jobsOf);
+  }
+  // Shards 1..count are dealt to kernels in turn; kernel k gets every shard s with (s-1) % kernels === k.
+  const kernel = (shard.index - 1) % kernels;
+  const mine = Array.from({ length: shard.count }, (_, s) => s).filter((s) => s % kernels === kernel);
+  const part = mine.indexOf(shard.index - 1);
+  const all = jobsOf(kernel);
+  const size = Math.ceil(all.length / mine.length);
+  return all.slice(part * size, (part + 1) * size);
+}
+
+/** `--shard 2/4`, checked. */
+export function parseShard(text: string): Shard | null {
+  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!match) return null;
+  const shard = { index: Number(match[1]), count: Number(match[2]) };
+  return shard.count >= 1 && shard.index >= 1 && shard.index <= shard.count ? shard : null;
+}

@@ -1,0 +1,143 @@
+import { caseKey, type CaseRef, type CaseResult, type CaseStatus, type ComparisonClass, type ExpectedBy, type KernelRecord, type KernelReport, type MatrixKernel, type PlannedCase, type Rerun, type Restart, type RunModel, type Shard } from './types.js';
+import { summarize } from './summary.js';
+
+export interface Missing {
+  status: CaseStatus;
+  reason: string;
+}
+
+/** Told of every change, in order: reporters and the results directory listen here. */
+export interface StoreListener {
+  result?(result: CaseResult): void;
+  rerun?(rerun: Rerun): void;
+  kernel?(kernel: KernelRecord): void;
+  restart?(restart: Restart): void;
+  finding?(finding: KernelReport & { kernel: string }): void;
+}
+
+// The one owner of results: a result is kept only for a planned case, and only the first for
+// each (kernel, case); whatever has no result when a kernel's work ends is marked, never
+// dropped. Every stage reports here and asks here whether a case is done.
+export class ResultStore {
+  readonly model: RunModel;
+  private readonly planned: Set<string>;
+  private readonly done = new Map<string, CaseResult>();
+  private readonly listeners: StoreListener[] = [];
+  private readonly expect: ((result: CaseResult, kernel: KernelRecord | undefined) => ExpectedBy | undefined) | undefined;
+
+  constructor(init: {
+    command: string[];
+    kernels: MatrixKernel[];
+    cases: PlannedCase[];
+    pairs?: [number, number][];
+    failOn?: ComparisonClass[];
+    shard?: Shard | null;
+    startedAt?: Date;
+    /** Marks a result an expectation accepts, as it arrives. */
+    expect?: (result: CaseResult, kernel: KernelRecord | undefined) => ExpectedBy | undefined;
+  }) {
+    this.expect = init.expect;
+    this.model = {
+      version: 2,
+      startedAt: (init.startedAt ?? new Date()).toISOString(),
+      finishedAt: null,
+      command: init.command,
+      matrix: { kernels: init.kernels, cases: init.cases, pairs: init.pairs ?? [] },
+      failOn: init.failOn ?? ['regression'],
+      shard: init.shard ?? null,
+      kernels: [],
+      results: [],
+      reruns: [],
+      restarts: [],
+      findings: [],
+      comparisons: [],
+      expectations: null,
+      summary: summarize([]),
+      exitCode: null,
+    };
+    this.planned = new Set(init.cases.map(caseKey));
+  }
+
+  on(listener: StoreListener): this {
+    this.listeners.push(listener);
+    return this;
+  }
+
+  addKernel(kernel: KernelRecord): void {
+    if (this.model.kernels.some((k) => k.id === kernel.id)) return;
+    this.model.kernels.push(kernel);
+    this.tell((l) => l.kernel?.(kernel));
+  }
+
+  /** Keeps the first result for a planned case; says whether this one was kept. */
+  record(reported: CaseResult): boolean {
+    const key = resultKey(reported.kernel, reported);
+    if (!this.planned.has(caseKey(reported)) || this.done.has(key)) return false;
+    const expected = this.expect?.(reported, this.model.kernels.find((k) => k.id === reported.kernel));
+    const result = expected ? { ...reported, expected } : reported;
+    this.done.set(key, result);
+    this.model.results.push(result);
+    this.model.summary = summarize(this.model.results);
+    this.tell((l) => l.result?.(result));
+    return true;
+  }
+
+  recordRerun(rerun: Rerun): void {
+    this.model.reruns.push(rerun);
+    this.tell((l) => l.rerun?.(rerun));
+  }
+
+  addRestart(restart: Restart): void {
+    this.model.restarts.push(restart);
+    this.tell((l) => l.restart?.(restart));
+  }
+
+  addFinding(finding: KernelReport & { kernel: string }): void {
+    this.model.findings.push(finding);
+    this.tell((l) => l.finding?.(finding));
+  }
+
+  has(kernel: string, ref: CaseRef): boolean {
+    return this.done.has(resultKey(kernel, ref));
+  }
+
+  result(kernel: string, ref: CaseRef): CaseResult | undefined {
+    return this.done.get(resultKey(kernel, ref));
+  }
+
+  /** Of these cases, those this kernel has no result for yet. */
+  missing(kernel: string, cases: readonly CaseRef[]): CaseRef[] {
+    return cases.filter((c) => !this.has(kernel, c));
+  }
+
+  /** Gives every one of these cases still without a result on this kernel `missing`. */
+  fillMissing(kernel: string, cases: readonly CaseRef[], missing: Missing): void {
+    for (const c of this.missing(kernel, cases)) this.record({ kernel, suite: c.suite, case: c.case, ...missing, durationMs: 0 });
+  }
+
+  /** The run is over: results in a fixed order (kernels as planned, cases as planned), whatever
+   * order they arrived in when kernels ran side by side. */
+  finish(exitCode: number, finishedAt = new Date()): void {
+    putInOrder(this.model);
+    this.model.finishedAt = finishedAt.toISOString();
+    this.model.exitCode = exitCode;
+  }
+
+  private tell(call: (listener: StoreListener) => void): void {
+    for (const listener of this.listeners) call(listener);
+  }
+}
+
+/** Kernels as planned, each kernel's results in plan order, reruns by attempt. */
+export function putInOrder(model: RunModel): void {
+  const kernelIndex = new Map(model.kernels.map((k) => [k.id, k.index] as const));
+  const caseIndex = new Map(model.matrix.cases.map((c, i) => [caseKey(c), i] as const));
+  const order = (r: CaseResult) => (kernelIndex.get(r.kernel) ?? 0) * (caseIndex.size + 1) + (caseIndex.get(caseKey(r)) ?? 0);
+  model.results.sort((a, b) => order(a) - order(b));
+  model.reruns.sort((a, b) => a.attempt - b.attempt || order(a) - order(b));
+  model.kernels.sort((a, b) => a.index - b.index);
+}
+
+function resultKey(kernel: string, ref: CaseRef): string {
+  return `${kernel}\0${caseKey(ref)}`;
+}

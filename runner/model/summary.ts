@@ -1,0 +1,34 @@
+import { caseStatuses, type CaseResult, type CaseStatus, type ComparisonClass, type RunModel } from './types.js';
+
+export function summarize(results: readonly CaseResult[]): Record<CaseStatus, number> {
+  const summary = Object.fromEntries(caseStatuses.map((s) => [s, 0])) as Record<CaseStatus, number>;
+  for (const r of results) summary[r.status] += 1;
+  return summary;
+}
+
+/** Did not pass or skip, and no expectation accepts it. */
+export const isFailure = (r: CaseResult): boolean => r.status !== 'pass' && r.status !== 'skip' && r.expected === undefined;
+
+/** What fails a run that compares kernels, by default. */
+export const defaultFailOn: readonly ComparisonClass[] = ['regression'];
+
+// The run's exit code from its model: a run that compares kernels follows the comparison (a
+// case failing on the baseline and the series alike is no fault of the series); any other run
+// fails on a case that failed unexpectedly. Stale expectations fail it only when asked.
+export function verdictOf(model: RunModel, failOn: readonly ComparisonClass[] = defaultFailOn): { exitCode: number; why: string[] } {
+  const why: string[] = [];
+  if (model.comparisons.length > 0) {
+    for (const comparison of model.comparisons) {
+      for (const cls of failOn) {
+        const n = comparison.counts[cls];
+        if (n > 0) why.push(`${n} ${cls}${n === 1 ? '' : cls === 'regression' ? 's' : ''} on ${comparison.candidate.label} against ${comparison.baseline.label}`);
+      }
+    }
+  } else {
+    const failed = model.results.filter(isFailure).length;
+    if (failed > 0) why.push(`${failed} case${failed === 1 ? '' : 's'} did not pass`);
+  }
+  const stale = model.expectations?.strict ? model.expectations.stale.length : 0;
+  if (stale > 0) why.push(`${stale} stale expectation${stale === 1 ? '' : 's'} (--strict-expect)`);
+  return { exitCode: why.length > 0 ? 1 : 0, why };
+}

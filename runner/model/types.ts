@@ -1,0 +1,176 @@
+import type { SplatKind } from '../console/splats.js';
+
+// The one record of a run: what was planned (kernels x cases), what each kernel was, every
+// result keyed by (kernel, case), reruns, restarts, kernel reports, and what was concluded
+// (comparison, expectations). run.json is this, serialized; every report, `compare`, `merge`
+// and `report` read it, never the engine.
+export type CaseStatus = 'pass' | 'fail' | 'skip' | 'timeout' | 'crash' | 'error';
+export const caseStatuses: readonly CaseStatus[] = ['pass', 'fail', 'skip', 'timeout', 'crash', 'error'];
+
+export type Accel = 'kvm' | 'tcg';
+
+/** A splat from the guest console as it is reported. */
+export interface KernelReport {
+  kind: SplatKind;
+  title: string;
+  text: string;
+  fatal: boolean;
+  /** Why it did not fail the case (an allow-list entry's reason), when it did not. */
+  allowed?: string;
+  /** Allow patterns that were not applied to it because they ran too long. */
+  allowSkipped?: string;
+}
+
+/** An expectation file's entry that a result matched. */
+export interface ExpectedBy {
+  reason: string;
+  /** file:line of the entry. */
+  entry: string;
+  url?: string;
+  until?: string;
+}
+
+export interface CaseResult {
+  /** The kernel's id (by content), never its label. */
+  kernel: string;
+  suite: string;
+  case: string;
+  status: CaseStatus;
+  reason: string | null;
+  durationMs: number;
+  /** Kernel reports printed while the case ran; absent when there were none. */
+  findings?: KernelReport[];
+  /** Set when an expectation accepts this result: it does not fail the run. */
+  expected?: ExpectedBy;
+}
+
+/** A case run again in a fresh guest before it is called a regression. */
+export interface Rerun extends CaseResult {
+  attempt: number;
+}
+
+/** A planned case, identified by `suite/case`. */
+export interface PlannedCase {
+  suite: string;
+  case: string;
+  /** Where it is written, for reports that point at it. */
+  file?: string;
+  line?: number;
+}
+
+export type KernelRole = 'baseline' | 'candidate';
+
+/** A kernel of the matrix as asked for, before it is resolved. */
+export interface MatrixKernel {
+  spec: string;
+  role: KernelRole | null;
+  /** What this column is, when the spec alone does not say (the patch a per-patch column adds). */
+  title?: string;
+}
+
+/** A kernel that resolved: identified by content, named for people. */
+export interface KernelRecord {
+  id: string;
+  label: string;
+  /** Its position in the matrix. */
+  index: number;
+  spec: string;
+  role: KernelRole | null;
+  release: string | null;
+  /** null: it never resolved (its cases are errors naming why). */
+  accel: Accel | 'host' | null;
+  /** Guest time limits are multiplied by this (the TCG slowdown factor; 1 under KVM). */
+  timeoutScale: number;
+  /** Where its files are, inside the results directory ('' for its top). */
+  dir: string;
+}
+
+export interface Restart {
+  kernel: string;
+  guest: number;
+  cases: number;
+  reason: string;
+}
+
+/** This run's share of the matrix: job j (kernel index, case id) belongs to shard `index` of `count`. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export type ComparisonClass = 'regression' | 'fixed' | 'still-failing' | 'new' | 'removed' | 'changed' | 'flaky' | 'unchanged';
+export const comparisonClasses: readonly ComparisonClass[] = ['regression', 'flaky', 'fixed', 'still-failing', 'changed', 'new', 'removed', 'unchanged'];
+
+export interface ComparedCase {
+  suite: string;
+  case: string;
+  class: ComparisonClass;
+  baseline: { status: CaseStatus; reason: string | null } | null;
+  candidate: { status: CaseStatus; reason: string | null } | null;
+  /** Kernel reports (titles) the candidate printed and the baseline did not, even when the case passed. */
+  newReports: string[];
+  /** For a regression candidate rerun in fresh guests: the statuses seen, first run first. */
+  attempts?: { baseline: CaseStatus[]; candidate: CaseStatus[] };
+}
+
+/** One baseline kernel against one other. */
+export interface Comparison {
+  baseline: { id: string; label: string };
+  candidate: { id: string; label: string };
+  counts: Record<ComparisonClass, number>;
+  cases: ComparedCase[];
+}
+
+/** An expectation file's entry, as loaded. */
+export interface ExpectationEntry {
+  case: string;
+  kernel: string | null;
+  status: CaseStatus;
+  reason: string;
+  until: string | null;
+  url: string | null;
+  /** file:line */
+  at: string;
+}
+
+export interface ExpectationOutcome {
+  entries: ExpectationEntry[];
+  /** Entries past their `until`: they no longer apply. */
+  expired: string[];
+  /** Entries that matched no result, or whose case passed: they can go. */
+  stale: { at: string; why: string }[];
+  strict: boolean;
+}
+
+export interface RunModel {
+  version: 2;
+  startedAt: string;
+  finishedAt: string | null;
+  command: string[];
+  /** What was asked for: kernels x cases, the same for every shard of one run, and which kernel
+   * is compared with which (indexes into `kernels`, baseline first). */
+  matrix: { kernels: MatrixKernel[]; cases: PlannedCase[]; pairs: [number, number][] };
+  /** Comparison classes that fail the run. */
+  failOn: ComparisonClass[];
+  shard: Shard | null;
+  kernels: KernelRecord[];
+  results: CaseResult[];
+  reruns: Rerun[];
+  /** Fresh guests started after one died or hung, with why. */
+  restarts: Restart[];
+  /** Splats printed while no case was running (each case's own are in its result). */
+  findings: (KernelReport & { kernel: string })[];
+  comparisons: Comparison[];
+  expectations: ExpectationOutcome | null;
+  summary: Record<CaseStatus, number>;
+  exitCode: number | null;
+}
+
+export interface CaseRef {
+  suite: string;
+  case: string;
+}
+
+export function caseKey(ref: CaseRef): string {
+  return `${ref.suite}/${ref.case}`;
+}

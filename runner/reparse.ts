@@ -1,0 +1,111 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseKernelSpec } from '../kernels/spec.js';
+import { FaultlineError } from './core/errors.js';
+import { RunEvents } from './events.js';
+import { expectationFor, expectedBy } from './expect/apply.js';
+import { replayBooter, replayHost } from './guest/replay.js';
+import type { KernelRunOptions, KernelSlot, PreparedKernel } from './kernel-run.js';
+import { readRun } from './model/document.js';
+import { ResultStore } from './model/store.js';
+import { caseKey, type RunModel } from './model/types.js';
+import { runMatrix } from './run.js';
+import { loadSuites } from './suites.js';
+
+// `report --reparse`: the results rebuilt from what the run left (each guest's console, result
+// channel and end, the suites as they ran), through the same engine that produced them live,
+// with saved guests played back instead of booted. What the run could not record again (a
+// kernel that never resolved) is taken from its run.json.
+export async function reparseRun(dir: string): Promise<RunModel> {
+  const saved = readRun(dir);
+  const suiteDir = join(dir, 'suites');
+  let files: string[];
+  try {
+    files = readdirSync(suiteDir).filter((f) => f.endsWith('.yaml')).map((f) => join(suiteDir, f));
+  } catch {
+    throw new FaultlineError('usage', `${dir} has no suites/ directory, which --reparse reads the cases from`, { hint: 'Reparse a run made by this version of faultline, or drop --reparse to render its run.json.' });
+  }
+  const loaded = await loadSuites(files, []);
+  const wanted = new Set(saved.matrix.cases.map(caseKey));
+  const suites = loaded.suites.map((s) => ({ ...s, cases: s.cases.filter((c) => wanted.has(caseKey({ suite: s.name, case: c.name }))) })).filter((s) => s.cases.length);
+  const scratch = mkdtempSync(join(tmpdir(), 'faultline-reparse-'));
+  try {
+    const base = join(scratch, 'base.img');
+    writeFileSync(base, '');
+    const now = new Date(saved.startedAt);
+    const entries = saved.expectations?.entries ?? [];
+    const store = new ResultStore({
+      command: saved.command,
+      kernels: saved.matrix.kernels,
+      cases: saved.matrix.cases,
+      pairs: saved.matrix.pairs,
+      failOn: saved.failOn,
+      shard: saved.shard,
+      startedAt: now,
+      ...(entries.length ? { expect: (r, k) => { const e = expectationFor(entries, now, k, r); return e ? expectedBy(e) : undefined; } } : {}),
+    });
+    const prepare = async (_o: KernelRunOptions, slot: KernelSlot): Promise<PreparedKernel> => {
+      const record = saved.kernels.find((k) => k.index === slot.index);
+      if (!record || record.accel === null) {
+        const reason = saved.results.find((r) => r.kernel === record?.id)?.reason?.replace(/^no result: /, '') ?? 'the kernel did not resolve';
+        throw new FaultlineError('kernel', reason);
+      }
+      const outDir = join(scratch, record.dir);
+      mkdirSync(outDir, { recursive: true });
+      return {
+        record,
+        resolved: { id: record.id, label: record.label, spec: record.spec, image: record.accel === 'host' ? null : 'saved', release: record.release, config: null, headersDir: null, cached: true },
+        helper: 'saved',
+        baseImage: record.accel === 'host' ? null : base,
+        files: { dir: record.dir, path: (name) => join(outDir, name) },
+      };
+    };
+    const events = new RunEvents();
+    await runMatrix(
+      {
+        loaded: { suites, planned: saved.matrix.cases },
+        kernels: saved.matrix.kernels.map((k) => ({ spec: specOf(k.spec), role: k.role })),
+        pairs: saved.matrix.pairs,
+        accel: 'tcg',
+        cacheDir: scratch,
+        path: (kernelDir, name) => join(scratch, kernelDir, name),
+        command: saved.command,
+        tcgSlowdown: saved.kernels.find((k) => k.accel === 'tcg')?.timeoutScale ?? 1,
+        jobs: 1,
+        shard: saved.shard,
+        retries: Math.max(0, ...saved.reruns.map((r) => r.attempt)),
+        failOn: saved.failOn,
+        expectations: saved.expectations ? { entries, strict: saved.expectations.strict, now } : null,
+        store,
+        prepare,
+        boot: (opts) => replayBooter(join(dir, dirOf(saved, opts.consoleLog ?? '', scratch)))(opts),
+        host: (helper, plan, onData, signal) => replayHost(join(dir, dirOf(saved, plan, scratch)))(helper, plan, onData, signal),
+      },
+      events,
+      null,
+    ).catch((error: unknown) => {
+      if (!(error instanceof FaultlineError)) throw error;
+    });
+    store.model.finishedAt = saved.finishedAt;
+    return store.model;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The kernel directory a scratch path of the reparse stands for. */
+function dirOf(saved: RunModel, scratchPath: string, scratch: string): string {
+  const rel = scratchPath.slice(scratch.length + 1);
+  const kernel = saved.kernels.find((k) => k.dir && rel.startsWith(`${k.dir}/`));
+  return kernel?.dir ?? '';
+}
+
+/** A saved spec as a spec again; one that no longer parses (a file since removed) stands for itself. */
+function specOf(text: string) {
+  try {
+    return parseKernelSpec(text);
+  } catch {
+    return { kind: 'host' as const };
+  }
+}

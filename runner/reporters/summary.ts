@@ -1,0 +1,84 @@
+import { isFailure } from '../model/summary.js';
+import { caseKey, type CaseResult, type CaseStatus, type Comparison, type ExpectationOutcome, type RunModel } from '../model/types.js';
+
+// The end of a run in words, from the model alone: the terminal prints it after a live run and
+// `faultline report` prints it for a saved one.
+const statusWords: Record<CaseStatus, string> = { pass: 'passed', fail: 'failed', skip: 'skipped', timeout: 'timed out', crash: 'crashed', error: 'errored' };
+export const statusMarks: Record<CaseStatus, string> = { pass: 'ok', fail: 'FAIL', skip: 'skip', timeout: 'TIMEOUT', crash: 'CRASH', error: 'ERROR' };
+
+export function summaryLine(model: RunModel, ms: number): string {
+  const s = model.summary;
+  const parts = [`${s.pass} passed`, `${s.fail} failed`];
+  for (const status of ['skip', 'timeout', 'crash', 'error'] as const) if (s[status]) parts.push(`${s[status]} ${statusWords[status]}`);
+  const expected = model.results.filter((r) => r.expected).length;
+  if (expected) parts.push(`${expected} of them known (--expect)`);
+  const kernels = model.kernels.length > 1 ? ` on ${model.kernels.length} kernels` : '';
+  return `${parts.join(', ')}${kernels} in ${(ms / 1000).toFixed(1)}s`;
+}
+
+const labelOf = (model: RunModel, id: string) => model.kernels.find((k) => k.id === id)?.label ?? id;
+
+/** What did not pass (and was not expected), with reasons; by kernel when there are several. */
+export function notPassed(model: RunModel): string[] {
+  const failed = model.results.filter(isFailure);
+  if (failed.length === 0) return [];
+  const several = model.kernels.length > 1;
+  const lines = ['did not pass:'];
+  for (const r of failed) lines.push(`  ${statusMarks[r.status].padEnd(7)} ${several ? `${labelOf(model, r.kernel)}  ` : ''}${caseKey(r)}${r.reason ? `  ${firstLine(r.reason)}` : ''}`);
+  return lines;
+}
+
+/** Cases x kernels, for every case that did not pass somewhere: the status in each column. */
+export function matrixTable(model: RunModel): string[] {
+  if (model.kernels.length < 2) return [];
+  const kernels = [...model.kernels].sort((a, b) => a.index - b.index);
+  const byKey = new Map<string, Map<string, CaseResult>>();
+  for (const r of model.results) {
+    const row = byKey.get(caseKey(r)) ?? new Map<string, CaseResult>();
+    row.set(r.kernel, r);
+    byKey.set(caseKey(r), row);
+  }
+  const rows = model.matrix.cases.map(caseKey).filter((key) => [...(byKey.get(key)?.values() ?? [])].some((r) => r.status !== 'pass'));
+  if (rows.length === 0) return [];
+  const width = Math.max(4, ...rows.map((r) => r.length));
+  const cols = kernels.map((k, i) => ({ k, head: `#${i + 1}`, width: Math.max(4, `#${i + 1}`.length, 7) }));
+  const cell = (r: CaseResult | undefined) => (r ? `${statusMarks[r.status]}${r.expected ? '~' : ''}` : '-');
+  return [
+    'cases x kernels (what did not pass somewhere; ~ known):',
+    `  ${'case'.padEnd(width)}  ${cols.map((c) => c.head.padEnd(c.width)).join(' ')}`,
+    ...rows.map((key) => `  ${key.padEnd(width)}  ${cols.map((c) => cell(byKey.get(key)?.get(c.k.id)).padEnd(c.width)).join(' ')}`),
+    ...cols.map((c) => `  ${c.head} ${c.k.label}${c.k.release && c.k.release !== c.k.label ? ` (${c.k.release})` : ''}`),
+  ];
+}
+
+/** A comparison's counts, then each case that is not unchanged, regressions first. */
+export function comparisonLines(c: Comparison): string[] {
+  const counts = Object.entries(c.counts).filter(([cls, n]) => n > 0 && cls !== 'unchanged').map(([cls, n]) => `${n} ${cls}`);
+  const head = `${c.candidate.label} against ${c.baseline.label}: ${counts.length ? counts.join(', ') : 'no change'} (${c.counts.unchanged} unchanged)`;
+  const shown = c.cases.filter((x) => x.class !== 'unchanged' || x.newReports.length > 0);
+  const order = ['regression', 'flaky', 'still-failing', 'changed', 'fixed', 'new', 'removed', 'unchanged'];
+  shown.sort((a, b) => order.indexOf(a.class) - order.indexOf(b.class));
+  return [
+    head,
+    ...shown.map((x) => {
+      const from = x.baseline?.status ?? '-';
+      const to = x.candidate?.status ?? '-';
+      const why = x.candidate?.reason ?? x.baseline?.reason;
+      const attempts = x.attempts ? ` (reruns: ${x.attempts.baseline.join(',')} / ${x.attempts.candidate.join(',')})` : '';
+      const reports = x.newReports.length ? `; new kernel report${x.newReports.length > 1 ? 's' : ''}: ${x.newReports.join('; ')}` : '';
+      return `  ${x.class.padEnd(13)} ${caseKey(x)}  ${from} -> ${to}${attempts}${why ? `  ${firstLine(why)}` : ''}${reports}`;
+    }),
+  ];
+}
+
+export function expectationLines(outcome: ExpectationOutcome | null): string[] {
+  if (!outcome) return [];
+  return [
+    ...outcome.expired.map((e) => `note: expectation expired, no longer applied: ${e}`),
+    ...outcome.stale.map((s) => `${outcome.strict ? 'STALE' : 'note: stale'} expectation ${s.at}: ${s.why}; it can go`),
+  ];
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0]!;
+}

@@ -1,0 +1,21 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { replayEvents } from '../model/replay-events.js';
+import type { RunModel } from '../model/types.js';
+import { TapReporter } from '../reporters/tap.js';
+
+/** compare.json: the comparisons alone, for a CI step that only wants to know what regressed. */
+export function comparisonDocument(model: RunModel): string {
+  return `${JSON.stringify({ version: 1, comparisons: model.comparisons }, null, 2)}\n`;
+}
+
+// The files of a finished run, written whole from its model: run.json, results.tap and, when
+// kernels were compared, compare.json. A live run writes the same files as it goes.
+export function writeRunFiles(dir: string, model: RunModel): void {
+  writeFileSync(join(dir, 'run.json'), `${JSON.stringify(model, null, 2)}\n`);
+  let tap = '';
+  const reporter = new TapReporter((text) => (tap += text));
+  replayEvents(model, (e) => reporter.handle(e));
+  writeFileSync(join(dir, 'results.tap'), tap);
+  if (model.comparisons.length > 0) writeFileSync(join(dir, 'compare.json'), comparisonDocument(model));
+}

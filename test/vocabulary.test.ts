@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import * as vocabulary from '../runner/suite/vocabulary.js';
+
+// The case language's names live in runner/suite/vocabulary.ts; the helper's C tables and the
+// plan format page must say exactly the same, so a name added on one side and not the other
+// fails here instead of as a plan the helper rejects in a guest.
+const native = join(import.meta.dirname, '..', 'suites', 'native');
+const namesC = readFileSync(join(native, 'names.c'), 'utf8');
+const planC = readFileSync(join(native, 'plan.c'), 'utf8');
+const planFormat = readFileSync(join(native, 'PLAN-FORMAT.md'), 'utf8');
+
+/** The names of a `const struct name_value NAME[] = { {"A", ...}, ... }` table. */
+function cTable(text: string, name: string): string[] {
+  const body = new RegExp(`struct name_value ${name}\\[\\] = \\{([\\s\\S]*?)\\n\\};`).exec(text)?.[1];
+  if (!body) throw new Error(`no table ${name}`);
+  return [...body.matchAll(/\{"([A-Z0-9_]+)",/g)].map((m) => m[1]!);
+}
+
+/** The choices of an enum key in plan.c's op schema: {"key", K_ENUM, ..., "a|b|c", ...}. */
+function cChoices(op: string, key: string): string[] {
+  const spec = new RegExp(`\\{"${key}", K_ENUM, \\d, "([^"]+)"`).exec(planC.slice(planC.indexOf(`{"${op}",`)))?.[1];
+  if (!spec) throw new Error(`no ${op}.${key} in plan.c`);
+  return spec.split('|');
+}
+
+const sorted = (names: readonly string[]) => [...names].sort();
+
+t.test('every C table names exactly what the TypeScript vocabulary does', async (t) => {
+  t.same(cTable(namesC, 'feature_names'), [...vocabulary.featureNames], 'features, in bit order');
+  t.same(cTable(namesC, 'register_modes'), [...vocabulary.registerModes], 'register modes');
+  t.same(cTable(namesC, 'fault_flags'), [...vocabulary.faultFlags], 'fault flags');
+  t.same(cTable(namesC, 'ioctl_numbers'), [...vocabulary.ioctlNames], 'ioctl names');
+  t.same(cTable(namesC, 'event_types'), [...vocabulary.eventTypes], 'event types');
+  t.same(sorted(cTable(namesC, 'errno_names')), sorted(vocabulary.errnoNames), 'errnos');
+  t.equal(new Set(vocabulary.errnoNames).size, vocabulary.errnoNames.length, 'no errno twice');
+  t.same(cTable(planC, 'ioctl_modes'), [...vocabulary.ioctlModes], 'ioctl modes');
+  t.same(cChoices('ioctl', 'op'), [...vocabulary.ioctlOps], 'ioctl ops');
+  t.same(cChoices('madvise', 'advice'), [...vocabulary.madviseAdvice], 'madvise advice');
+  t.same(cChoices('map', 'backend'), [...vocabulary.backends], 'backends');
+});
+
+t.test('the helper\'s ranges are the ones suites are checked against', async (t) => {
+  t.match(planC, `n > 0x${vocabulary.planNumberMax.toString(16)}ULL`, 'numbers');
+  t.match(planC, `ms > ${vocabulary.planTimeoutMaxMs})`, 'case timeout');
+  t.match(readFileSync(join(native, 'plan.h'), 'utf8'), `#define PLAN_NAME_MAX ${vocabulary.planNameMax + 1}`, 'names, with their NUL');
+});
+
+t.test('the plan format page lists the same errnos', async (t) => {
+  const listed = /Errno names: ([A-Z0-9 \n]+)\./.exec(planFormat)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
+  t.same(sorted(listed), sorted(vocabulary.errnoNames));
+});
