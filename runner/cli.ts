@@ -47,6 +47,9 @@ withSourceOptions(run, 'optional')
   .option('--append <words>', 'extra guest kernel command-line words, e.g. "oops=panic" (repeatable)', collect, [])
   .option('--tap', 'print TAP 14 on stdout (progress goes to stderr)')
   .option('--json <file>', 'also write run.json to this file')
+  .option('--junit <file>', 'also write JUnit XML to this file')
+  .option('--html <file>', 'also write the HTML report (always in the results directory) to this file')
+  .option('--github', 'GitHub Actions annotations and step summary (on by itself when GITHUB_ACTIONS=true)')
   .option('--results <dir>', 'results directory, new or empty (default: results/<stamp>)')
   .action(async (options) => {
     const { runCommand } = await import('./commands/run.js');
@@ -82,6 +85,9 @@ program
   .option('--tap', 'print TAP 14 on stdout')
   .option('--reparse', 'rebuild the results from the saved consoles, result channels and plans instead of reading run.json')
   .option('--json <file>', 'write the run (reparsed or as read) to this file')
+  .option('--junit <file>', 'write JUnit XML to this file')
+  .option('--html <file>', 'write the HTML report to this file')
+  .option('--github', 'GitHub Actions annotations and step summary (on by itself when GITHUB_ACTIONS=true)')
   .action(async (dir: string, options) => {
     const { reportCommand } = await import('./commands/report.js');
     process.exitCode = await reportCommand(dir, options);

@@ -183,7 +183,8 @@ function comparePairs(pairs: readonly [number, number][], model: ResultStore['mo
   return pairs.flatMap(([b, c]) => {
     const baseline = byIndex(b);
     const candidate = byIndex(c);
-    return baseline && candidate ? [compareKernels({ baseline, candidate, results: model.results, reruns: model.reruns, order: model.matrix.cases })] : [];
+    // A kernel that never resolved has no results of its own to compare, only the reason it failed.
+    return baseline?.accel && candidate?.accel ? [compareKernels({ baseline, candidate, results: model.results, reruns: model.reruns, order: model.matrix.cases })] : [];
   });
 }
 

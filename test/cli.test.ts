@@ -29,7 +29,7 @@ t.test('default suites on the Debian cloud kernel under QEMU: everything passes 
   const run = await faultline(['run', '--results', dir]);
   t.equal(run.exitCode, 0, run.stdout + run.stderr);
   const doc = readRun(dir);
-  t.equal(doc.version, 1);
+  t.equal(doc.version, 2);
   t.equal(doc.kernels.length, 1);
   t.match(doc.kernels[0], { id: /^deb-[0-9a-f]{24}$/, label: /^6\.1\.0-\d+-cloud-amd64$/, release: /^6\.1\.0-\d+-cloud-amd64$/, accel: host.choice.accel });
   const suites = new Set(doc.results.map((r) => r.suite));
@@ -42,7 +42,7 @@ t.test('default suites on the Debian cloud kernel under QEMU: everything passes 
   t.equal(doc.results.find((r) => r.case === 'swapped-out-minor-shmem')?.status, 'pass', 'the guest gets swap when a case needs it');
   for (const r of doc.results.filter((r) => r.status === 'skip')) t.match(r.reason, /^needs kernel 6\.4 or newer/, `${r.case} skips only for its kernel release`);
   t.match(readFileSync(join(dir, 'console.log'), 'utf8'), /Linux version 6\.1\.0[\s\S]*faultline: case minor-faults\/read-minor-continue-shmem begin[\s\S]*faultline: agent done rc=0/);
-  t.match(readFileSync(join(dir, 'qemu-command.txt'), 'utf8'), /qemu-system-x86_64 .*-no-reboot .*-initrd \S+initrd\.img/);
+  t.match(readFileSync(join(dir, 'qemu-command.txt'), 'utf8'), /\n\S*qemu-system-x86_64 .*-no-reboot .*-initrd initrd\.img .*-chardev file,id=result,path=results-replay\.raw /);
 
   t.test('a second run rebuilds nothing', async (t) => {
     const again = await faultline(['run', '--results', join(scratch, 'guest2'), '--case', 'read-minor-continue-shmem']);
@@ -55,6 +55,15 @@ t.test('default suites on the Debian cloud kernel under QEMU: everything passes 
     const reason = host.choice.reason.replace(/ \(probe cached for this host boot\)$/, '');
     t.ok(accelLine.endsWith(`  ${host.choice.accel}: ${reason}${host.cachedOnRerun ? ' (probe cached for this host boot)' : ''}`), accelLine);
     t.same(readRun(join(scratch, 'guest2')).results.map((r) => `${r.case} ${r.status}`), ['read-minor-continue-shmem pass']);
+  });
+
+  t.test('qemu-command.txt boots the same guest again, from the results directory', async (t) => {
+    const guest = join(scratch, 'guest2');
+    const again = await execa('sh', ['qemu-command.txt'], { cwd: guest, reject: false, timeout: 120_000 });
+    t.equal(again.exitCode, 0, again.stderr);
+    const results = (file: string) => readFileSync(join(guest, file), 'utf8').replace(/ # time=\d+ms/g, '');
+    t.equal(results('results-replay.raw'), results('results.raw'), 'the same TAP, times aside');
+    t.match(again.stdout, /faultline: case minor-faults\/read-minor-continue-shmem begin/);
   });
 });
 

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import t from 'tap';
 import { cacheDir } from '../runner/core/paths.js';
 import type { RunModel as RunDocument } from '../runner/model/types.js';
+import { chromiumMissing, closeBrowser, inkShare, launch } from './fixtures/browser.js';
 import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
 
 // faultline as a patch author uses it: Debian's 6.1 tree, the fixture series, real builds and
@@ -55,7 +56,13 @@ t.test('a harmless patch changes nothing the suites see, and a second run builds
 
 t.test('--baseline: the tree alone against the tree + series; exactly the breaking fixture\'s cases are regressions', async (t) => {
   const dir = join(scratch, 'baseline-breaks');
-  const run = await faultline(['run', '--tree', tree, '--patches', only('breaks-minor'), '--baseline', '--results', dir]);
+  const summary = join(scratch, 'step-summary.md');
+  const junit = join(scratch, 'baseline.junit.xml');
+  const run = await execa('node', [cli, 'run', '--tree', tree, '--patches', only('breaks-minor'), '--baseline', '--junit', junit, '--results', dir], {
+    cwd: root,
+    reject: false,
+    env: { CI: 'true', GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary },
+  });
   if (!t.equal(run.exitCode, 1, 'exit 1: regressions')) t.comment(run.stdout + run.stderr);
   const doc = readRun(dir);
   t.same(doc.kernels.map((k) => [k.label, k.role]), [['linux-source-6.1', 'baseline'], ['linux-source-6.1+1', 'candidate']]);
@@ -64,7 +71,46 @@ t.test('--baseline: the tree alone against the tree + series; exactly the breaki
   t.same(Object.entries(comparison.counts).filter(([cls, n]) => n > 0 && cls !== 'unchanged'), [['regression', 2]], 'nothing else changed');
   for (const c of comparison.cases.filter((x) => x.class === 'regression')) t.same(c.attempts, { baseline: ['pass', 'pass', 'pass'], candidate: ['fail', 'fail', 'fail'] }, `${c.case} rerun twice on both kernels`);
   t.same(JSON.parse(readFileSync(join(dir, 'compare.json'), 'utf8')).comparisons, doc.comparisons, 'compare.json beside run.json');
-  t.match(run.stdout, /^linux-source-6\.1\+1 against linux-source-6\.1: 2 regression \(\d+ unchanged\)$/m);
+  t.match(run.stdout, /^linux-source-6\.1\+1 against linux-source-6\.1: 2 regressions \(\d+ unchanged\)$/m);
+
+  t.test('where people and CI look: JUnit, annotations, the step summary, the HTML report; and the same again from the saved run', async (t) => {
+    const suite = readFileSync(join(root, 'suites', 'minor-faults.yaml'), 'utf8').split('\n');
+    const lineOf = (name: string) => suite.findIndex((l) => l.trim() === `- name: ${name}`) + 1;
+    const read = JSON.parse((await execa('/usr/bin/python3', [join(root, 'test', 'fixtures', 'junit-read.py'), junit])).stdout) as { failures: number; suites: { cases: { name: string; file: string; line: string; results: { kind: string }[] }[] }[] };
+    t.equal(read.failures, 2, 'junitparser reads two failures');
+    t.same(read.suites.flatMap((s) => s.cases).filter((c) => c.results.some((r) => r.kind === 'Failure')).map((c) => [c.name, c.file, Number(c.line)]), [
+      ['continue-mapped-eexist-shmem', 'suites/minor-faults.yaml', lineOf('continue-mapped-eexist')],
+      ['continue-dontwake-eexist-no-wake-shmem', 'suites/minor-faults.yaml', lineOf('continue-dontwake-eexist-no-wake')],
+    ]);
+    const annotations = run.stdout.split('\n').filter((l) => l.startsWith('::error '));
+    t.same(annotations.map((l) => /^::error file=([^,]+),line=(\d+),title=regression%3A (\S+) on /.exec(l)?.slice(1)), [
+      ['suites/minor-faults.yaml', String(lineOf('continue-mapped-eexist')), 'minor-faults/continue-mapped-eexist-shmem'],
+      ['suites/minor-faults.yaml', String(lineOf('continue-dontwake-eexist-no-wake')), 'minor-faults/continue-dontwake-eexist-no-wake-shmem'],
+    ], 'an annotation at each regressed case\'s line');
+    const written = readFileSync(summary, 'utf8');
+    t.match(written, /^### ❌ faultline: 2 regressions on linux-source-6\.1\+1 against linux-source-6\.1 /);
+    for (const name of breaking) t.match(written, `- **regression** \`${name}\` on linux-source-6.1+1: pass → fail`);
+    if (!chromiumMissing) {
+      const page = await (await launch()).newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`file://${join(dir, 'report.html')}`);
+      await page.locator('#only-not-passed').check();
+      const shown = await page.locator('#matrix tbody tr').evaluateAll((rows) => rows.filter((r) => getComputedStyle(r).display !== 'none').map((r) => `${r.getAttribute('data-case')} ${[...r.querySelectorAll('td[data-status]')].map((c) => c.getAttribute('data-status')).join(' ')}`));
+      t.same(shown.sort(), breaking.map((name) => `${name} pass fail`).sort(), 'the HTML report shows the two regressions');
+      const shot = await page.screenshot({ fullPage: true });
+      t.ok((await inkShare(page, shot)) > 0.02, 'its screenshot is not blank');
+      await closeBrowser();
+    } else t.comment(chromiumMissing);
+
+    const again = join(scratch, 'again-summary.md');
+    const junitAgain = join(scratch, 'again.junit.xml');
+    const html = join(scratch, 'again.html');
+    const report = await execa('node', [cli, 'report', dir, '--junit', junitAgain, '--html', html, '--github'], { cwd: root, reject: false, env: { GITHUB_STEP_SUMMARY: again } });
+    t.equal(report.exitCode, 1, 'the saved run\'s exit code');
+    t.equal(readFileSync(junitAgain, 'utf8'), readFileSync(junit, 'utf8'), 'the same JUnit');
+    t.equal(readFileSync(again, 'utf8'), written, 'the same step summary');
+    t.equal(readFileSync(html, 'utf8'), readFileSync(join(dir, 'report.html'), 'utf8'), 'the same HTML report');
+    t.same(report.stdout.split('\n').filter((l) => l.startsWith('::')), run.stdout.split('\n').filter((l) => l.startsWith('::')), 'the same annotations');
+  });
 
   const harmless = await faultline(['run', '--tree', tree, '--patches', only('harmless'), '--baseline', '--results', join(scratch, 'baseline-harmless')]);
   if (!t.equal(harmless.exitCode, 0, 'the harmless series: exit 0')) t.comment(harmless.stdout + harmless.stderr);

@@ -69,7 +69,7 @@ export function mergeShards(shards: { dir: string; model: RunModel }[]): RunMode
   const byKernelIndex = (i: number) => kernels.find((k) => k.index === i);
   model.comparisons = model.matrix.pairs.flatMap(([b, c]) => {
     const [baseline, candidate] = [byKernelIndex(b), byKernelIndex(c)];
-    return baseline && candidate ? [compareKernels({ baseline, candidate, results: model.results, reruns: model.reruns, order: model.matrix.cases })] : [];
+    return baseline?.accel && candidate?.accel ? [compareKernels({ baseline, candidate, results: model.results, reruns: model.reruns, order: model.matrix.cases })] : [];
   });
   const expectations = first.model.expectations;
   if (expectations) model.expectations = applyExpectations(model, { entries: expectations.entries, strict: expectations.strict, now: new Date(model.startedAt) });

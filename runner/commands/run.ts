@@ -14,6 +14,7 @@ import { PerPatchReporter } from '../reporters/per-patch.js';
 import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { claimResultsDirectory, jsonTarget } from '../results/location.js';
+import { onGithub, writeReports } from '../results/final-reports.js';
 import { ResultsDirectory } from '../results/results-dir.js';
 import { runMatrix } from '../run.js';
 import { loadSuites, suiteFiles } from '../suites.js';
@@ -38,6 +39,9 @@ export interface RunFlags extends MatrixFlags {
   failOn?: string;
   expect: string[];
   strictExpect?: boolean;
+  junit?: string;
+  html?: string;
+  github?: boolean;
 }
 
 // `faultline run`: wires the reporters to the engine's events and turns Ctrl-C into a clean stop.
@@ -111,6 +115,13 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     );
     return exitCode;
   } finally {
+    const notes = writeReports(store.model, dir.dir, {
+      github: onGithub(flags.github),
+      annotate: (text) => out.write(text),
+      ...(flags.junit ? { junit: flags.junit } : {}),
+      ...(flags.html ? { html: flags.html } : {}),
+    });
+    for (const message of notes) out.write(`note: ${message}\n`);
     await dir.close();
   }
 }

@@ -9,6 +9,9 @@ export function summarize(results: readonly CaseResult[]): Record<CaseStatus, nu
 /** Did not pass or skip, and no expectation accepts it. */
 export const isFailure = (r: CaseResult): boolean => r.status !== 'pass' && r.status !== 'skip' && r.expected === undefined;
 
+/** "2 regressions", "1 regression", "3 fixed": a class's count in words. */
+export const classCount = (cls: ComparisonClass, n: number): string => `${n} ${cls}${cls === 'regression' && n !== 1 ? 's' : ''}`;
+
 /** What fails a run that compares kernels, by default. */
 export const defaultFailOn: readonly ComparisonClass[] = ['regression'];
 
@@ -21,7 +24,7 @@ export function verdictOf(model: RunModel, failOn: readonly ComparisonClass[] = 
     for (const comparison of model.comparisons) {
       for (const cls of failOn) {
         const n = comparison.counts[cls];
-        if (n > 0) why.push(`${n} ${cls}${n === 1 ? '' : cls === 'regression' ? 's' : ''} on ${comparison.candidate.label} against ${comparison.baseline.label}`);
+        if (n > 0) why.push(`${classCount(cls, n)} on ${comparison.candidate.label} against ${comparison.baseline.label}`);
       }
     }
   } else {

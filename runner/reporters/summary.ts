@@ -1,5 +1,5 @@
-import { isFailure } from '../model/summary.js';
-import { caseKey, type CaseResult, type CaseStatus, type Comparison, type ExpectationOutcome, type RunModel } from '../model/types.js';
+import { classCount, isFailure } from '../model/summary.js';
+import { caseKey, type CaseResult, type CaseStatus, type Comparison, type ComparisonClass, type ExpectationOutcome, type RunModel } from '../model/types.js';
 
 // The end of a run in words, from the model alone: the terminal prints it after a live run and
 // `faultline report` prints it for a saved one.
@@ -53,7 +53,7 @@ export function matrixTable(model: RunModel): string[] {
 
 /** A comparison's counts, then each case that is not unchanged, regressions first. */
 export function comparisonLines(c: Comparison): string[] {
-  const counts = Object.entries(c.counts).filter(([cls, n]) => n > 0 && cls !== 'unchanged').map(([cls, n]) => `${n} ${cls}`);
+  const counts = Object.entries(c.counts).filter(([cls, n]) => n > 0 && cls !== 'unchanged').map(([cls, n]) => classCount(cls as ComparisonClass, n));
   const head = `${c.candidate.label} against ${c.baseline.label}: ${counts.length ? counts.join(', ') : 'no change'} (${c.counts.unchanged} unchanged)`;
   const shown = c.cases.filter((x) => x.class !== 'unchanged' || x.newReports.length > 0);
   const order = ['regression', 'flaky', 'still-failing', 'changed', 'fixed', 'new', 'removed', 'unchanged'];

@@ -1,0 +1,50 @@
+import { isAbsolute, relative } from 'node:path';
+import { projectRoot } from '../core/paths.js';
+import { caseKey, type CaseResult, type ComparisonClass, type KernelRecord, type RunModel } from '../model/types.js';
+import type { CaseConsoles } from '../results/case-console.js';
+
+/** One result as the reports show it: with its kernel, where its case is written, its class. */
+export interface CaseView {
+  result: CaseResult;
+  kernel: KernelRecord | undefined;
+  label: string;
+  /** The suite file, relative to the project (suites/minor-faults.yaml) or to where faultline runs. */
+  file: string | null;
+  line: number | null;
+  /** Its class in a comparison where this kernel is the one compared, if any. */
+  comparison: ComparisonClass | null;
+  console: string | null;
+}
+
+/** A path as a person and a CI annotation want it: the project's own suites by their place in
+ * it, others relative to where faultline runs when they are below it. */
+export function displayPath(file: string): string {
+  for (const base of [projectRoot, process.cwd()]) {
+    const rel = relative(base, file);
+    if (!rel.startsWith('..') && !isAbsolute(rel)) return rel;
+  }
+  return file;
+}
+
+export function caseViews(model: RunModel, consoles: CaseConsoles | null): CaseView[] {
+  const where = new Map(model.matrix.cases.map((c) => [caseKey(c), c] as const));
+  return model.results.map((result) => {
+    const kernel = model.kernels.find((k) => k.id === result.kernel);
+    const planned = where.get(caseKey(result));
+    const compared = model.comparisons.find((c) => c.candidate.id === result.kernel)?.cases.find((c) => caseKey(c) === caseKey(result));
+    return {
+      result,
+      kernel,
+      label: kernel?.label ?? result.kernel,
+      file: planned?.file ? displayPath(planned.file) : null,
+      line: planned?.line ?? null,
+      comparison: compared?.class ?? null,
+      console: consoles?.(result.kernel, result) ?? null,
+    };
+  });
+}
+
+/** A case's kernel reports as text: each report's first line, then its text. */
+export function reportsText(result: CaseResult): string {
+  return (result.findings ?? []).map((f) => `${f.allowed ? `[allowed: ${f.allowed}] ` : ''}${f.text}`).join('\n\n');
+}

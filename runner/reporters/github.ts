@@ -1,0 +1,104 @@
+import { isFailure, verdictOf } from '../model/summary.js';
+import { caseKey, type RunModel } from '../model/types.js';
+import type { CaseConsoles } from '../results/case-console.js';
+import { caseViews, type CaseView } from './case-view.js';
+import { comparisonLines, statusMarks } from './summary.js';
+
+/** What the runner shows of one step; the rest would be dropped without a word. */
+export const shownPerStep = 10;
+/** $GITHUB_STEP_SUMMARY takes at most 1 MiB per step. */
+export const summaryLimit = 1024 * 1024;
+const reportLines = 6;
+
+/** Workflow command data: %, CR and LF escaped. */
+export const escapeData = (text: string): string => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+/** Workflow command properties: also : and ,. */
+export const escapeProperty = (text: string): string => escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
+
+// GitHub Actions: an ::error per regression (or, without a comparison, per failure no
+// expectation knows), at the case's file and line, with the reason and the first lines of its
+// kernel reports; a ::warning per flaky or still-failing case. Past the runner's ten of a kind,
+// one ::notice names the rest. Each annotated case's reports and console lines follow, folded.
+export function githubAnnotations(model: RunModel, consoles: CaseConsoles | null): string {
+  const views = caseViews(model, consoles);
+  const compared = model.comparisons.length > 0;
+  const errors = views.filter((v) => (compared ? v.comparison === 'regression' : isFailure(v.result)));
+  const warnings = compared ? views.filter((v) => v.comparison === 'flaky' || (v.comparison === 'still-failing' && isFailure(v.result))) : [];
+  const out: string[] = [];
+  for (const [kind, list] of [['error', errors], ['warning', warnings]] as const) {
+    for (const view of list.slice(0, shownPerStep)) out.push(annotation(kind, view));
+    const rest = list.slice(shownPerStep);
+    if (rest.length > 0) {
+      const names = rest.map((v) => `${v.label} ${caseKey(v.result)}`).join(', ');
+      out.push(`::notice title=${escapeProperty(`faultline: ${rest.length} more ${kind === 'error' ? (compared ? 'regressions' : 'failures') : 'warnings'}`)}::${escapeData(`Not annotated (the runner shows ${shownPerStep} per step): ${names}. All are in the step summary and run.json.`)}`);
+    }
+  }
+  for (const view of [...errors, ...warnings]) {
+    const text = [...(view.result.findings ?? []).map((f) => f.text), view.console ? `console:\n${view.console}` : ''].filter(Boolean).join('\n\n');
+    if (!text) continue;
+    out.push(`::group::${escapeData(`${view.label} ${caseKey(view.result)}: kernel reports and console`)}`, text.replace(/^::/gm, ': :'), '::endgroup::');
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
+}
+
+function annotation(kind: 'error' | 'warning', view: CaseView): string {
+  const r = view.result;
+  const what = view.comparison === 'regression' ? 'regression' : view.comparison ?? r.status;
+  const title = `${what}: ${caseKey(r)} on ${view.label}`;
+  const reports = (r.findings ?? []).flatMap((f) => f.text.split('\n').slice(0, reportLines));
+  const message = [r.reason ?? r.status, ...(reports.length ? ['', ...reports] : [])].join('\n');
+  const place = view.file ? `file=${escapeProperty(view.file)},${view.line ? `line=${view.line},` : ''}` : '';
+  return `::${kind} ${place}title=${escapeProperty(title)}::${escapeData(message)}`;
+}
+
+// The step summary: the verdict in a line, the regressions first, the cases x kernels table of
+// what did not pass, the comparison and the known failures; cut short, with a note, before the
+// runner's limit rather than failing the step.
+export function stepSummary(model: RunModel): string {
+  const verdict = verdictOf(model, model.failOn);
+  const s = model.summary;
+  const counts = `${s.pass} passed, ${s.fail} failed, ${s.skip} skipped${s.timeout ? `, ${s.timeout} timed out` : ''}${s.crash ? `, ${s.crash} crashed` : ''}${s.error ? `, ${s.error} errored` : ''}`;
+  const head = verdict.exitCode === 0 ? `### ✅ faultline: passed (${counts})` : `### ❌ faultline: ${verdict.why.join('; ')} (${counts})`;
+  const parts = [head, ''];
+  const regressions = model.comparisons.flatMap((c) => c.cases.filter((x) => x.class === 'regression').map((x) => `- **regression** \`${caseKey(x)}\` on ${c.candidate.label}: ${x.baseline?.status} → ${x.candidate?.status}${x.candidate?.reason ? ` — ${cell(x.candidate.reason)}` : ''}`));
+  if (regressions.length) parts.push('#### Regressions', '', ...regressions, '');
+  const table = notPassedTable(model);
+  if (table.length) parts.push('#### What did not pass', '', ...table, '');
+  for (const c of model.comparisons) parts.push('#### Comparison', '', '```', ...comparisonLines(c), '```', '');
+  const known = model.results.filter((r) => r.expected);
+  if (known.length || model.expectations?.stale.length || model.expectations?.expired.length) {
+    parts.push('#### Known failures', '');
+    for (const r of known) parts.push(`- \`${caseKey(r)}\` ${r.status} on ${labelOf(model, r.kernel)}: ${cell(r.expected!.reason)} (${r.expected!.entry})`);
+    for (const e of model.expectations?.expired ?? []) parts.push(`- expired, no longer applied: ${cell(e)}`);
+    for (const e of model.expectations?.stale ?? []) parts.push(`- stale: ${cell(e.at)}: ${cell(e.why)}`);
+    parts.push('');
+  }
+  return fit(`${parts.join('\n')}\n`);
+}
+
+function notPassedTable(model: RunModel): string[] {
+  const kernels = [...model.kernels].sort((a, b) => a.index - b.index);
+  const rows = model.matrix.cases.filter((c) => model.results.some((r) => caseKey(r) === caseKey(c) && r.status !== 'pass' && r.status !== 'skip'));
+  if (rows.length === 0) return [];
+  const status = (kernel: string, key: string) => {
+    const r = model.results.find((x) => x.kernel === kernel && caseKey(x) === key);
+    return r ? `${statusMarks[r.status]}${r.expected ? ' (known)' : ''}` : '–';
+  };
+  return [
+    `| case | ${kernels.map((k) => cell(k.label)).join(' | ')} |`,
+    `|---|${kernels.map(() => '---').join('|')}|`,
+    ...rows.map((c) => `| \`${caseKey(c)}\` | ${kernels.map((k) => status(k.id, caseKey(c))).join(' | ')} |`),
+  ];
+}
+
+const labelOf = (model: RunModel, id: string) => model.kernels.find((k) => k.id === id)?.label ?? id;
+const cell = (text: string) => text.split('\n')[0]!.replace(/\|/g, '\\|');
+
+function fit(markdown: string): string {
+  if (Buffer.byteLength(markdown) <= summaryLimit) return markdown;
+  const note = '\n\n_The summary was cut here to stay under the 1 MiB GitHub allows; run.json and report.html in the results have everything._\n';
+  let cut = markdown.slice(0, summaryLimit - Buffer.byteLength(note) - 1024);
+  while (Buffer.byteLength(cut) > summaryLimit - Buffer.byteLength(note)) cut = cut.slice(0, -1024);
+  return `${cut.slice(0, cut.lastIndexOf('\n'))}${note}`;
+}
+

@@ -1,0 +1,69 @@
+import { create } from 'xmlbuilder2';
+import type { RunModel } from '../model/types.js';
+import type { CaseConsoles } from '../results/case-console.js';
+import { caseViews, reportsText, type CaseView } from './case-view.js';
+
+// JUnit XML for Jenkins, GitLab and the GitHub test-report actions: a testsuite per (kernel,
+// suite), a testcase per case named by kernel label and suite, with where the case is written,
+// its time, and for what did not pass the reason, the kernel reports and the console lines.
+// A failure an expectation knows is skipped, saying so: it must not fail the job.
+export function junitXml(model: RunModel, consoles: CaseConsoles | null): string {
+  const views = caseViews(model, consoles);
+  const groups = new Map<string, CaseView[]>();
+  for (const view of views) {
+    const key = `${view.result.kernel}\0${view.result.suite}`;
+    groups.set(key, [...(groups.get(key) ?? []), view]);
+  }
+  const count = (list: CaseView[]) => ({
+    tests: list.length,
+    failures: list.filter((v) => v.result.status === 'fail' && !v.result.expected).length,
+    errors: list.filter((v) => ['crash', 'timeout', 'error'].includes(v.result.status) && !v.result.expected).length,
+    skipped: list.filter((v) => v.result.status === 'skip' || v.result.expected).length,
+    time: seconds(list.reduce((ms, v) => ms + v.result.durationMs, 0)),
+  });
+  const doc = create({ version: '1.0', encoding: 'UTF-8' });
+  const root = doc.ele('testsuites', { name: 'faultline', ...count(views) });
+  for (const list of groups.values()) {
+    const first = list[0]!;
+    const suite = root.ele('testsuite', { name: `${first.label} ${first.result.suite}`, ...count(list), timestamp: model.startedAt.replace(/\.\d+Z$/, '') });
+    const props = suite.ele('properties');
+    const property = (name: string, value: string | number | null | undefined) => {
+      if (value !== null && value !== undefined) props.ele('property', { name, value: String(value) });
+    };
+    property('kernel', first.label);
+    property('kernel.id', first.result.kernel);
+    property('kernel.release', first.kernel?.release);
+    property('kernel.spec', first.kernel?.spec);
+    property('accel', first.kernel?.accel);
+    property('timeoutScale', first.kernel?.timeoutScale);
+    for (const view of list) testcase(suite, view);
+  }
+  return doc.end({ prettyPrint: true });
+}
+
+type Element = ReturnType<ReturnType<typeof create>['ele']>;
+
+function testcase(parent: Element, view: CaseView): void {
+  const r = view.result;
+  const tc = parent.ele('testcase', {
+    classname: `${view.label}.${r.suite}`,
+    name: r.case,
+    time: seconds(r.durationMs),
+    ...(view.file ? { file: view.file } : {}),
+    ...(view.line ? { line: view.line } : {}),
+  });
+  if (view.comparison || r.expected) {
+    const props = tc.ele('properties');
+    if (view.comparison) props.ele('property', { name: 'comparison', value: view.comparison });
+    if (r.expected) props.ele('property', { name: 'expected', value: `${r.expected.reason} (${r.expected.entry})` });
+  }
+  const detail = [r.reason ?? '', reportsText(r), view.console ? `console:\n${view.console}` : ''].filter(Boolean).join('\n\n');
+  if (r.expected) tc.ele('skipped', { message: `known ${r.status}: ${r.expected.reason} (${r.expected.entry}); ${r.reason ?? ''}` });
+  else if (r.status === 'skip') tc.ele('skipped', { message: r.reason ?? 'skipped' });
+  else if (r.status === 'fail') tc.ele('failure', { message: r.reason ?? 'failed', type: 'fail' }).txt(detail);
+  else if (r.status !== 'pass') tc.ele('error', { message: r.reason ?? r.status, type: r.status }).txt(detail);
+}
+
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(3);
+}

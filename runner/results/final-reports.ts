@@ -1,0 +1,56 @@
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { FaultlineError } from '../core/errors.js';
+import { errnoText, makeDirectory } from '../core/files.js';
+import type { RunModel } from '../model/types.js';
+import { githubAnnotations, stepSummary } from '../reporters/github.js';
+import { htmlReport } from '../reporters/html.js';
+import { junitXml } from '../reporters/junit.js';
+import { caseConsoles } from './case-console.js';
+
+export interface ReportRequest {
+  junit?: string;
+  html?: string;
+  /** Annotations and the step summary (GITHUB_ACTIONS=true, or --github). */
+  github: boolean;
+  /** Where annotations go: stdout, unless TAP has it. */
+  annotate(text: string): void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** GitHub's runner says so; --github asks for it anywhere. */
+export const onGithub = (flag: boolean | undefined, env: NodeJS.ProcessEnv = process.env): boolean => Boolean(flag) || env.GITHUB_ACTIONS === 'true';
+
+// The reports read at the end of a run, all from the model (and the consoles beside it): the
+// HTML report in the results directory always, JUnit and another HTML copy where asked, and
+// GitHub's annotations and step summary. The same call renders them for a saved run.
+export function writeReports(model: RunModel, resultsDir: string | null, request: ReportRequest, consolesFrom: string | null = resultsDir): string[] {
+  const consoles = consolesFrom ? caseConsoles(consolesFrom, model) : null;
+  const notes: string[] = [];
+  const html = resultsDir || request.html ? htmlReport(model, consoles) : '';
+  if (resultsDir) writeUserFile(join(resultsDir, 'report.html'), html);
+  if (request.html) writeUserFile(request.html, html);
+  if (request.junit) writeUserFile(request.junit, junitXml(model, consoles));
+  if (request.github) {
+    request.annotate(githubAnnotations(model, consoles));
+    const file = (request.env ?? process.env).GITHUB_STEP_SUMMARY;
+    // A summary that cannot be written costs the summary, never the step.
+    if (file) {
+      try {
+        appendFileSync(file, stepSummary(model));
+      } catch (error) {
+        notes.push(`the step summary could not be written to ${file}: ${errnoText(error)}`);
+      }
+    }
+  }
+  return notes;
+}
+
+function writeUserFile(file: string, text: string): void {
+  try {
+    makeDirectory(dirname(file));
+    writeFileSync(file, text);
+  } catch (cause) {
+    throw new FaultlineError('io', `cannot write ${file}: ${errnoText(cause)}`, { hint: 'Give a file in a writable directory.', cause });
+  }
+}

@@ -1,0 +1,152 @@
+import { execa } from 'execa';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { readRun } from '../runner/model/document.js';
+import type { CaseResult, RunModel } from '../runner/model/types.js';
+import { caseConsoles } from '../runner/results/case-console.js';
+import { escapeData, escapeProperty, githubAnnotations, stepSummary, summaryLimit } from '../runner/reporters/github.js';
+import { htmlReport } from '../runner/reporters/html.js';
+import { junitXml } from '../runner/reporters/junit.js';
+import { chromiumMissing, closeBrowser, inkShare, launch } from './fixtures/browser.js';
+import { kernelRecord, modelOf, result } from './fixtures/model.js';
+
+// Every report rendered from the run model, and read back by what reads it in the world: JUnit
+// by junitparser and xmllint, the HTML by headless Chromium, GitHub's commands by their rules.
+const runs = join(import.meta.dirname, 'fixtures', 'runs');
+const scratch = mkdtempSync(join(tmpdir(), 'faultline-reports-'));
+t.teardown(async () => {
+  await closeBrowser();
+  rmSync(scratch, { recursive: true, force: true });
+});
+const saved = (name: string) => ({ model: readRun(join(runs, name)), consoles: caseConsoles(join(runs, name), readRun(join(runs, name))) });
+
+/** The JUnit file as junitparser (Debian's python3-junitparser) reads it. */
+async function readJunit(xml: string): Promise<JunitRead> {
+  const file = join(scratch, `junit-${Math.random().toString(36).slice(2)}.xml`);
+  writeFileSync(file, xml);
+  await execa('xmllint', ['--noout', file]);
+  const read = await execa('/usr/bin/python3', [join(import.meta.dirname, 'fixtures', 'junit-read.py'), file]);
+  return JSON.parse(read.stdout) as JunitRead;
+}
+interface JunitRead {
+  tests: number;
+  failures: number;
+  errors: number;
+  skipped: number;
+  suites: { name: string; tests: number; properties: Record<string, string>; cases: { classname: string; name: string; time: number; file: string | null; line: string | null; results: { kind: string; type: string | null; message: string | null; text: string | null }[] }[] }[];
+}
+
+t.test('JUnit: a testsuite per kernel and suite, read back by junitparser with every count, place and reason', async (t) => {
+  const { model, consoles } = saved('panic-restart');
+  const read = await readJunit(junitXml(model, consoles));
+  t.same([read.tests, read.failures, read.errors, read.skipped], [3, 0, 1, 0]);
+  t.same(read.suites.map((s) => s.name), ['linux-source-6.1+1 zeropage-dontwake']);
+  t.match(read.suites[0]!.properties, { kernel: 'linux-source-6.1+1', 'kernel.release': /^6\.1\.\d+/, accel: 'tcg', timeoutScale: '4' });
+  const crashed = read.suites[0]!.cases[1]!;
+  t.match(crashed, { classname: 'linux-source-6.1+1.zeropage-dontwake', name: 'dontwake', line: '20', file: /zeropage-dontwake\.yaml$/ });
+  t.equal(crashed.results[0]!.kind, 'Error');
+  t.equal(crashed.results[0]!.type, 'crash');
+  t.match(crashed.results[0]!.message, /^kernel oops: BUG: kernel NULL pointer dereference/);
+  t.match(crashed.results[0]!.text, /Call Trace:[\s\S]*console:\nfaultline: case zeropage-dontwake\/dontwake begin\n/, 'the kernel reports, then the case\'s console lines');
+  t.equal(crashed.time, model.results[1]!.durationMs / 1000);
+});
+
+t.test('JUnit: a regression carries its comparison class; a known failure is skipped, saying why', async (t) => {
+  const { model, consoles } = saved('baseline-regression');
+  const read = await readJunit(junitXml(model, consoles));
+  t.same([read.tests, read.failures, read.errors, read.skipped], [12, 2, 0, 0]);
+  const failed = read.suites[1]!.cases.filter((c) => c.results.length > 0);
+  t.same(failed.map((c) => [c.name, c.results[0]!.kind, c.line]), [['continue-mapped-eexist-shmem', 'Failure', '73'], ['continue-dontwake-eexist-no-wake-shmem', 'Failure', '89']]);
+  t.match(junitXml(model, consoles), /<testcase classname="linux-source-6\.1\+1\.minor-faults" name="continue-mapped-eexist-shmem"[^>]*>\s*<properties>\s*<property name="comparison" value="regression"\/>/);
+  const k = kernelRecord('k', 0, { label: '6.1.0-56-cloud-amd64' });
+  const known = modelOf({ kernels: [k], cases: [{ suite: 's', case: 'a' }], results: [{ ...result('k', 's', 'a', 'fail', 'EAGAIN'), expected: { reason: 'fixed by v2', entry: 'known.yaml:2' } }] }).model;
+  const knownRead = await readJunit(junitXml(known, null));
+  t.same([knownRead.failures, knownRead.skipped], [0, 1], 'known failures do not fail a JUnit reader');
+  t.equal(knownRead.suites[0]!.cases[0]!.results[0]!.message, 'known fail: fixed by v2 (known.yaml:2); EAGAIN');
+});
+
+t.test('GitHub: an ::error per regression at its file and line, escaped as the runner requires', async (t) => {
+  const { model, consoles } = saved('baseline-regression');
+  const text = githubAnnotations(model, consoles);
+  const errors = text.split('\n').filter((l) => l.startsWith('::error '));
+  t.same(errors.map((l) => /file=([^,]+),line=(\d+),title=([^:]+)::/.exec(l)?.slice(1)), [
+    ['<project>/suites/minor-faults.yaml', '73', 'regression%3A minor-faults/continue-mapped-eexist-shmem on linux-source-6.1+1'],
+    ['<project>/suites/minor-faults.yaml', '89', 'regression%3A minor-faults/continue-dontwake-eexist-no-wake-shmem on linux-source-6.1+1'],
+  ]);
+  t.match(text, '::group::linux-source-6.1+1 minor-faults/continue-mapped-eexist-shmem: kernel reports and console\nconsole:\nfaultline: case minor-faults/continue-mapped-eexist-shmem begin');
+  t.equal(escapeData('50% done\r\nnext'), '50%25 done%0D%0Anext');
+  t.equal(escapeProperty('a:b,c%'), 'a%3Ab%2Cc%25');
+});
+
+t.test('GitHub: past ten annotations the rest are named in one ::notice; reports go in groups', async (t) => {
+  const k = kernelRecord('k', 0, { label: 'k' });
+  const cases = Array.from({ length: 13 }, (_, i) => ({ suite: 's', case: `c${i}`, file: join(process.cwd(), 'suite.yaml'), line: 10 + i }));
+  const oops = { kind: 'oops' as const, title: 'BUG: kernel NULL pointer dereference', text: 'BUG: kernel NULL pointer dereference\n::error this line is kernel text\nCall Trace:', fatal: true };
+  const results: CaseResult[] = cases.map((c, i) => ({ ...result('k', 's', c.case, 'crash', `reason ${i}: 100% gone,\nsecond line`), ...(i === 0 ? { findings: [oops] } : {}) }));
+  const text = githubAnnotations(modelOf({ kernels: [k], cases, results }).model, null);
+  const lines = text.split('\n');
+  t.equal(lines.filter((l) => l.startsWith('::error ')).length, 10, 'ten errors, as many as the runner shows');
+  t.equal(lines[0], '::error file=suite.yaml,line=10,title=crash%3A s/c0 on k::reason 0: 100%25 gone,%0Asecond line%0A%0ABUG: kernel NULL pointer dereference%0A::error this line is kernel text%0ACall Trace:');
+  t.equal(lines.filter((l) => l.startsWith('::notice ')).length, 1);
+  t.match(text, '::notice title=faultline%3A 3 more failures::Not annotated (the runner shows 10 per step): k s/c10, k s/c11, k s/c12.');
+  t.match(text, '::group::k s/c0: kernel reports and console\nBUG: kernel NULL pointer dereference\n: :error this line is kernel text\nCall Trace:\n::endgroup::', 'kernel text cannot issue a command of its own');
+});
+
+t.test('the step summary: the verdict, regressions first, the table, the comparison; always under 1 MiB', async (t) => {
+  const { model } = saved('baseline-regression');
+  const summary = stepSummary(model);
+  t.match(summary, /^### ❌ faultline: 2 regressions on linux-source-6\.1\+1 against linux-source-6\.1 \(10 passed, 2 failed, 0 skipped\)\n\n#### Regressions\n\n- \*\*regression\*\* `minor-faults\/continue-mapped-eexist-shmem` on linux-source-6\.1\+1: pass → fail/);
+  t.match(summary, '| case | linux-source-6.1 | linux-source-6.1+1 |\n|---|---|---|\n| `minor-faults/continue-mapped-eexist-shmem` | ok | FAIL |');
+  t.match(summary, '#### Comparison\n\n```\nlinux-source-6.1+1 against linux-source-6.1: 2 regressions (4 unchanged)');
+  const k = kernelRecord('k', 0);
+  const many = Array.from({ length: 6000 }, (_, i) => ({ suite: 's', case: `case-${i}` }));
+  const huge: RunModel = modelOf({ kernels: [k], cases: many, results: many.map((c) => result('k', 's', c.case, 'fail', 'x'.repeat(400))) }).model;
+  const cut = stepSummary({ ...huge, comparisons: [{ baseline: { id: 'b', label: 'b' }, candidate: { id: 'k', label: 'k' }, counts: { regression: 6000, flaky: 0, fixed: 0, 'still-failing': 0, changed: 0, new: 0, removed: 0, unchanged: 0 }, cases: many.map((c) => ({ ...c, class: 'regression' as const, baseline: { status: 'pass' as const, reason: null }, candidate: { status: 'fail' as const, reason: 'y'.repeat(400) }, newReports: [] })) }] });
+  t.ok(Buffer.byteLength(cut) <= summaryLimit, `${Buffer.byteLength(cut)} bytes`);
+  t.match(cut, /_The summary was cut here to stay under the 1 MiB GitHub allows; run\.json and report\.html in the results have everything\._\n$/);
+});
+
+t.test('HTML in headless Chromium: the matrix, the filter, a cell opening its reason, offline, on a phone and a wide screen', { skip: chromiumMissing ?? false }, async (t) => {
+  const { model, consoles } = saved('baseline-regression');
+  const file = join(scratch, 'report.html');
+  writeFileSync(file, htmlReport(model, consoles));
+  const browser = await launch();
+  for (const viewport of [{ width: 1280, height: 900 }, { width: 390, height: 844 }]) {
+    const page = await browser.newPage({ viewport });
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.goto(`file://${file}`);
+    t.same(requests, [`file://${file}`], `${viewport.width}px: nothing is fetched but the file itself`);
+    t.equal(await page.locator('#verdict').textContent(), '2 regressions on linux-source-6.1+1 against linux-source-6.1');
+    t.equal(await page.locator('#matrix tbody tr').count(), 6);
+    const failed = page.locator('#matrix td[data-status="fail"]');
+    t.same(await failed.evaluateAll((cells) => cells.map((c) => `${c.closest('tr')!.getAttribute('data-case')} ${c.getAttribute('data-kernel')} ${c.querySelector('summary')!.textContent}`)), [
+      'minor-faults/continue-mapped-eexist-shmem linux-source-6.1+1 FAIL',
+      'minor-faults/continue-dontwake-eexist-no-wake-shmem linux-source-6.1+1 FAIL',
+    ], 'each status is written, not only coloured');
+    t.notOk(await failed.first().locator('.reason').isVisible(), 'the reason waits for a click');
+    await failed.first().locator('summary').click();
+    t.equal(await failed.first().locator('.reason').textContent(), 'line 86: ioctl CONTINUE: expected errno EEXIST, got EAGAIN (mapped=-11 (-EAGAIN))');
+    t.ok(await failed.first().getByText('console while the case ran').isVisible());
+    const visible = () => page.locator('#matrix tbody tr').evaluateAll((rows) => rows.filter((r) => getComputedStyle(r).display !== 'none').map((r) => r.getAttribute('data-case')));
+    t.equal((await visible()).length, 6);
+    await page.locator('#only-not-passed').check();
+    t.same(await visible(), ['minor-faults/continue-mapped-eexist-shmem', 'minor-faults/continue-dontwake-eexist-no-wake-shmem'], 'the filter shows only what did not pass');
+    t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), `${viewport.width}px: the page itself does not scroll sideways`);
+    const shot = await page.screenshot({ fullPage: true });
+    writeFileSync(join(scratch, `report-${viewport.width}.png`), shot);
+    const ink = await inkShare(page, shot);
+    t.ok(ink > 0.02, `${viewport.width}px: the screenshot is not blank (${(ink * 100).toFixed(1)}% ink)`);
+    await page.close();
+  }
+});
+
+t.test('HTML: kernel text is escaped, never markup', async (t) => {
+  const k = kernelRecord('k', 0, { label: '<b>k</b>' });
+  const html = htmlReport(modelOf({ kernels: [k], cases: [{ suite: 's', case: 'a' }], results: [result('k', 's', 'a', 'fail', '<script>alert(1)</script>')] }).model, null);
+  t.notMatch(html, /<script>alert/);
+  t.match(html, '&lt;script&gt;alert(1)&lt;/script&gt;');
+  t.notMatch(html, /<b>k<\/b>/);
+});
