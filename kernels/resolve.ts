@@ -10,6 +10,7 @@ import { projectRoot } from '../runner/core/paths.js';
 import { hashParts } from '../runner/core/hash.js';
 import { buildSourceKernel, type BuildProgress } from './source/build.js';
 import { isCommitRange, loadPatchSeries } from './source/patches.js';
+import type { SourceBuildInputs } from './source/selftests.js';
 import { treeAtRevision } from './source/revision.js';
 import { formatKernelSpec, type KernelSpec, type SourceSpec } from './spec.js';
 
@@ -28,6 +29,8 @@ export interface ResolvedKernel {
   /** Exported UAPI headers (`make headers` output) when known. */
   headersDir: string | null;
   cached: boolean;
+  /** For a kernel faultline built: what its own selftests are built from. */
+  source?: SourceBuildInputs;
 }
 
 export interface ResolveOptions {
@@ -89,6 +92,7 @@ async function resolveSource(spec: SourceSpec, text: string, options: ResolveOpt
     config: built.config,
     headersDir: built.headersDir,
     cached: built.cached,
+    source: { tree: base, patches, objDir: built.objDir, headersDir: built.headersDir },
   };
 }
 

@@ -29,9 +29,12 @@ const withSourceOptions = (command: Command, tree: 'optional' | 'required'): Com
 const run = program
   .command('run')
   .description('build, boot and run suites on one kernel or a matrix; results go to results/<stamp>/')
-  .option('--suite <file>', 'a suite YAML file (repeatable; default: every suite in suites/)', collect, [])
+  .option('--suite <file>', 'a suite YAML file, or kselftest:userfaultfd for the kernel\'s own selftests (repeatable; default: every suite in suites/)', collect, [])
   .option('--case <pattern>', 'only cases whose suite/case name contains this (repeatable)', collect, [])
-  .option('--kernel <spec>', 'debian:<package> (a * matches every such package), a linux-image-*.deb, a bzImage/vmlinuz path, kernels/NAME.yaml, or host; repeatable (default: the current Debian cloud kernel)', collect, []);
+  .option('--kernel <spec>', 'debian:<package> (a * matches every such package), a linux-image-*.deb, a bzImage/vmlinuz path, kernels/NAME.yaml, or host; repeatable (default: the current Debian cloud kernel)', collect, [])
+  .option('--selftests-from <tree>', 'kselftest:userfaultfd from this Linux tree (or linux-source tarball) on every kernel, instead of each kernel\'s own')
+  .option('--kselftest-mib <n>', 'MiB each selftest stress run uses (default: run_vmtests.sh\'s under KVM and on the host, 4 under TCG)')
+  .option('--kselftest-bounces <n>', 'bounces each selftest stress run makes (default: run_vmtests.sh\'s under KVM and on the host, 2 under TCG)');
 withSourceOptions(run, 'optional')
   .option('--per-patch', 'build, boot and run after each patch; report which patch changed which case')
   .option('--baseline [spec]', 'compare against a baseline: the tree without its series (no value), or any kernel spec')
@@ -111,7 +114,9 @@ program
 program
   .command('list')
   .description('list suites and their cases, with what each needs')
-  .option('--suite <file>', 'a suite YAML file (repeatable; default: every suite in suites/)', collect, [])
+  .option('--suite <file>', 'a suite YAML file, or kselftest:userfaultfd (repeatable; default: every suite in suites/)', collect, [])
+  .option('--kernel <spec>', 'the kernel whose selftests kselftest:userfaultfd lists (default: the current Debian cloud kernel)')
+  .option('--selftests-from <tree>', 'list kselftest:userfaultfd from this Linux tree or linux-source tarball')
   .action(async (options) => {
     const { listCommand } = await import('./commands/list.js');
     process.exitCode = await listCommand(options);

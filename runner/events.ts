@@ -3,7 +3,7 @@ import type { CaseResult, KernelRecord, KernelReport, Rerun, RunModel } from './
 // The engine never prints: it emits these events, and the terminal UI and the reporters
 // consume them, reading the run model they are handed for everything else. Adding a reporter
 // never touches the engine.
-export type StageName = 'suites' | 'kernel' | 'helper' | 'image' | 'accel' | 'boot' | 'cases' | 'rerun';
+export type StageName = 'suites' | 'kernel' | 'helper' | 'selftests' | 'image' | 'accel' | 'boot' | 'cases' | 'rerun';
 
 export type RunEvent =
   /** The plan is made: `model` is the run's record, kept current by the store from here on. */

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { buildBaseImage } from '../images/initramfs.js';
 import { resolveKernel, type ResolvedKernel } from '../kernels/resolve.js';
@@ -12,12 +12,20 @@ import { runOnHost, type HostRunner } from './host.js';
 import type { Missing } from './model/store.js';
 import type { ResultSink } from './model/sink.js';
 import type { ResultStore } from './model/store.js';
-import type { Accel, KernelRecord, KernelRole, PlannedCase } from './model/types.js';
+import { caseKey, type Accel, type KernelRecord, type KernelRole, type PlannedCase } from './model/types.js';
 import type { Mutex } from './parallel.js';
 import { chooseAccel, type AccelMode } from './qemu/accel.js';
 import type { Booter } from './qemu/boot.js';
 import { rawLog } from './results/raw-log.js';
-import { checkScaledLimits, compileSuites } from './suite/compile.js';
+import { checkScaledLimits } from './suite/compile.js';
+import { compileUnits } from './sources/plan.js';
+import { unitsFor, yamlUnits, type RunUnit } from './sources/unit.js';
+import { kselftestUnits, type KselftestInfo } from './sources/kselftest/source.js';
+import type { KselftestPlan } from './sources/kselftest/plan.js';
+import { describeSizes, kselftestSizes, type KselftestSizes } from './sources/kselftest/sizes.js';
+import { buildSelftests, selftestTargets, type BuiltSelftests } from '../kernels/selftests/programs.js';
+import { preparedTree } from '../kernels/selftests/origin.js';
+import { buildSourceSelftests } from '../kernels/source/selftests.js';
 import type { LoadedSuites } from './suites.js';
 import { CaseResultStream } from './tap/case-results.js';
 
@@ -37,6 +45,8 @@ export interface KernelRunOptions {
   stopped(): Missing;
   /** Kernel builds take every core: one at a time, whatever else runs alongside. */
   builds: Mutex;
+  /** `--kselftest-mib`, `--kselftest-bounces`: the selftests' stress sizes, instead of the accelerator's. */
+  kselftestSizes?: { mib?: number; bounces?: number };
   /** Injected to replay saved guests or host runs instead of starting real ones. */
   boot?: Booter;
   host?: HostRunner;
@@ -49,6 +59,15 @@ export interface PreparedKernel {
   helper: string;
   baseImage: string | null;
   files: KernelFiles;
+  /** With `--suite kselftest:userfaultfd`: the kernel's selftests, built, and how big they run. */
+  selftests: PreparedSelftests | null;
+}
+
+export interface PreparedSelftests {
+  info: KselftestInfo;
+  sizes: KselftestSizes;
+  /** The built programs; null when a saved run is read again. */
+  dir: string | null;
 }
 
 export interface KernelSlot {
@@ -80,15 +99,36 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
   );
   const name = label(resolved);
   const helper = await o.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.cacheDir }), (h) => ({ cached: h.cached, detail: h.hash }));
+  const plan = o.loaded.kselftest?.[slot.index];
+  const built = plan ? await o.events.stage('selftests', name, () => buildKselftests(o, plan, resolved), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
   const base = { id: resolved.id, label: name, index: slot.index, spec: resolved.spec, role: slot.role, release: resolved.release, dir: slot.dir };
+  const selftests = (accel: 'kvm' | 'tcg' | 'host'): PreparedSelftests | null => {
+    if (!plan || !built) return null;
+    const prepared = { info: plan.info, sizes: kselftestSizes(accel, o.kselftestSizes ?? {}), dir: built.dir };
+    writeFileSync(files.path('kselftest.json'), `${JSON.stringify({ info: prepared.info, sizes: prepared.sizes }, null, 2)}\n`);
+    o.events.emit({ type: 'note', message: `${name}: ${describeSizes(prepared.sizes, accel)}` });
+    return prepared;
+  };
   if (resolved.image === null) {
-    return { record: { ...base, accel: 'host', timeoutScale: 1 }, resolved, helper: helper.path, baseImage: null, files };
+    return { record: { ...base, accel: 'host', timeoutScale: 1 }, resolved, helper: helper.path, baseImage: null, files, selftests: selftests('host') };
   }
   const image = await o.events.stage('image', name, () => buildBaseImage({ helperPath: helper.path, cacheDir: o.cacheDir }), (i) => ({ cached: i.cached, detail: i.hash }));
   const accel = await o.events.stage('accel', name, () => chooseAccel(o.accel, resolved.image!, o.cacheDir), (a) => ({ cached: a.cached, detail: `${a.accel}: ${a.reason}` }));
   const timeoutScale = accel.accel === 'tcg' ? o.tcgSlowdown : 1;
   checkScaledLimits(o.loaded.suites, timeoutScale, 'under TCG');
-  return { record: { ...base, accel: accel.accel, timeoutScale }, resolved, helper: helper.path, baseImage: image.path, files };
+  return { record: { ...base, accel: accel.accel, timeoutScale }, resolved, helper: helper.path, baseImage: image.path, files, selftests: selftests(accel.accel) };
+}
+
+// A source kernel's own selftests are built from its series in its scratch copy; any other
+// origin is unpacked or copied into the cache first.
+async function buildKselftests(o: KernelRunOptions, plan: KselftestPlan, resolved: ResolvedKernel): Promise<BuiltSelftests> {
+  const signal = o.signal ? { signal: o.signal } : {};
+  if (plan.origin.kind === 'source') {
+    if (!resolved.source) throw new FaultlineError('kernel', `${resolved.spec} was not built by faultline, so it has no tree of its own to take selftests from`, { hint: 'Give --selftests-from TREE.' });
+    return buildSourceSelftests(resolved.source, { cacheDir: o.cacheDir, ...signal });
+  }
+  const root = await preparedTree({ ...plan.origin, kind: plan.origin.kind === 'tarball' ? 'tarball' : 'tree' }, o.cacheDir, o.signal);
+  return buildSelftests(root, { cacheDir: o.cacheDir, ...signal });
 }
 
 /** Runs `cases` on a prepared kernel, reporting into `sink`; `rerun` N > 0 is a rerun in fresh guests. */
@@ -100,16 +140,45 @@ export async function runCases(o: KernelRunOptions, k: PreparedKernel, cases: re
   await o.events.stage(stage, k.record.label, () => (k.baseImage === null ? runHost(o, k, cases, sink, rerun, ready) : runGuest(o, k, cases, sink, rerun, ready)));
 }
 
+/** Where a guest finds the selftest programs (the session packs them there). */
+const guestProgramsDir = '/faultline/kselftest';
+
+// What the kernel runs for `cases`: the YAML cases, and the selftest runs that give the kernel's
+// selftest cases. A selftest case the kernel's selftests do not have skips, saying so.
+function unitsOf(o: KernelRunOptions, k: PreparedKernel, cases: readonly PlannedCase[], sink: ResultSink): { units: RunUnit[]; runnable: PlannedCase[] } {
+  const place = k.baseImage === null ? { cwd: k.selftests?.dir ?? '.', hugetlbfs: hostHugetlbfs() } : { cwd: guestProgramsDir, hugetlbfs: '/dev/hugepages' };
+  const selftests = k.selftests ? kselftestUnits(k.selftests.info, cases, k.selftests.sizes, place) : { units: [], skips: [] };
+  const units = [...yamlUnits(o.loaded.suites), ...selftests.units];
+  const skip = (c: PlannedCase, reason: string) => sink.report({ kernel: k.record.id, suite: c.suite, case: c.case, status: 'skip', reason, durationMs: 0 });
+  for (const s of selftests.skips) skip(s.ref, s.reason);
+  const covered = new Set(units.flatMap((u) => u.cases.map(caseKey)));
+  const runnable = cases.filter((c) => covered.has(caseKey(c)));
+  for (const c of cases) {
+    if (covered.has(caseKey(c)) || selftests.skips.some((s) => caseKey(s.ref) === caseKey(c))) continue;
+    skip(c, k.selftests ? `${k.selftests.info.what} has no such test (its userfaultfd selftests are ${selftestTargets[k.selftests.info.generation].programs.join(' and ')})` : 'this kernel has no selftests planned');
+  }
+  return { units, runnable };
+}
+
+/** The host's hugetlbfs mount, if it has one. */
+function hostHugetlbfs(): string | null {
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' '));
+  return mounts.find((f) => f[2] === 'hugetlbfs')?.[1] ?? null;
+}
+
 async function runGuest(o: KernelRunOptions, k: PreparedKernel, cases: readonly PlannedCase[], sink: ResultSink, rerun: number, ready: (argv: string[] | null) => void): Promise<void> {
   const kernel = k.record.id;
+  const { units, runnable } = unitsOf(o, k, cases, sink);
   await runGuestSession({
     kernel: k.record,
+    units,
+    programs: k.selftests?.dir ?? null,
     accel: k.record.accel as Accel,
     kernelImage: k.resolved.image!,
     append: o.append,
     baseImage: k.baseImage!,
     suites: o.loaded.suites,
-    cases,
+    cases: runnable,
     files: k.files,
     sink,
     rerun,
@@ -123,12 +192,17 @@ async function runGuest(o: KernelRunOptions, k: PreparedKernel, cases: readonly 
   });
 }
 
-async function runHost(o: KernelRunOptions, k: PreparedKernel, cases: readonly PlannedCase[], sink: ResultSink, rerun: number, ready: (argv: null) => void): Promise<void> {
+async function runHost(o: KernelRunOptions, k: PreparedKernel, planned: readonly PlannedCase[], sink: ResultSink, rerun: number, ready: (argv: null) => void): Promise<void> {
   ready(null);
-  const suites = o.loaded.suites.map((s) => ({ ...s, cases: s.cases.filter((c) => cases.some((p) => p.suite === s.name && p.case === c.name)) }));
+  const { units: all, runnable: cases } = unitsOf(o, k, planned, sink);
+  const units = unitsFor(all, cases);
   const plan = k.files.path(guestFileName('plan', 1, rerun));
-  await writeFile(plan, compileSuites(suites));
-  const stream = new CaseResultStream(k.record.id, cases, (result) => sink.report(result));
+  await writeFile(plan, compileUnits(o.loaded.suites, units, 1));
+  // No console on the host: a unit's result is its cases' results as soon as it arrives.
+  const unitOf = new Map(units.map((u) => [caseKey(u.ref), u] as const));
+  const stream = new CaseResultStream(k.record.id, units.map((u) => u.ref), (result, diag) => {
+    for (const r of unitOf.get(caseKey(result))?.expand({ ...result, diag, console: [] }, []) ?? []) sink.report(r);
+  });
   const raw = rawLog(k.files.path(guestFileName('results', 1, rerun)));
   const done = await (o.host ?? runOnHost)(k.helper, plan, (chunk) => {
     raw(chunk);

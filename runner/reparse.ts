@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKernelSpec } from '../kernels/spec.js';
@@ -6,7 +6,7 @@ import { FaultlineError } from './core/errors.js';
 import { RunEvents } from './events.js';
 import { expectationFor, expectedBy } from './expect/apply.js';
 import { replayBooter, replayHost } from './guest/replay.js';
-import type { KernelRunOptions, KernelSlot, PreparedKernel } from './kernel-run.js';
+import type { KernelRunOptions, KernelSlot, PreparedKernel, PreparedSelftests } from './kernel-run.js';
 import { readRun } from './model/document.js';
 import { ResultStore } from './model/store.js';
 import { caseKey, type RunModel } from './model/types.js';
@@ -59,6 +59,7 @@ export async function reparseRun(dir: string): Promise<RunModel> {
         helper: 'saved',
         baseImage: record.accel === 'host' ? null : base,
         files: { dir: record.dir, path: (name) => join(outDir, name) },
+        selftests: savedSelftests(join(dir, record.dir, 'kselftest.json')),
       };
     };
     const events = new RunEvents();
@@ -92,6 +93,13 @@ export async function reparseRun(dir: string): Promise<RunModel> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** The selftests a kernel ran, as the run saved them (their programs are not needed to read it again). */
+function savedSelftests(file: string): PreparedSelftests | null {
+  if (!existsSync(file)) return null;
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as Omit<PreparedSelftests, 'dir'>;
+  return { info: saved.info, sizes: saved.sizes, dir: null };
 }
 
 /** The kernel directory a scratch path of the reparse stands for. */

@@ -48,6 +48,7 @@ export interface RunOptions {
   /** How often a regression is rerun on both kernels, in fresh guests, before it is called one. */
   retries: number;
   failOn?: readonly ComparisonClass[];
+  kselftestSizes?: { mib?: number; bounces?: number };
   expectations?: { entries: ExpectationEntry[]; strict: boolean; now: Date } | null;
   signal?: AbortSignal;
   /** Injected to replay saved guests and host runs (report --reparse, tests). */
@@ -91,6 +92,7 @@ export async function runMatrix(options: RunOptions, events: RunEvents, resultsD
     signal,
     stopped: () => stop.missing(),
     builds: new Mutex(),
+    ...(options.kselftestSizes ? { kselftestSizes: options.kselftestSizes } : {}),
     ...(options.boot ? { boot: options.boot } : {}),
     ...(options.host ? { host: options.host } : {}),
   };

@@ -6,15 +6,29 @@ import { defaultSuitesDir } from './core/paths.js';
 import { loadSuite } from './suite/load.js';
 import type { Suite } from './suite/model.js';
 import type { PlannedCase } from './model/types.js';
+import type { KernelSpec } from '../kernels/spec.js';
+import { kselftestPlanned, planKselftests, type KselftestPlan } from './sources/kselftest/plan.js';
+import { kselftestSpec } from './sources/kselftest/source.js';
 
 export interface LoadedSuites {
   suites: Suite[];
   planned: PlannedCase[];
+  /** With `--suite kselftest:userfaultfd`: each kernel's selftests, by the kernel's index. */
+  kselftest?: KselftestPlan[];
 }
 
-// The suites a run uses: the ones named, or every shipped suite when none is.
+/** What `--suite` names: YAML files, and the kernel's selftests as a source of cases. */
+export function caseSources(named: readonly string[]): { files: string[]; kselftest: boolean } {
+  const sources = named.filter((n) => /^[a-z]+:/.test(n) && !/\.ya?ml$/.test(n));
+  for (const s of sources) {
+    if (s !== kselftestSpec) throw new FaultlineError('usage', `--suite ${s}: no such case source`, { hint: `The case sources are YAML suite files and ${kselftestSpec}.` });
+  }
+  return { files: named.filter((n) => !sources.includes(n)), kselftest: sources.length > 0 };
+}
+
+// The suites a run uses: the ones named, or every shipped suite when no suite is named at all.
 export async function suiteFiles(named: readonly string[]): Promise<string[]> {
-  if (named.length > 0) return [...named];
+  if (named.length > 0) return caseSources(named).files;
   const entries = await readdir(defaultSuitesDir);
   const files = entries.filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(defaultSuitesDir, f));
   if (files.length === 0) throw new FaultlineError('suite', `no suites in ${defaultSuitesDir}`, { hint: 'Pass one with --suite FILE.' });
@@ -37,8 +51,24 @@ function distinctFiles(files: readonly string[]): string[] {
   });
 }
 
+/** The cases of a run: the YAML suites' and, when named, each kernel's selftests. */
+export async function loadRunCases(named: readonly string[], only: readonly string[], selftests: { kernels: readonly KernelSpec[]; from: string | null; cacheDir: string }): Promise<LoadedSuites> {
+  const { files, kselftest } = named.length > 0 ? caseSources(named) : { files: await suiteFiles([]), kselftest: false };
+  if (!kselftest) {
+    if (selftests.from !== null) throw new FaultlineError('usage', '--selftests-from names the selftests of --suite kselftest:userfaultfd, which this run does not have', { hint: 'Add --suite kselftest:userfaultfd, or drop --selftests-from.' });
+    return loadSuites(files, only);
+  }
+  const yaml = files.length ? await loadSuites(files, only, { allowEmpty: true }) : { suites: [], planned: [] };
+  const plans = await planKselftests(selftests.kernels, { from: selftests.from, cacheDir: selftests.cacheDir, only });
+  const planned = [...yaml.planned, ...kselftestPlanned(plans)];
+  if (planned.length === 0) throw noMatch(only);
+  return { suites: yaml.suites, planned, kselftest: plans };
+}
+
+const noMatch = (only: readonly string[]) => new FaultlineError('usage', `no case matches ${only.join(', ')}`, { hint: 'Run `faultline list` to see the case names.' });
+
 /** Loads, validates and compiles; `only` filters cases by `suite/case` or case name substrings. */
-export async function loadSuites(files: readonly string[], only: readonly string[] = []): Promise<LoadedSuites> {
+export async function loadSuites(files: readonly string[], only: readonly string[] = [], o: { allowEmpty?: boolean } = {}): Promise<LoadedSuites> {
   const suites = await Promise.all(distinctFiles(files).map((f) => loadSuite(f)));
   const names = new Map<string, string>();
   for (const s of suites) {
@@ -50,6 +80,6 @@ export async function loadSuites(files: readonly string[], only: readonly string
     ? suites
     : suites.map((s) => ({ ...s, cases: s.cases.filter((c) => only.some((o) => `${s.name}/${c.name}`.includes(o))) })).filter((s) => s.cases.length > 0);
   const planned = selected.flatMap((s) => s.cases.map((c) => ({ suite: s.name, case: c.name, file: s.file, line: c.line })));
-  if (planned.length === 0) throw new FaultlineError('usage', `no case matches ${only.join(', ')}`, { hint: 'Run `faultline list` to see the case names.' });
+  if (planned.length === 0 && !o.allowEmpty) throw noMatch(only);
   return { suites: selected, planned };
 }

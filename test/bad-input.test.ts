@@ -254,6 +254,21 @@ const rows: Row[] = [
   { input: 'a bad --timeout', args: () => ['run', '--timeout', 'soon'], exit: 2, says: () => 'faultline: --timeout soon is not a duration with a unit (ms, s, m or h)\n  e.g. --timeout 30m, 90s, 2h or 500ms.' },
   { input: '--timeout with no unit', args: () => ['run', '--timeout', '60'], exit: 2, says: () => 'faultline: --timeout 60 is not a duration with a unit (ms, s, m or h)\n  Give it a unit: --timeout 60s or --timeout 60m.' },
   { input: '--timeout 72000m', args: () => ['run', '--timeout', '72000m'], exit: 2, says: () => 'faultline: --timeout 72000m is longer than a week (168h), the longest limit faultline keeps\n  Give at most --timeout 168h, or leave it out for no limit.' },
+  { input: 'an unknown case source', args: () => ['run', '--kernel', 'host', '--suite', 'kselftest:vm'], exit: 2, says: () => 'faultline: --suite kselftest:vm: no such case source\n  The case sources are YAML suite files and kselftest:userfaultfd.' },
+  {
+    input: '--selftests-from without the selftests',
+    args: () => ['run', '--kernel', 'host', '--selftests-from', scratch],
+    exit: 2,
+    says: () => 'faultline: --selftests-from names the selftests of --suite kselftest:userfaultfd, which this run does not have\n  Add --suite kselftest:userfaultfd, or drop --selftests-from.',
+  },
+  {
+    input: '--selftests-from a directory that is no kernel tree',
+    args: () => ['run', '--kernel', 'host', '--suite', 'kselftest:userfaultfd', '--selftests-from', scratch],
+    exit: 2,
+    says: () =>
+      `faultline: --selftests-from ${scratch}: ${scratch} is not a Linux tree with userfaultfd selftests (no tools/testing/selftests/vm/userfaultfd.c or mm/uffd-unit-tests.c)\n  Give the top directory of a Linux source tree from 4.11 on, or its tarball (linux-source-6.12.tar.xz).`,
+  },
+  { input: 'a bad --kselftest-mib', args: () => ['run', '--kernel', 'host', '--kselftest-mib', 'lots'], exit: 2, says: () => 'faultline: --kselftest-mib lots is not a whole number from 1 to 4096\n  e.g. --kselftest-mib 2' },
   { input: 'a bad --tcg-slowdown', args: () => ['run', '--tcg-slowdown', '0.5'], exit: 2, says: () => "faultline: --tcg-slowdown 0.5 is not a factor between 1 and 100\n  e.g. --tcg-slowdown 4; 1 keeps the suites' own limits." },
   {
     input: '--json naming a directory',

@@ -103,7 +103,7 @@ t.test('bad input: exit codes and one clear paragraph', async (t) => {
   const bad = join(root, 'test', 'fixtures', 'suites', 'bad-unknown-step-key.yaml');
   const suite = await faultline(['run', '--kernel', 'host', '--suite', bad, '--results', join(scratch, 'bad')]);
   t.equal(suite.exitCode, 2);
-  t.match(suite.stderr, `${bad}:4:42: cases[0].steps[0].map.alais: unknown key "alais" (allowed: backend, share, pages, alias)`);
+  t.match(suite.stderr, `${bad}:4:42: cases[0].steps[0].map.alais: unknown key "alais" (allowed: backend, share, pages, alias, thp)`);
   t.notMatch(suite.stderr, /\n\s+at /, 'no stack trace');
 
   const kernel = await faultline(['run', '--kernel', join(scratch, 'no-such-bzImage'), '--results', join(scratch, 'bad2')]);

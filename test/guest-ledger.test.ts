@@ -4,6 +4,7 @@ import t from 'tap';
 import { defaultConsolePolicy } from '../runner/console/verdict.js';
 import { GuestLedger } from '../runner/guest/ledger.js';
 import { ResultStore } from '../runner/model/store.js';
+import { singleCaseUnit } from '../runner/sources/unit.js';
 import type { ResultSink } from '../runner/model/sink.js';
 import type { CaseResult, PlannedCase } from '../runner/model/types.js';
 
@@ -16,6 +17,8 @@ const plannedFrom = (name: string): PlannedCase[] =>
   [...readFileSync(join(runs, `${name}.log`), 'utf8').matchAll(/faultline: case ([^/\s]+)\/(\S+) begin/g)].map((m) => ({ suite: m[1]!, case: m[2]! }));
 const zeropage: PlannedCase[] = ['before', 'dontwake', 'after'].map((c) => ({ suite: 'zeropage-dontwake', case: c }));
 
+const asUnits = (planned: PlannedCase[]) => planned.map((p) => singleCaseUnit(p, { timeoutMs: 10_000, hugepages: 0, swap: false, policy: defaultConsolePolicy }));
+
 type Order = 'console first' | 'results first' | 'interleaved';
 const orders: Order[] = ['console first', 'results first', 'interleaved'];
 
@@ -27,7 +30,7 @@ function storeSink(planned: PlannedCase[]): { sink: ResultSink; reported: CaseRe
 
 function replay(name: string, planned: PlannedCase[], order: Order): { ledger: GuestLedger; reported: CaseResult[] } {
   const { sink, reported } = storeSink(planned);
-  const ledger = new GuestLedger('k', planned, () => defaultConsolePolicy, sink);
+  const ledger = new GuestLedger('k', asUnits(planned), sink);
   const console = consoleLines(name);
   const tap = tapLines(name);
   if (order === 'console first') {
@@ -78,7 +81,7 @@ t.test('a panic: what arrived is reported, the running case is left for the sess
 
 t.test('a result that never came after its end mark: that case is the unfinished one', async (t) => {
   const { sink, reported } = storeSink(zeropage);
-  const ledger = new GuestLedger('k', zeropage, () => defaultConsolePolicy, sink);
+  const ledger = new GuestLedger('k', asUnits(zeropage), sink);
   consoleLines('oops').forEach((l) => ledger.consoleLine(l));
   const tap = tapLines('oops');
   tap.slice(0, tap.findIndex((l) => /ok 3 - after/.test(l))).forEach((c) => ledger.resultChunk(c));

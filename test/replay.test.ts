@@ -73,7 +73,7 @@ async function coinRun(candidate: ('heads' | 'tails')[]): Promise<{ model: RunMo
     const record = kernels[slot.index]!;
     const dir = join(work, record.dir);
     mkdirSync(dir, { recursive: true });
-    return { record, resolved: { id: record.id, label: record.label, spec: record.spec, image: 'recorded', release: null, config: null, headersDir: null, cached: true }, helper: 'recorded', baseImage: base, files: { dir: record.dir, path: (n) => join(dir, n) } };
+    return { record, resolved: { id: record.id, label: record.label, spec: record.spec, image: 'recorded', release: null, config: null, headersDir: null, cached: true }, helper: 'recorded', baseImage: base, files: { dir: record.dir, path: (n) => join(dir, n) }, selftests: null };
   };
   const boots: string[] = [];
   const store = new ResultStore({ command: ['test'], kernels: kernels.map((k) => ({ spec: k.spec, role: k.role })), cases: loaded.planned });

@@ -1,4 +1,4 @@
-import { appendFile, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, utimes, writeFile, readdir } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -10,13 +10,15 @@ import { parseKernelConfig } from '../config.js';
 import { applySeries } from './apply.js';
 import { describeMismatch, mergedConfigCheck } from './config-check.js';
 import { acquireLock } from './lock.js';
+import { buildFailure } from './failure.js';
+import { ensureScratchSource } from './scratch.js';
 import { toolStep } from './tool-step.js';
 import { runMake } from './make.js';
 import type { Patch } from './patches.js';
-import { firstBuildError, parseMakeLine, type BuildProgress } from './progress.js';
+import { parseMakeLine, type BuildProgress } from './progress.js';
 import { requireKernelBuildTools } from './tools.js';
 import { compilerVersion } from '../../runner/core/tools.js';
-import { checkKernelTree, copyTree, treeIdentity } from './tree.js';
+import { checkKernelTree, treeIdentity } from './tree.js';
 
 export type { BuildProgress } from './progress.js';
 
@@ -176,13 +178,6 @@ export function settingsOf(fragment: string): string {
     .join('\n');
 }
 
-// Half-made copies left by a run killed outright (SIGKILL, power loss); only called under the
-// scratch lock, so no other run is writing one.
-async function removeStaleCopies(scratch: string): Promise<void> {
-  const names = await readdir(scratch).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith('src.tmp-')).map((n) => rm(join(scratch, n), { recursive: true, force: true })));
-}
-
 async function buildLocked(ctx: {
   req: SourceKernelRequest;
   opts: BuildOptions;
@@ -209,23 +204,7 @@ async function buildLocked(ctx: {
     return r.exitCode;
   };
 
-  if (!(await exists(src))) {
-    progress({ step: 'copy', detail: `copying ${root} into ${src}` });
-    await removeStaleCopies(scratch);
-    const tmp = await mkdtemp(join(scratch, 'src.tmp-'));
-    try {
-      await toolStep(`copying ${root} into the cache`, tmp, () => copyTree(root, tmp, signal), signal);
-      // an in-tree build in the user's tree leaves .config behind, and kbuild refuses O= then
-      if ((await exists(join(tmp, '.config'))) || (await exists(join(tmp, 'include', 'config')))) {
-        const clean = await runMake(['-C', tmp, 'mrproper'], { cwd: tmp, logPath, ...(signal ? { signal } : {}) });
-        if (clean.aborted) signal?.throwIfAborted();
-        if (clean.exitCode !== 0) throw await buildFailure(`make mrproper in the copy of ${root} failed`, logPath);
-      }
-      await rename(tmp, src);
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
-  }
+  await ensureScratchSource({ root, scratch, logPath, progress, ...(signal ? { signal } : {}) });
   await mkdir(objDir, { recursive: true });
 
   const { written } = await applySeries({
@@ -344,12 +323,4 @@ async function configure(
   return dotConfig;
 }
 
-async function buildFailure(what: string, logPath: string, src?: string): Promise<FaultlineError> {
-  const log = await readFile(logPath, 'utf8').catch(() => '');
-  const first = firstBuildError(log, src);
-  return new FaultlineError('build', first ? `${what}: ${first}` : `${what} (no compiler error found in the log)`, {
-    where: logPath,
-    hint: `the full build log is ${logPath}`,
-  });
-}
 

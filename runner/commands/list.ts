@@ -1,12 +1,17 @@
-import { loadSuites, suiteFiles } from '../suites.js';
+import { defaultKernelSpec } from '../../kernels/default.js';
+import { formatKernelSpec, parseKernelSpec } from '../../kernels/spec.js';
+import { usableCacheDir } from '../core/paths.js';
+import { kselftestRunOf, kselftestSuite } from '../sources/kselftest/source.js';
+import { caseSources, loadRunCases } from '../suites.js';
 import { hugepagesNeeded } from '../suite/compile.js';
 import type { SuiteCase } from '../suite/model.js';
 import { resolveFeature } from '../suite/vocabulary.js';
 
 // `faultline list`: every case with what it needs from the kernel and the machine, so a user
 // can tell in advance why a case will skip.
-export async function listCommand(flags: { suite: string[] }): Promise<number> {
-  const { suites } = await loadSuites(await suiteFiles(flags.suite));
+export async function listCommand(flags: { suite: string[]; kernel?: string; selftestsFrom?: string }): Promise<number> {
+  const kernels = caseSources(flags.suite).kselftest ? [parseKernelSpec(flags.kernel ?? (await defaultKernelSpec()))] : [];
+  const { suites, kselftest } = await loadRunCases(flags.suite, [], { kernels, from: flags.selftestsFrom ?? null, cacheDir: usableCacheDir() });
   for (const suite of suites) {
     process.stdout.write(`${suite.name} (${suite.cases.length} case${suite.cases.length === 1 ? '' : 's'})${suite.description ? `: ${suite.description}` : ''}\n`);
     if (suite.console.splats === 'report') process.stdout.write('  console: kernel reports are recorded, never failing a case\n');
@@ -16,6 +21,11 @@ export async function listCommand(flags: { suite: string[] }): Promise<number> {
       process.stdout.write(`  ${c.name}${needs ? `  [${needs}]` : ''}\n`);
       if (c.description) process.stdout.write(`      ${c.description}\n`);
     }
+  }
+  const plan = kselftest?.[0];
+  if (plan) {
+    process.stdout.write(`${kselftestSuite} (${plan.cases.length} cases): the userfaultfd selftests of ${plan.info.what} for ${formatKernelSpec(kernels[0]!)}\n`);
+    for (const c of plan.cases) process.stdout.write(`  ${c.case}  [${kselftestRunOf(plan.info, c.case)}]\n`);
   }
   return 0;
 }

@@ -17,7 +17,8 @@ import { claimResultsDirectory, jsonTarget } from '../results/location.js';
 import { onGithub, writeReports } from '../results/final-reports.js';
 import { ResultsDirectory } from '../results/results-dir.js';
 import { runMatrix } from '../run.js';
-import { loadSuites, suiteFiles } from '../suites.js';
+import { loadRunCases } from '../suites.js';
+import { kselftestSpec } from '../sources/kselftest/source.js';
 import { join } from 'node:path';
 import { abortOnSignals } from './interrupt.js';
 import { kernelMatrix, type MatrixFlags } from './matrix-flags.js';
@@ -42,6 +43,9 @@ export interface RunFlags extends MatrixFlags {
   junit?: string;
   html?: string;
   github?: boolean;
+  selftestsFrom?: string;
+  kselftestMib?: string;
+  kselftestBounces?: string;
 }
 
 // `faultline run`: wires the reporters to the engine's events and turns Ctrl-C into a clean stop.
@@ -65,8 +69,8 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   }
   const entries = flags.expect.flatMap((file) => loadExpectations(file));
   const now = new Date();
-  const loaded = await events.stage('suites', undefined, async () => loadSuites(await suiteFiles(flags.suite), flags.case), (l) => ({
-    detail: `${l.planned.length} case${l.planned.length === 1 ? '' : 's'} from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}`,
+  const loaded = await events.stage('suites', undefined, () => loadRunCases(flags.suite, flags.case, { kernels: matrix.kernels.map((k) => k.spec), from: flags.selftestsFrom ?? null, cacheDir }), (l) => ({
+    detail: `${l.planned.length} case${l.planned.length === 1 ? '' : 's'} from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}${l.kselftest ? ` and ${kselftestSpec}` : ''}`,
   }));
 
   results = new ResultsDirectory(claimResultsDirectory(flags.results, now), json);
@@ -108,6 +112,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
         shard: limits.shard,
         retries: limits.retries,
         failOn: limits.failOn,
+        kselftestSizes: limits.kselftestSizes,
         ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
       },
       events,
@@ -139,6 +144,7 @@ interface Limits {
   retries: number;
   shard: ReturnType<typeof parseShard>;
   failOn: ComparisonClass[];
+  kselftestSizes: { mib?: number; bounces?: number };
 }
 
 /** The numeric and listed flags, checked before anything is built. */
@@ -157,7 +163,11 @@ function runLimits(flags: RunFlags): Limits {
   const shard = flags.shard === undefined ? null : parseShard(flags.shard);
   if (flags.shard !== undefined && !shard) throw new FaultlineError('usage', `--shard ${flags.shard} is not I/N with 1 <= I <= N`, { hint: 'e.g. --shard 2/4 for the second of four shards.' });
   const failOn = flags.failOn === undefined ? ['regression' as const] : parseFailOn(flags.failOn);
-  return { tcgSlowdown, retries, shard, failOn, ...(jobs !== undefined ? { jobs } : {}), ...(flags.timeout !== undefined ? { timeoutMs: parseRunTimeout(flags.timeout) } : {}) };
+  const kselftestSizes = {
+    ...(flags.kselftestMib !== undefined ? { mib: count('--kselftest-mib', flags.kselftestMib, 1, 4096) } : {}),
+    ...(flags.kselftestBounces !== undefined ? { bounces: count('--kselftest-bounces', flags.kselftestBounces, 1, 10_000) } : {}),
+  };
+  return { tcgSlowdown, retries, shard, failOn, kselftestSizes, ...(jobs !== undefined ? { jobs } : {}), ...(flags.timeout !== undefined ? { timeoutMs: parseRunTimeout(flags.timeout) } : {}) };
 }
 
 /** `--fail-on regression,still-failing`, or `none`. */

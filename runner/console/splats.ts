@@ -65,6 +65,9 @@ const maxMessageLines = 4;
 /** A report that never prints its end mark is cut here rather than swallowing the console. */
 const maxReportLines = 200;
 
+/** What the helper puts before each line a test program prints, in the kernel log. */
+export const programLinePrefix = 'faultline-out: ';
+
 // `[    1.234567] ` and, with CONFIG_PRINTK_CALLER, `[    T1] `.
 const timestamp = /^\[\s*\d+\.\d+\](\[\s*[TC]\d+\])?\s?/;
 
@@ -100,6 +103,8 @@ export class SplatScanner {
       this.flush();
       return text;
     }
+    // A test program's own line, echoed by the helper: neither a report nor part of one.
+    if (text.startsWith(programLinePrefix)) return text;
     if (this.open && this.endsUnmarkedTrace(text)) this.flush();
     const trigger = classify(text);
     if (trigger && !this.continues(text)) {

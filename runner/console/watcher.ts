@@ -1,9 +1,11 @@
 import { caseKey, type CaseRef } from '../model/types.js';
-import { SplatScanner, type Splat } from './splats.js';
+import { programLinePrefix, SplatScanner, type Splat } from './splats.js';
 
 /** A splat and the case that was running when the kernel printed it (null: none was). */
 export interface Finding extends Splat {
   during: CaseRef | null;
+  /** The last line the case's program printed before it, when the case runs a program. */
+  lastOutput: string | null;
 }
 
 export interface ConsoleWatcherHooks {
@@ -25,6 +27,9 @@ export class ConsoleWatcher {
   private seenLine = false;
   readonly findings: Finding[] = [];
   readonly ended = new Set<string>();
+  /** What each case's program printed, as echoed to the console: all there is of a program the
+   * guest died under. */
+  readonly programLines = new Map<string, string[]>();
   ready = false;
 
   constructor(private readonly hooks: ConsoleWatcherHooks = {}) {}
@@ -47,6 +52,15 @@ export class ConsoleWatcher {
     if (text === 'faultline: agent ready') {
       this.ready = true;
       this.hooks.agentReady?.();
+      return;
+    }
+    if (text.startsWith(programLinePrefix)) {
+      if (this.running) {
+        const key = caseKey(this.running);
+        const lines = this.programLines.get(key) ?? [];
+        lines.push(text.slice(programLinePrefix.length));
+        this.programLines.set(key, lines);
+      }
       return;
     }
     const mark = caseMark.exec(text);
@@ -72,7 +86,8 @@ export class ConsoleWatcher {
   }
 
   private attribute(splat: Splat): void {
-    const finding: Finding = { ...splat, during: this.running };
+    const lines = this.running ? this.programLines.get(caseKey(this.running)) : undefined;
+    const finding: Finding = { ...splat, during: this.running, lastOutput: lines?.at(-1) ?? null };
     this.findings.push(finding);
     this.hooks.finding?.(finding);
   }

@@ -1,7 +1,7 @@
 import { ConsoleWatcher, type ConsoleWatcherHooks, type Finding } from '../console/watcher.js';
-import { withFindings, type ConsolePolicy } from '../console/verdict.js';
 import type { ResultSink } from '../model/sink.js';
-import { caseKey, type CaseRef, type CaseResult, type CaseStatus, type PlannedCase } from '../model/types.js';
+import { caseKey, type CaseRef, type CaseStatus } from '../model/types.js';
+import type { RunUnit, UnitResult } from '../sources/unit.js';
 import { CaseResultStream } from '../tap/case-results.js';
 
 export type LedgerHooks = Omit<ConsoleWatcherHooks, 'finding'> & {
@@ -9,28 +9,30 @@ export type LedgerHooks = Omit<ConsoleWatcherHooks, 'finding'> & {
   caseless?(finding: Finding): void;
 };
 
-// One guest's two streams brought together: the console (case marks and splats) and the
-// result channel (TAP). They travel on separate serial ports, so a case's TAP line can overtake
-// its end mark; a result is reported only once its end mark has been seen, so the splats printed
-// before the mark are in its verdict, and results are reported in the order they arrived.
+// One guest's two streams brought together: the console (unit marks, splats, program lines) and
+// the result channel (TAP). They travel on separate serial ports, so a unit's TAP line can
+// overtake its end mark; a result is turned into case results only once its end mark has been
+// seen, so the splats printed before the mark are in its verdict, and results are reported in
+// the order they arrived.
 export class GuestLedger {
   private readonly watcher: ConsoleWatcher;
   private readonly stream: CaseResultStream;
-  private readonly pending: CaseResult[] = [];
+  private readonly pending: UnitResult[] = [];
   private readonly begunAt = new Map<string, number>();
-  /** The case whose end mark came last, and how many findings there were then. */
+  private readonly unitOf: Map<string, RunUnit>;
+  /** The unit whose end mark came last, and how many findings there were then. */
   private lastEnded: CaseRef | null = null;
   private findingsAtLastEnd = 0;
-  /** Results this guest reported that the sink kept. */
+  /** Case results this guest reported that the sink kept. */
   reported = 0;
 
   constructor(
     private readonly kernel: string,
-    cases: readonly PlannedCase[],
-    private readonly policyOf: (suite: string) => ConsolePolicy,
+    units: readonly RunUnit[],
     private readonly sink: ResultSink,
     hooks: LedgerHooks = {},
   ) {
+    this.unitOf = new Map(units.map((u) => [caseKey(u.ref), u] as const));
     this.watcher = new ConsoleWatcher({
       ...(hooks.firstLine ? { firstLine: hooks.firstLine } : {}),
       ...(hooks.agentReady ? { agentReady: hooks.agentReady } : {}),
@@ -48,10 +50,14 @@ export class GuestLedger {
         if (f.during === null) hooks.caseless?.(f);
       },
     });
-    this.stream = new CaseResultStream(kernel, cases, (result) => {
-      this.pending.push(result);
-      this.drain(false);
-    });
+    this.stream = new CaseResultStream(
+      kernel,
+      units.map((u) => u.ref),
+      (result, diag) => {
+        this.pending.push({ ...result, diag, console: [] });
+        this.drain(false);
+      },
+    );
   }
 
   consoleLine(line: string): void {
@@ -77,14 +83,14 @@ export class GuestLedger {
     return this.watcher.ready;
   }
 
-  /** The case the guest was in when it stopped: begun and not ended, or ended with no result yet. */
+  /** The unit the guest was in when it stopped: begun and not ended, or ended with no result yet. */
   unfinished(): { ref: CaseRef; ended: boolean } | null {
     const running = this.watcher.current;
-    if (running) return this.sink.has(running) ? null : { ref: running, ended: false };
-    return this.lastEnded && !this.sink.has(this.lastEnded) ? { ref: this.lastEnded, ended: true } : null;
+    if (running) return this.done(running) ? null : { ref: running, ended: false };
+    return this.lastEnded && !this.done(this.lastEnded) ? { ref: this.lastEnded, ended: true } : null;
   }
 
-  /** How long the unfinished case had run when the guest stopped. */
+  /** How long the unfinished unit had run when the guest stopped. */
   runningMs(ref: CaseRef): number {
     const started = this.begunAt.get(caseKey(ref));
     return started === undefined ? 0 : Math.round(performance.now() - started);
@@ -95,13 +101,23 @@ export class GuestLedger {
     return this.watcher.findings.slice(this.findingsAtLastEnd);
   }
 
-  /** Gives the unfinished case the status the guest's end implies, with its splats. */
+  /** Gives the unfinished unit's cases the status the guest's end implies, with their splats and
+   * what a program of theirs printed before it. */
   reportUnfinished(ref: CaseRef, own: { status: CaseStatus; reason: string }, durationMs: number): void {
-    this.keep(withFindings({ kernel: this.kernel, ...ref, ...own, durationMs }, this.watcher.findingsFor(ref), this.policyOf(ref.suite)));
+    this.keep({ kernel: this.kernel, suite: ref.suite, case: ref.case, ...own, durationMs, diag: null, console: [] });
   }
 
-  private keep(result: CaseResult): void {
-    if (this.sink.report(result)) this.reported++;
+  /** Every case of the unit has a result. */
+  private done(ref: CaseRef): boolean {
+    const unit = this.unitOf.get(caseKey(ref));
+    return unit ? unit.cases.every((c) => this.sink.has(c)) : this.sink.has(ref);
+  }
+
+  private keep(result: UnitResult): void {
+    const unit = this.unitOf.get(caseKey(result));
+    if (!unit) return;
+    const lines = this.watcher.programLines.get(caseKey(result)) ?? [];
+    for (const r of unit.expand({ ...result, console: lines }, this.watcher.findingsFor(result))) if (this.sink.report(r)) this.reported++;
   }
 
   private drain(all: boolean): void {
@@ -109,7 +125,7 @@ export class GuestLedger {
       const next = this.pending[0]!;
       if (!all && next.status !== 'skip' && !this.watcher.ended.has(caseKey(next))) return;
       this.pending.shift();
-      this.keep(withFindings(next, this.watcher.findingsFor(next), this.policyOf(next.suite)));
+      this.keep(next);
     }
   }
 }

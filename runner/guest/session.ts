@@ -1,15 +1,18 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipCpio, writeCpio, type CpioEntry } from '../../images/cpio.js';
 import { planArchive } from '../../images/initramfs.js';
 import type { Finding } from '../console/watcher.js';
 import { defaultConsolePolicy, toReport } from '../console/verdict.js';
+import { compileUnits } from '../sources/plan.js';
+import { unitsFor, type RunUnit } from '../sources/unit.js';
 import { FaultlineError } from '../core/errors.js';
 import type { Missing } from '../model/store.js';
 import type { ResultSink } from '../model/sink.js';
 import { caseKey, type Accel, type KernelRecord, type KernelReport, type PlannedCase } from '../model/types.js';
 import { bootGuest, type Booter, type BootResult, type RecordedEnd } from '../qemu/boot.js';
 import { replayScript } from '../qemu/replay-script.js';
-import { compileSuites, hugepagesNeeded } from '../suite/compile.js';
-import type { Suite, SuiteCase } from '../suite/model.js';
+import type { Suite } from '../suite/model.js';
 import { rawLog } from '../results/raw-log.js';
 import { Timers } from '../timers.js';
 import { guestFileName, type GuestFile, type KernelFiles } from './files.js';
@@ -32,9 +35,13 @@ export interface GuestSessionOptions {
   kernelImage: string;
   append: readonly string[];
   baseImage: string;
-  /** The loaded suites; the session runs `cases` of them, in plan order. */
+  /** What the guest can run (YAML cases, selftest programs) and the suites the YAML ones are from;
+   * the session runs the units of `cases`, in plan order. */
+  units: readonly RunUnit[];
   suites: readonly Suite[];
   cases: readonly PlannedCase[];
+  /** Test programs the guest carries in /faultline/kselftest, from this directory. */
+  programs: string | null;
   files: KernelFiles;
   sink: ResultSink;
   /** 0 for the run itself; N for the Nth rerun of regression candidates in fresh guests. */
@@ -62,16 +69,16 @@ type HostStop = NonNullable<RecordedEnd['stoppedBy']>;
 // dies, the case that was running gets its status and a fresh guest runs the rest. A guest
 // that reports nothing ends the session, so it always terminates.
 export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
-  const base = await readFile(o.baseImage);
-  const caseOf = (p: PlannedCase): SuiteCase => o.suites.find((s) => s.name === p.suite)!.cases.find((c) => c.name === p.case)!;
+  const base = Buffer.concat([await readFile(o.baseImage), o.programs ? await programsArchive(o.programs) : Buffer.alloc(0)]);
   // Cases that need more huge pages than a guest can hold skip, reported once the kernel is.
-  const oversized = o.cases.filter((p) => hugepagesNeeded(caseOf(p)) > guestHugepagesMax);
-  let remaining = o.cases.filter((p) => !oversized.includes(p));
+  const oversized = unitsFor(o.units, o.cases).filter((u) => u.needsHugepages > guestHugepagesMax);
+  const skipped = new Set(oversized.flatMap((u) => u.cases.map(caseKey)));
+  let remaining = o.cases.filter((p) => !skipped.has(caseKey(p)));
   const firstStart = (argv: string[] | null): void => {
     o.onFirstStart(argv);
-    for (const p of oversized) {
-      const reason = `needs ${hugepagesNeeded(caseOf(p))} free 2 MiB huge pages; a faultline guest reserves at most ${guestHugepagesMax} (${(guestHugepagesMax * 2) / 1024} GiB)`;
-      o.sink.report({ kernel: o.kernel.id, ...p, status: 'skip', reason, durationMs: 0 });
+    for (const unit of oversized) {
+      const reason = `needs ${unit.needsHugepages} free 2 MiB huge pages; a faultline guest reserves at most ${guestHugepagesMax} (${(guestHugepagesMax * 2) / 1024} GiB)`;
+      for (const p of unit.cases) o.sink.report({ kernel: o.kernel.id, suite: p.suite, case: p.case, status: 'skip', reason, durationMs: 0 });
     }
   };
   if (remaining.length === 0) firstStart(null);
@@ -83,7 +90,7 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
     if (remaining.length === 0) break;
     if (end.restart === null || remaining.length === before) {
       const missing = end.restart === null ? end.missing : { status: 'crash' as const, reason: `no result: ${end.restart}` };
-      for (const p of remaining) o.sink.report({ kernel: o.kernel.id, ...p, ...missing, durationMs: 0 });
+      for (const p of remaining) o.sink.report({ kernel: o.kernel.id, suite: p.suite, case: p.case, ...missing, durationMs: 0 });
       break;
     }
     restartReason = end.restart;
@@ -101,21 +108,19 @@ interface GuestStart {
 
 async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartReason, firstStart }: GuestStart): Promise<GuestEnd> {
   const file = (kind: GuestFile) => guestFileName(kind, guest, o.rerun ?? 0);
-  const suites = selectCases(o.suites, cases);
-  const caseOf = new Map(suites.flatMap((s) => s.cases.map((c) => [caseKey({ suite: s.name, case: c.name }), c] as const)));
-  const policyOf = (suite: string) => suites.find((s) => s.name === suite)?.console ?? defaultConsolePolicy;
+  const units = unitsFor(o.units, cases);
+  const unitOf = new Map(units.map((u) => [caseKey(u.ref), u] as const));
   const scale = o.kernel.timeoutScale;
 
   // The plan this guest really ran (limits scaled), and its initramfs, beside the results: the
   // qemu-command script there boots this guest again.
-  const plan = compileSuites(suites, { timeoutScale: scale });
+  const plan = compileUnits(o.suites, units, scale);
   const initrd = o.files.path(file('initrd'));
   await writeFile(o.files.path(file('plan')), plan);
   await writeFile(initrd, Buffer.concat([base, planArchive(plan)]));
-  const all = suites.flatMap((s) => s.cases);
-  const hugepages = Math.max(0, ...all.map(hugepagesNeeded));
-  const backstopMs = (bootReadyMs + all.reduce((sum, c) => sum + c.timeoutMs + caseGraceMs, 0)) * scale;
-  const swapMiB = all.some((c) => c.needs.swap) ? swapDiskMiB : 0;
+  const hugepages = Math.max(0, ...units.map((u) => u.hugepages));
+  const backstopMs = (bootReadyMs + units.reduce((sum, u) => sum + u.timeoutMs + caseGraceMs, 0)) * scale;
+  const swapMiB = units.some((u) => u.swap) ? swapDiskMiB : 0;
 
   const stopGuest = new AbortController();
   const stopped: { by: HostStop | null } = { by: null };
@@ -125,11 +130,11 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     stopGuest.abort();
   };
   const timers = new Timers<'output' | 'ready' | 'case'>();
-  const ledger = new GuestLedger(o.kernel.id, cases, policyOf, o.sink, {
+  const ledger = new GuestLedger(o.kernel.id, units, o.sink, {
     firstLine: () => timers.clear('output'),
     agentReady: () => timers.clear('ready'),
     caseBegin: (ref) => {
-      const own = caseOf.get(caseKey(ref))?.timeoutMs ?? 0;
+      const own = unitOf.get(caseKey(ref))?.timeoutMs ?? 0;
       const limit = (own + caseGraceMs) * scale;
       const why = `its ${seconds(own)} limit + ${seconds(caseGraceMs)} grace${scale === 1 ? '' : `, x${scale} for ${o.accel.toUpperCase()}`}`;
       const reason = `no result: the guest stopped responding during this case (no end mark within ${seconds(limit)}: ${why}); QEMU was stopped`;
@@ -151,7 +156,7 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     accel: o.accel,
     hugepages,
     ...(swapMiB ? { swapMiB } : {}),
-    hungTaskSecs: hungTaskSeconds(all, scale),
+    hungTaskSecs: hungTaskSeconds(units, scale),
     append: o.append,
     consoleLog: o.files.path(file('console')),
     timeoutMs: backstopMs,
@@ -251,9 +256,9 @@ function seconds(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
 }
 
-/** The suites restricted to the given cases, in plan order. */
-function selectCases(suites: readonly Suite[], cases: readonly PlannedCase[]): Suite[] {
-  const wanted = new Set(cases.map(caseKey));
-  return suites.map((s) => ({ ...s, cases: s.cases.filter((c) => wanted.has(caseKey({ suite: s.name, case: c.name }))) })).filter((s) => s.cases.length > 0);
+/** The test programs as a segment of the initramfs, in /faultline/kselftest. */
+async function programsArchive(dir: string): Promise<Buffer> {
+  const names = (await readdir(dir)).sort();
+  const files = await Promise.all(names.map(async (name): Promise<CpioEntry> => ({ type: 'file', path: `faultline/kselftest/${name}`, mode: 0o755, data: await readFile(join(dir, name)) })));
+  return gzipCpio(writeCpio([{ type: 'dir', path: 'faultline/kselftest' }, ...files]));
 }
-

@@ -30,6 +30,13 @@ export interface ExpectedBy {
   until?: string;
 }
 
+/** A part of a case that its program reports on its own (a selftest's "testing events: done."). */
+export interface Subtest {
+  name: string;
+  status: CaseStatus;
+  reason: string | null;
+}
+
 export interface CaseResult {
   /** The kernel's id (by content), never its label. */
   kernel: string;
@@ -42,6 +49,8 @@ export interface CaseResult {
   findings?: KernelReport[];
   /** Set when an expectation accepts this result: it does not fail the run. */
   expected?: ExpectedBy;
+  /** The parts its program reported, for a case that runs a program (the kernel's selftests). */
+  subtests?: Subtest[];
 }
 
 /** A case run again in a fresh guest before it is called a regression. */

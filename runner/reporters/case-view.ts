@@ -48,3 +48,8 @@ export function caseViews(model: RunModel, consoles: CaseConsoles | null): CaseV
 export function reportsText(result: CaseResult): string {
   return (result.findings ?? []).map((f) => `${f.allowed ? `[allowed: ${f.allowed}] ` : ''}${f.text}`).join('\n\n');
 }
+
+/** What a selftest reported as its own tests, one line each: "zeropage: pass". */
+export function subtestsText(result: CaseResult): string {
+  return (result.subtests ?? []).map((s) => `${s.name}: ${s.status}${s.reason ? ` (${s.reason})` : ''}`).join('\n');
+}

@@ -42,6 +42,7 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
         known: r.expected ? `${r.expected.reason} (${r.expected.entry})` : null,
         comparison: view.comparison && view.comparison !== 'unchanged' ? view.comparison : null,
         reports: (r.findings ?? []).map((f) => ({ kind: f.kind, allowed: f.allowed, text: f.text })),
+        subtests: (r.subtests ?? []).map((t) => ({ name: t.name, cls: t.status, mark: statusMarks[t.status], reason: t.reason })),
         console: view.console,
       };
     });

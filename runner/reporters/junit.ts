@@ -1,7 +1,7 @@
 import { create } from 'xmlbuilder2';
 import type { RunModel } from '../model/types.js';
 import type { CaseConsoles } from '../results/case-console.js';
-import { caseViews, reportsText, type CaseView } from './case-view.js';
+import { caseViews, reportsText, subtestsText, type CaseView } from './case-view.js';
 
 // JUnit XML for Jenkins, GitLab and the GitHub test-report actions: a testsuite per (kernel,
 // suite), a testcase per case named by kernel label and suite, with where the case is written,
@@ -57,11 +57,13 @@ function testcase(parent: Element, view: CaseView): void {
     if (view.comparison) props.ele('property', { name: 'comparison', value: view.comparison });
     if (r.expected) props.ele('property', { name: 'expected', value: `${r.expected.reason} (${r.expected.entry})` });
   }
-  const detail = [r.reason ?? '', reportsText(r), view.console ? `console:\n${view.console}` : ''].filter(Boolean).join('\n\n');
+  const subtests = subtestsText(r);
+  const detail = [r.reason ?? '', subtests ? `subtests:\n${subtests}` : '', reportsText(r), view.console ? `console:\n${view.console}` : ''].filter(Boolean).join('\n\n');
   if (r.expected) tc.ele('skipped', { message: `known ${r.status}: ${r.expected.reason} (${r.expected.entry}); ${r.reason ?? ''}` });
   else if (r.status === 'skip') tc.ele('skipped', { message: r.reason ?? 'skipped' });
   else if (r.status === 'fail') tc.ele('failure', { message: r.reason ?? 'failed', type: 'fail' }).txt(detail);
   else if (r.status !== 'pass') tc.ele('error', { message: r.reason ?? r.status, type: r.status }).txt(detail);
+  if (subtests && (r.status === 'pass' || r.status === 'skip')) tc.ele('system-out').txt(`subtests:\n${subtests}`);
 }
 
 function seconds(ms: number): string {

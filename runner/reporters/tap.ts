@@ -50,6 +50,7 @@ export class TapReporter {
     const open = this.open!;
     const n = ++open.count;
     const indent = '    ';
+    if (r.subtests?.length) this.write(subtestBlock(r, indent));
     if (r.status === 'pass') {
       this.write(`${indent}ok ${n} - ${r.case} # time=${r.durationMs}ms\n`);
     } else if (r.status === 'skip') {
@@ -69,6 +70,20 @@ export class TapReporter {
     this.write(`    1..${this.open.count}\n${this.open.failed ? 'not ok' : 'ok'} ${this.top} - ${this.open.label}\n`);
     this.open = null;
   }
+}
+
+// What a selftest printed as its own tests, nested under the case (TAP 14 subtests), before it.
+function subtestBlock(r: CaseResult, indent: string): string {
+  const inner = `${indent}    `;
+  const lines = [`${indent}# Subtest: ${r.case}`];
+  r.subtests!.forEach((s, i) => {
+    const reason = oneLine(s.reason ?? '');
+    if (s.status === 'pass') lines.push(`${inner}ok ${i + 1} - ${s.name}`);
+    else if (s.status === 'skip') lines.push(`${inner}ok ${i + 1} - ${s.name} # SKIP ${reason}`);
+    else lines.push(`${inner}not ok ${i + 1} - ${s.name}`, `${inner}  ---`, ...stringify({ status: s.status, reason }, { lineWidth: 0 }).trimEnd().split('\n').map((l) => `${inner}  ${l}`), `${inner}  ...`);
+  });
+  lines.push(`${inner}1..${r.subtests!.length}`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** A case's splats in its YAML block: what the kernel printed, first line and call trace. */

@@ -91,13 +91,15 @@ function stepKeys(step: LocatedStep, c: SuiteCase, scale: number): Record<string
       return { features: flags([...new Set(features)]), ...expectKeys(step.args.expect) };
     }
     case 'map':
-      return { backend: step.args.backend ?? c.backend ?? undefined, share: shareOf(step.args.share, c), pages: step.args.pages, alias: step.args.alias };
+      return { backend: step.args.backend ?? c.backend ?? undefined, share: shareOf(step.args.share, c), pages: step.args.pages, alias: step.args.alias, ...(step.args.thp ? { thp: true } : {}) };
     case 'register':
       return { page: step.args.page, count: step.args.count ?? rest(c, step.args.page), modes: flags(step.args.modes), ...expectKeys(step.args.expect) };
     case 'unregister':
       return { page: step.args.page, count: step.args.count ?? rest(c, step.args.page), ...expectKeys(step.args.expect) };
     case 'require_ioctl':
       return { name: step.args };
+    case 'require_thp':
+      return { target: step.args };
     case 'join':
       return {
         thread: step.args.thread,

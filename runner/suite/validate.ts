@@ -2,7 +2,7 @@ import type { SuiteCase } from './model.js';
 
 type Report = (stepIndex: number, message: string, key?: string) => void;
 
-const needsMemory = new Set(['fill', 'register', 'unregister', 'access', 'ioctl', 'madvise', 'fallocate', 'check', 'pagemap']);
+const needsMemory = new Set(['fill', 'register', 'unregister', 'access', 'ioctl', 'madvise', 'fallocate', 'check', 'pagemap', 'require_thp']);
 const needsUffd = new Set(['register', 'unregister', 'require_ioctl', 'ioctl', 'event', 'no_event']);
 
 // The cross-field rules no per-key schema can see: order of steps, ranges inside the mapping,
@@ -39,6 +39,7 @@ export function validateCase(c: SuiteCase, report: Report): void {
         if (pages > 0) report(i, 'a case maps one region; remove the second "map"');
         if (!c.backend) report(i, 'no backend: give "backend" here or "backends" on the case', 'backend');
         if (step.args.alias && c.backend === 'anon') report(i, 'an alias needs a file: use backend shmem or hugetlb', 'alias');
+        if (step.args.thp && (c.backend !== 'shmem' || step.args.pages !== 512)) report(i, 'a transparent huge page is shmem of 512 pages (2 MiB): "thp: true" needs backend shmem and "pages: 512"', 'thp');
         pages = step.args.pages;
         alias = step.args.alias;
         break;
@@ -80,6 +81,9 @@ export function validateCase(c: SuiteCase, report: Report): void {
       case 'fallocate':
         if (c.backend === 'anon') report(i, 'fallocate needs a file: use backend shmem or hugetlb');
         inRange(step.args.page, step.args.count);
+        break;
+      case 'require_thp':
+        aliasTarget(step.args);
         break;
       case 'pagemap':
         aliasTarget(step.args.target);

@@ -15,7 +15,8 @@ export class CaseResultStream {
   constructor(
     private readonly kernel: string,
     planned: readonly PlannedCase[],
-    private readonly onResult: (result: CaseResult) => void,
+    /** `diag`: the point's YAML block, which a program case fills with what the program printed. */
+    private readonly onResult: (result: CaseResult, diag: Record<string, unknown> | null) => void,
   ) {
     this.plannedKeys = new Set(planned.map((p) => caseKey(p)));
     this.parser.on('child', (child: Parser) => {
@@ -51,7 +52,8 @@ export class CaseResultStream {
   private record(suite: string, result: Result): void {
     if (!this.plannedKeys.has(caseKey({ suite, case: result.name }))) return;
     // The helper times every case it runs; a skip is decided before it runs.
-    this.onResult({ kernel: this.kernel, suite, case: result.name, ...statusOf(result), durationMs: typeof result.time === 'number' ? Math.round(result.time) : 0 });
+    const diag = result.diag && typeof result.diag === 'object' ? (result.diag as Record<string, unknown>) : null;
+    this.onResult({ kernel: this.kernel, suite, case: result.name, ...statusOf(result), durationMs: typeof result.time === 'number' ? Math.round(result.time) : 0 }, diag);
   }
 }
 

@@ -34,7 +34,7 @@ static const struct name_value ioctl_modes[] = {{"DONTWAKE", 1}, {"WP", 2}, {NUL
 static const struct opspec ops[] = {
 	{"open", {LINE, {"features", K_FLAGS, 1, NULL, feature_names}, EXPECT}},
 	{"map", {LINE, {"backend", K_ENUM, 1, "anon|shmem|hugetlb", NULL}, {"share", K_ENUM, 0, "shared|private", NULL},
-		 {"pages", K_NUM, 1, NULL, NULL}, {"alias", K_BOOL, 0, NULL, NULL}}},
+		 {"pages", K_NUM, 1, NULL, NULL}, {"alias", K_BOOL, 0, NULL, NULL}, {"thp", K_BOOL, 0, NULL, NULL}}},
 	{"fill", {LINE, {"target", K_ENUM, 1, "reg|alias", NULL}, PAGE, COUNT, {"byte", K_BYTE, 1, NULL, NULL}}},
 	{"register", {LINE, PAGE, COUNT, {"modes", K_FLAGS, 1, NULL, register_modes}, EXPECT}},
 	{"unregister", {LINE, PAGE, COUNT, EXPECT}},
@@ -55,6 +55,7 @@ static const struct opspec ops[] = {
 	{"fallocate", {LINE, {"mode", K_ENUM, 1, "punch|alloc", NULL}, PAGE, COUNT, EXPECT}},
 	{"check", {LINE, TARGET, PAGE, COUNT, {"byte", K_BYTE, 1, NULL, NULL}, {"wait_ms", K_NUM, 0, NULL, NULL}}},
 	{"pagemap", {LINE, TARGET, PAGE, COUNT, {"present", K_BITS, 1, NULL, NULL}}},
+	{"require_thp", {LINE, TARGET}},
 	{"sleep", {LINE, {"ms", K_NUM, 1, NULL, NULL}}},
 	{"raise", {LINE, {"signal", K_ONE, 1, NULL, signal_names}}},
 };
@@ -262,7 +263,7 @@ static int check_step(const struct step *s, struct case_state *st, char *err, si
 			 !strcmp(op, "event") || !strcmp(op, "no_event") || !strcmp(op, "ioctl");
 	int needs_map = !strcmp(op, "fill") || !strcmp(op, "register") || !strcmp(op, "unregister") ||
 			!strcmp(op, "access") || !strcmp(op, "ioctl") || !strcmp(op, "madvise") ||
-			!strcmp(op, "fallocate") || !strcmp(op, "check") || !strcmp(op, "pagemap");
+			!strcmp(op, "fallocate") || !strcmp(op, "check") || !strcmp(op, "pagemap") || !strcmp(op, "require_thp");
 	const char *target = step_str(s, "target");
 	const char *thread = step_str(s, "thread");
 
@@ -282,6 +283,8 @@ static int check_step(const struct step *s, struct case_state *st, char *err, si
 			return fail(err, errlen, L, "map: pages must be at least 1");
 		if (st->anon && st->alias)
 			return fail(err, errlen, L, "map: anon memory has no file, so no alias");
+		if (step_num(s, "thp", 0) && (strcmp(step_str(s, "backend"), "shmem") || st->pages % 512))
+			return fail(err, errlen, L, "map: thp=1 needs backend=shmem and pages a multiple of 512 (2 MiB)");
 	}
 	if (needs_uffd && !st->opened)
 		return fail(err, errlen, L, "%s: no open step before it", op);
@@ -438,18 +441,38 @@ int plan_load(const char *path, struct plan *out, char *err, size_t errlen)
 		} else if (!cur) {
 			return fclose(f), fail(err, errlen, lineno, "'%s' outside a case", word);
 		} else if (!strcmp(word, "end")) {
+			if (cur->cwd[0] && !cur->nargs)
+				return fclose(f), fail(err, errlen, lineno, "exec: no arg names the program");
 			cur = NULL;
 		} else if (!strcmp(word, "timeout_ms")) {
 			uint64_t ms;
 			if (nf != 2 || number_parse(arg, &ms) || ms == 0 || ms > 3600000)
 				return fclose(f), fail(err, errlen, lineno, "timeout_ms: expected 1..3600000");
 			cur->timeout_ms = (int)ms;
+		} else if (!strcmp(word, "exec")) {
+			/* the rest of the line, so a directory may be long or hold spaces */
+			const char *value = p + 4 + strspn(p + 4, " \t");
+			if (cur->nsteps || cur->nargs || cur->cwd[0] || strncmp(value, "cwd=", 4) || !value[4] || strlen(value + 4) >= PLAN_ARG_MAX)
+				return fclose(f), fail(err, errlen, lineno, "exec: expected cwd=DIR once, before the args and with no steps");
+			snprintf(cur->cwd, sizeof(cur->cwd), "%s", value + 4);
+		} else if (!strcmp(word, "arg")) {
+			const char *value = p + 3 + strspn(p + 3, " \t");
+			if (!cur->cwd[0] || cur->nargs == PLAN_MAX_ARGS || !*value || strlen(value) >= PLAN_ARG_MAX)
+				return fclose(f), fail(err, errlen, lineno, "arg: expected a value after exec, at most %d of them", PLAN_MAX_ARGS);
+			snprintf(cur->argv[cur->nargs++], PLAN_ARG_MAX, "%s", value);
+		} else if (!strcmp(word, "scratch")) {
+			const char *value = p + 7 + strspn(p + 7, " \t");
+			if (!cur->cwd[0] || cur->scratch[0] || value[0] != '/' || strlen(value) >= PLAN_ARG_MAX)
+				return fclose(f), fail(err, errlen, lineno, "scratch: expected one absolute PATH after exec");
+			snprintf(cur->scratch, sizeof(cur->scratch), "%s", value);
 		} else if (!strcmp(word, "needs")) {
 			cur->needs = grow(cur->needs, cur->nneeds, sizeof(*cur->needs));
 			if (parse_need(p, lineno, &cur->needs[cur->nneeds], err, errlen))
 				return fclose(f), -1;
 			cur->nneeds++;
 		} else {
+			if (cur->cwd[0])
+				return fclose(f), fail(err, errlen, lineno, "a program case (exec) has no steps");
 			cur->steps = grow(cur->steps, cur->nsteps, sizeof(*cur->steps));
 			if (parse_step(p, lineno, &cur->steps[cur->nsteps], err, errlen) ||
 			    check_step(&cur->steps[cur->nsteps], &st, err, errlen))

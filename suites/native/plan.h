@@ -10,6 +10,8 @@
 
 #define PLAN_MAX_KV 16
 #define PLAN_NAME_MAX 128
+#define PLAN_MAX_ARGS 16
+#define PLAN_ARG_MAX 256
 
 struct kv {
 	char key[24];
@@ -38,6 +40,12 @@ struct plan_case {
 	struct need *needs;
 	int nsteps;
 	struct step *steps;
+	/* A program case (`exec` and `arg` lines): run argv in cwd instead of steps. */
+	int nargs;
+	char cwd[PLAN_ARG_MAX];
+	char argv[PLAN_MAX_ARGS][PLAN_ARG_MAX];
+	/* `scratch PATH`: a file the program makes (on hugetlbfs it holds huge pages), removed before and after. */
+	char scratch[PLAN_ARG_MAX];
 };
 
 struct plan {

@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -59,7 +62,55 @@ char *region_page(const struct region *r, const char *target, size_t page)
 	return base + page * r->psz;
 }
 
-int region_map(struct region *r, enum backend b, int shared, size_t pages, int alias, char *why, size_t whylen)
+/* A file on a private tmpfs mounted huge=always (the mount is detached at once; the open file
+ * keeps it alive). Needs CAP_SYS_ADMIN, which the guest's root has. */
+static int huge_tmpfs_file(char *why, size_t whylen)
+{
+	char dir[] = "/tmp/faultline-thp-XXXXXX";
+	char path[64];
+	int fd;
+
+	if (!mkdtemp(dir))
+		return snprintf(why, whylen, "mkdtemp: %s", strerror(errno)), -1;
+	if (mount("tmpfs", dir, "tmpfs", 0, "huge=always")) {
+		int e = errno;
+		rmdir(dir);
+		snprintf(why, whylen, e == EINVAL ? "tmpfs rejects huge=always (no CONFIG_TRANSPARENT_HUGEPAGE): %s"
+						   : "cannot mount a huge=always tmpfs: %s", strerror(e));
+		return -2;
+	}
+	snprintf(path, sizeof(path), "%s/region", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		unlink(path);
+	else
+		snprintf(why, whylen, "open %s: %s", path, strerror(errno));
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	return fd;
+}
+
+long region_pmd_mapped_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	unsigned long lo, hi, a = (unsigned long)addr;
+	long kb = -1;
+	int inside = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			inside = a >= lo && a < hi;
+		else if (inside && sscanf(line, "ShmemPmdMapped: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+int region_map(struct region *r, enum backend b, int shared, size_t pages, int alias, int thp, char *why, size_t whylen)
 {
 	int share = shared ? MAP_SHARED : MAP_PRIVATE;
 	size_t len;
@@ -86,7 +137,15 @@ int region_map(struct region *r, enum backend b, int shared, size_t pages, int a
 		madvise(r->reg, len, MADV_NOHUGEPAGE);
 		return 0;
 	}
-	r->fd = memfd_create("faultline", MFD_CLOEXEC | (b == BACKEND_HUGETLB ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
+	if (thp) {
+		r->fd = huge_tmpfs_file(why, whylen);
+		if (r->fd == -2)
+			return 1;
+		if (r->fd < 0)
+			return -1;
+	} else {
+		r->fd = memfd_create("faultline", MFD_CLOEXEC | (b == BACKEND_HUGETLB ? MFD_HUGETLB | MFD_HUGE_2MB : 0));
+	}
 	if (r->fd < 0) {
 		if (b == BACKEND_HUGETLB && (errno == EINVAL || errno == ENOENT || errno == ENOSYS))
 			return snprintf(why, whylen, "kernel has no hugetlbfs memfd (CONFIG_HUGETLBFS): %s",
@@ -113,7 +172,7 @@ int region_map(struct region *r, enum backend b, int shared, size_t pages, int a
 			return snprintf(why, whylen, "mmap alias: %s", strerror(errno)), -1;
 		}
 	}
-	if (b == BACKEND_SHMEM) {
+	if (b == BACKEND_SHMEM && !thp) {
 		madvise(r->reg, len, MADV_NOHUGEPAGE);
 		if (r->alias)
 			madvise(r->alias, len, MADV_NOHUGEPAGE);

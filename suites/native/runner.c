@@ -5,8 +5,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
@@ -221,6 +223,164 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 	return outcome;
 }
 
+/* A program's output as the helper keeps it: all of it up to a bound, and how much it dropped. */
+struct capture {
+	unsigned char *buf;
+	size_t len, cap, dropped;
+	char line[400];
+	size_t linelen;
+	int echoed;
+};
+
+#define CAPTURE_MAX (8u << 20)
+#define ECHO_MAX 4000
+
+/* Each output line also goes to the kernel log, so the console shows the program's progress in
+ * order with anything the kernel prints: the host ties a kernel report to the subtest that was
+ * running. Bounded, so a chatty program cannot flood a slow serial console. */
+static void echo_line(struct capture *cap)
+{
+	char buf[460];
+	int fd, n;
+
+	if (cap->echoed++ >= ECHO_MAX)
+		return;
+	fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (size_t i = 0; i < cap->linelen; i++)
+		if ((unsigned char)cap->line[i] < 0x20)
+			cap->line[i] = ' ';
+	n = snprintf(buf, sizeof(buf), "faultline-out: %.*s\n", (int)cap->linelen, cap->line);
+	if (write(fd, buf, (size_t)n) < 0) {
+		/* best effort, as for the case marks */
+	}
+	close(fd);
+}
+
+static void capture_bytes(struct capture *cap, const unsigned char *data, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (data[i] == '\n') {
+			echo_line(cap);
+			cap->linelen = 0;
+		} else if (cap->linelen < sizeof(cap->line)) {
+			cap->line[cap->linelen++] = (char)data[i];
+		}
+	}
+	if (cap->len + n > CAPTURE_MAX) {
+		size_t keep = CAPTURE_MAX - cap->len;
+		cap->dropped += n - keep;
+		n = keep;
+	}
+	if (cap->len + n > cap->cap) {
+		size_t want = cap->cap ? cap->cap * 2 : 65536;
+		while (want < cap->len + n)
+			want *= 2;
+		unsigned char *grown = realloc(cap->buf, want);
+		if (!grown) {
+			cap->dropped += n;
+			return;
+		}
+		cap->buf = grown;
+		cap->cap = want;
+	}
+	memcpy(cap->buf + cap->len, data, n);
+	cap->len += n;
+}
+
+/* Reads what the program writes until the pipe closes or `until` (a now_ms() time) passes. */
+static void drain(int fd, struct capture *cap, long until, int wait_ms)
+{
+	unsigned char chunk[16384];
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	while (now_ms() < until && poll(&pfd, 1, wait_ms) > 0) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n <= 0)
+			return;
+		capture_bytes(cap, chunk, (size_t)n);
+	}
+}
+
+/* Runs a program case: its argv in its cwd, in its own process group (a test that forks is
+ * stopped whole), stdout and stderr captured, stopped at the case's timeout. */
+static enum outcome run_program_case(const struct plan_case *c, char *reason, size_t reasonlen, long *ms, char *ended,
+				     size_t endedlen, struct capture *cap)
+{
+	int pipefd[2], status = 0, done = 0, unkillable = 0;
+	long start, deadline;
+	pid_t pid;
+
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		snprintf(reason, reasonlen, "pipe: %s", strerror(errno));
+		snprintf(ended, endedlen, "not started");
+		return OUTCOME_FAIL;
+	}
+	if (c->scratch[0])
+		unlink(c->scratch);
+	kmsg(c, "begin");
+	fflush(stdout);
+	start = now_ms();
+	pid = fork();
+	if (pid == 0) {
+		char *argv[PLAN_MAX_ARGS + 1];
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setpgid(0, 0);
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		for (int i = 0; i < c->nargs; i++)
+			argv[i] = (char *)c->argv[i];
+		argv[c->nargs] = NULL;
+		if (chdir(c->cwd) == 0)
+			execv(argv[0], argv);
+		dprintf(STDOUT_FILENO, "faultline-helper: cannot run %s in %s: %s\n", argv[0], c->cwd, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (pid < 0) {
+		close(pipefd[0]);
+		snprintf(reason, reasonlen, "fork: %s", strerror(errno));
+		snprintf(ended, endedlen, "not started");
+		kmsg(c, "end");
+		return OUTCOME_FAIL;
+	}
+	deadline = start + c->timeout_ms;
+	while (!done && now_ms() < deadline) {
+		drain(pipefd[0], cap, deadline, 50);
+		done = waitpid(pid, &status, WNOHANG) == pid;
+	}
+	if (!done) {
+		kill(-pid, SIGKILL);
+		unkillable = wait_child(pid, 2000, &status, NULL) != 1;
+	}
+	/* What the program printed last, unless a child it left behind holds the pipe open. */
+	drain(pipefd[0], cap, now_ms() + 1000, 100);
+	close(pipefd[0]);
+	if (cap->linelen)
+		echo_line(cap);
+	*ms = now_ms() - start;
+	if (c->scratch[0])
+		unlink(c->scratch);
+	kmsg(c, "end");
+	if (!done) {
+		snprintf(ended, endedlen, "timeout");
+		snprintf(reason, reasonlen, "%s: timed out after %dms%s", c->argv[0], c->timeout_ms,
+			 unkillable ? "; it did not die after SIGKILL (stuck in the kernel)" : "");
+		return OUTCOME_TIMEOUT;
+	}
+	if (WIFSIGNALED(status)) {
+		snprintf(ended, endedlen, "signal %s", signal_name(WTERMSIG(status)));
+		snprintf(reason, reasonlen, "%s: killed by %s", c->argv[0], signal_name(WTERMSIG(status)));
+		return OUTCOME_CRASH;
+	}
+	snprintf(ended, endedlen, "exit %d", WEXITSTATUS(status));
+	snprintf(reason, reasonlen, "%s: exit %d", c->argv[0], WEXITSTATUS(status));
+	return WEXITSTATUS(status) == 0 ? OUTCOME_PASS : OUTCOME_FAIL;
+}
+
 int run_plan(const struct plan *p)
 {
 	sigset_t chld;
@@ -241,13 +401,21 @@ int run_plan(const struct plan *p)
 			char reason[1024] = "";
 			long ms = 0;
 			enum outcome o;
-			if (needs_unmet(c, reason, sizeof(reason)))
+			if (needs_unmet(c, reason, sizeof(reason))) {
 				o = OUTCOME_SKIP;
-			else
+				tap_case(k + 1, c->name, o, reason, ms);
+			} else if (c->nargs) {
+				struct capture cap = {0};
+				char ended[64];
+				o = run_program_case(c, reason, sizeof(reason), &ms, ended, sizeof(ended), &cap);
+				tap_program_case(k + 1, c->name, o, reason, ms, ended, cap.buf, cap.len, cap.dropped);
+				free(cap.buf);
+			} else {
 				o = run_case(c, reason, sizeof(reason), &ms);
+				tap_case(k + 1, c->name, o, reason, ms);
+			}
 			if (o != OUTCOME_PASS && o != OUTCOME_SKIP)
 				suite_ok = 0;
-			tap_case(k + 1, c->name, o, reason, ms);
 		}
 		tap_suite_end(++nsuites, suite, suite_ok);
 		any_bad |= !suite_ok;

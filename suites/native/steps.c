@@ -149,7 +149,7 @@ static int do_map(struct ctx *c, const struct step *s)
 	/* anon means private anonymous memory unless the plan says otherwise (shared anon is shmem) */
 	const char *share = step_has(s, "share") ? step_str(s, "share") : backend == BACKEND_ANON ? "private" : "shared";
 	int rc = region_map(&c->r, backend, !strcmp(share, "shared"), step_num(s, "pages", 1),
-			    (int)step_num(s, "alias", 0), why, sizeof(why));
+			    (int)step_num(s, "alias", 0), (int)step_num(s, "thp", 0), why, sizeof(why));
 
 	if (rc > 0)
 		return say(c, STEP_SKIP, s, "%s", why);
@@ -197,6 +197,36 @@ static int do_require_ioctl(struct ctx *c, const struct step *s)
 	name_lookup(ioctl_numbers, step_str(s, "name"), &nr);
 	if (!(c->ioctls & ((uint64_t)1 << nr)))
 		return say(c, STEP_SKIP, s, "range does not support UFFDIO_%s", step_str(s, "name"));
+	return STEP_OK;
+}
+
+static long meminfo_kb(const char *field)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[128];
+	size_t n = strlen(field);
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, n) && line[n] == ':' && sscanf(line + n + 1, "%ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* The target mapping holds a transparent huge page mapped by a PMD, or the case skips: the
+ * kernel may fall back to small pages (THP disabled, or no free 2 MiB block). */
+static int do_require_thp(struct ctx *c, const struct step *s)
+{
+	long kb = region_pmd_mapped_kb(region_page(&c->r, step_str(s, "target"), 0));
+
+	if (kb < 0)
+		return say(c, STEP_SKIP, s, "no ShmemPmdMapped in /proc/self/smaps: cannot tell whether a huge page backs %s",
+			   step_str(s, "target"));
+	if (kb < 2048)
+		return say(c, STEP_SKIP, s, "the kernel backed %s with small pages (ShmemPmdMapped: %ld kB, ShmemHugePages: %ld kB), not a transparent huge page",
+			   step_str(s, "target"), kb, meminfo_kb("ShmemHugePages"));
 	return STEP_OK;
 }
 
@@ -565,6 +595,8 @@ static int run_step(struct ctx *c, const struct step *s)
 		return do_register(c, s, 0);
 	if (!strcmp(op, "require_ioctl"))
 		return do_require_ioctl(c, s);
+	if (!strcmp(op, "require_thp"))
+		return do_require_thp(c, s);
 	if (!strcmp(op, "access"))
 		return do_access(c, s);
 	if (!strcmp(op, "join"))

@@ -65,6 +65,33 @@ void tap_case(int n, const char *name, enum outcome outcome, const char *reason,
 	fflush(stdout);
 }
 
+static void base64(const unsigned char *in, size_t len)
+{
+	static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < len ? in[i + 2] : 0);
+		putchar(digits[v >> 18 & 63]);
+		putchar(digits[v >> 12 & 63]);
+		putchar(i + 1 < len ? digits[v >> 6 & 63] : '=');
+		putchar(i + 2 < len ? digits[v & 63] : '=');
+	}
+}
+
+void tap_program_case(int n, const char *name, enum outcome outcome, const char *reason, long ms, const char *ended,
+		      const unsigned char *out, size_t outlen, size_t dropped)
+{
+	printf("    %sok %d - %s # time=%ldms\n      ---\n      status: %s\n      reason: ",
+	       outcome == OUTCOME_PASS ? "" : "not ", n, name, ms, status_name(outcome));
+	quoted(reason);
+	printf("\n      ended: ");
+	quoted(ended);
+	printf("\n      dropped: %zu\n      output: \"", dropped);
+	base64(out, outlen);
+	printf("\"\n      ...\n");
+	fflush(stdout);
+}
+
 void tap_suite_end(int n, const char *suite, int ok)
 {
 	printf("%sok %d - %s\n", ok ? "" : "not ", n, suite);

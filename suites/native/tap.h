@@ -2,11 +2,17 @@
 #ifndef FAULTLINE_TAP_H
 #define FAULTLINE_TAP_H
 
+#include <stddef.h>
+
 enum outcome { OUTCOME_PASS, OUTCOME_FAIL, OUTCOME_SKIP, OUTCOME_TIMEOUT, OUTCOME_CRASH };
 
 void tap_begin(void);
 void tap_suite_begin(const char *suite, int ncases);
 void tap_case(int n, const char *name, enum outcome outcome, const char *reason, long ms);
+/* A program case's point: its outcome, how it ended and everything it printed (base64), so the
+ * host parses the program's own output format. */
+void tap_program_case(int n, const char *name, enum outcome outcome, const char *reason, long ms, const char *ended,
+		      const unsigned char *out, size_t outlen, size_t dropped);
 void tap_suite_end(int n, const char *suite, int ok);
 void tap_end(int nsuites);
 

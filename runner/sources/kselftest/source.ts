@@ -1,0 +1,188 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { selftestTargets, type SelftestGeneration } from '../../../kernels/selftests/programs.js';
+import { unitTestTable, type UnitTest } from '../../../kernels/selftests/unit-table.js';
+import type { Finding } from '../../console/watcher.js';
+import { withFindings, type ConsolePolicy } from '../../console/verdict.js';
+import type { CaseResult, PlannedCase } from '../../model/types.js';
+import type { ExecUnit } from '../plan.js';
+import type { RunUnit, UnitResult } from '../unit.js';
+import type { KselftestSizes } from './sizes.js';
+import { parseStress, parseUnitTests, parseUserfaultfd, type Ended } from './parse.js';
+
+/** `--suite kselftest:userfaultfd`: the tree's own userfaultfd selftests, as one more suite. */
+export const kselftestSpec = 'kselftest:userfaultfd';
+export const kselftestSuite = 'kselftest-userfaultfd';
+
+/** What a kernel's selftests are, read from its tree before anything is built. */
+export interface KselftestInfo {
+  generation: SelftestGeneration;
+  /** run_vmtests.sh's runs of the programs: type, its size in MiB (or "half": of the huge pages), bounces. */
+  runs: { type: string; size: number | 'half'; bounces: number }[];
+  unitTests: UnitTest[];
+  /** The programs' time limit, from the test directory's `settings`. */
+  timeoutMs: number;
+  /** For people: where they come from. */
+  what: string;
+}
+
+export function kselftestInfo(root: string, generation: SelftestGeneration, what: string): KselftestInfo {
+  const dir = join(root, selftestTargets[generation].dir);
+  const script = readFileSync(join(dir, 'run_vmtests.sh'), 'utf8');
+  const program = generation === 'vm-userfaultfd' ? '\\./userfaultfd' : '\\$\\{uffd_stress_bin\\}';
+  const runs = [...script.matchAll(new RegExp(`run_test ${program} ([a-z_-]+)(?:\\$\\{mod\\})? ("\\$half_ufd_size_MB"|\\d+) (\\d+)`, 'g'))].map((m) => ({
+    type: m[1]!,
+    size: m[2]!.includes('half') ? ('half' as const) : Number(m[2]),
+    bounces: Number(m[3]),
+  }));
+  const timeout = Number(/^timeout=(\d+)/m.exec(safeRead(join(dir, 'settings')))?.[1] ?? 45);
+  const unitTests = generation === 'mm-uffd' ? unitTestTable(readFileSync(join(dir, 'uffd-unit-tests.c'), 'utf8')) : [];
+  return { generation, runs, unitTests, timeoutMs: timeout * 1000, what };
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** 6.1's modes run plain and through /dev/userfaultfd, as run_vmtests.sh does. */
+const vmMods = ['', ':dev'];
+const unitCase = (test: string, mem: string): string => {
+  const api = /^UFFDIO_API \(with (syscall|\/dev\/userfaultfd)\)$/.exec(test);
+  return api ? `unit-api-${api[1] === 'syscall' ? 'syscall' : 'dev'}` : `unit-${test}-${mem}`;
+};
+const unitKey = (test: string, mem: string): string => (mem ? `${test} on ${mem}` : test);
+
+/** What a case runs, for people: "./userfaultfd shmem[:dev] MiB bounces", "uffd-unit-tests: minor on shmem". */
+export function kselftestRunOf(info: KselftestInfo, name: string): string {
+  const unit = info.unitTests.flatMap((t) => t.mems.map((m) => ({ name: unitCase(t.name, m), key: unitKey(t.name, m) }))).find((u) => u.name === name);
+  if (unit) return `uffd-unit-tests: ${unit.key}`;
+  const run = info.runs.find((r) => name === `stress-${r.type}` || name === `userfaultfd-${r.type}` || name === `userfaultfd-${r.type}-dev`);
+  if (!run) return name;
+  const size = run.size === 'half' ? 'half the huge pages in MiB' : `${run.size} MiB`;
+  return info.generation === 'vm-userfaultfd' ? `./userfaultfd ${run.type}${name.endsWith('-dev') ? ':dev' : ''}, ${size}, ${run.bounces} bounces` : `./uffd-stress ${run.type}, ${size}, ${run.bounces} bounces`;
+}
+
+/** Every case a kernel's selftests give, in the order they run. */
+export function kselftestCases(info: KselftestInfo): PlannedCase[] {
+  const name = (c: string): PlannedCase => ({ suite: kselftestSuite, case: c });
+  if (info.generation === 'vm-userfaultfd') return info.runs.flatMap((r) => vmMods.map((mod) => name(`userfaultfd-${r.type}${mod ? '-dev' : ''}`)));
+  return [...info.unitTests.flatMap((t) => t.mems.map((m) => name(unitCase(t.name, m)))), ...info.runs.map((r) => name(`stress-${r.type}`))];
+}
+
+/** Where the programs run: their directory, and a hugetlbfs mount for hugetlb_shared's file (none: those skip). */
+export interface ProgramPlace {
+  cwd: string;
+  hugetlbfs: string | null;
+}
+
+/** The program runs that cover `cases` on a kernel with these selftests, as units. */
+export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[], sizes: KselftestSizes, place: ProgramPlace): { units: ExecUnit[]; skips: { ref: PlannedCase; reason: string }[] } {
+  const cwd = place.cwd;
+  const skips: { ref: PlannedCase; reason: string }[] = [];
+  const wanted = new Set(cases.filter((c) => c.suite === kselftestSuite).map((c) => c.case));
+  const ref = (name: string) => ({ suite: kselftestSuite, case: name });
+  const size = (r: KselftestInfo['runs'][number]) => {
+    const hugetlb = r.type.startsWith('hugetlb');
+    if (sizes.mib !== null) return hugetlb ? Math.max(sizes.mib, 4) * 2 : sizes.mib;
+    return r.size === 'half' ? sizes.hugepages : r.size;
+  };
+  const units: ExecUnit[] = [];
+  if (info.generation === 'vm-userfaultfd') {
+    for (const r of info.runs) {
+      for (const mod of vmMods) {
+        const name = `userfaultfd-${r.type}${mod ? '-dev' : ''}`;
+        if (!wanted.has(name)) continue;
+        const mib = size(r);
+        if (r.type === 'hugetlb_shared' && !place.hugetlbfs) {
+          skips.push({ ref: ref(name), reason: 'hugetlb_shared maps a file on hugetlbfs, and none is mounted here (mount -t hugetlbfs none /dev/hugepages)' });
+          continue;
+        }
+        const file = r.type === 'hugetlb_shared' ? `${place.hugetlbfs!.replace(/\/$/, '')}/faultline-uffd-test` : undefined;
+        const argv = ['./userfaultfd', `${r.type}${mod}`, String(mib), String(sizes.bounces ?? r.bounces), ...(file ? [file] : [])];
+        const pages = r.type.startsWith('hugetlb') ? mib : 0;
+        units.push(programUnit(ref(name), [ref(name)], { cwd, argv, ...(file ? { scratch: file } : {}) }, info.timeoutMs, { reserve: pages ? sizes.hugepages : 0, needs: pages }, (result, findings) => {
+          const parsed = parseUserfaultfd(outputOf(result), endedOf(result), argv[1]!);
+          return [withFindings({ ...plain(result), status: parsed.status, reason: parsed.reason, subtests: parsed.subtests }, findings, policy)];
+        }));
+      }
+    }
+    return { units, skips };
+  }
+  const unitCases = info.unitTests.flatMap((t) => t.mems.map((m) => ({ test: t.name, key: unitKey(t.name, m), name: unitCase(t.name, m) })));
+  const selected = unitCases.filter((c) => wanted.has(c.name));
+  if (selected.length > 0) {
+    // uffd-unit-tests filters by a substring of the test's name (-f): the shortest test asked for,
+    // when every other one asked for contains it; otherwise they all run. Results nobody asked
+    // for are dropped by the store.
+    const tests = [...new Set(selected.map((c) => c.test))];
+    const shortest = [...tests].sort((a, b) => a.length - b.length)[0]!;
+    const filter = tests.every((t) => t.includes(shortest) && !t.startsWith('UFFDIO_API')) ? ['-f', shortest] : [];
+    const runs = filter.length ? unitCases.filter((c) => c.test.includes(shortest) && !c.test.startsWith('UFFDIO_API')) : unitCases;
+    const name = filter.length ? `unit-tests-${shortest.replace(/[^A-Za-z0-9._-]/g, '-')}` : 'unit-tests';
+    // It skips a hugetlb case itself when there are too few huge pages, so they are held, not needed.
+    units.push(programUnit(ref(name), runs.map((c) => ref(c.name)), { cwd, argv: ['./uffd-unit-tests', ...filter] }, info.timeoutMs, { reserve: sizes.hugepages, needs: 0 }, (result, findings) => {
+      const parsed = parseUnitTests(outputOf(result), endedOf(result), runs.map((c) => c.key));
+      return runs.map((c) => {
+        const outcome = parsed.get(c.key)!;
+        const mine = findings.filter((f) => belongsTo(f, c.key, runs.map((r) => r.key)));
+        return withFindings({ ...plain(result), case: c.name, status: outcome.status, reason: outcome.reason }, mine, policy);
+      });
+    }));
+  }
+  for (const r of info.runs) {
+    const name = `stress-${r.type}`;
+    if (!wanted.has(name)) continue;
+    const mib = size(r);
+    const pages = r.type.startsWith('hugetlb') ? mib : 0;
+    units.push(programUnit(ref(name), [ref(name)], { cwd, argv: ['./uffd-stress', r.type, String(mib), String(sizes.bounces ?? r.bounces)] }, info.timeoutMs, { reserve: pages ? sizes.hugepages : 0, needs: pages }, (result, findings) => {
+      const parsed = parseStress(outputOf(result), endedOf(result));
+      return [withFindings({ ...plain(result), status: parsed.status, reason: parsed.reason }, findings, policy)];
+    }));
+  }
+  return { units, skips };
+}
+
+/** Selftests fail their cases on any kernel report, as the YAML suites do by default. */
+const policy: ConsolePolicy = { splats: 'fail', allow: [] };
+
+// A hugetlb run of S MiB maps a source and a destination area of S/2 MiB each: S huge pages.
+// A run the helper skipped (too few huge pages) skips every case it stands for.
+function programUnit(ref: PlannedCase, cases: PlannedCase[], exec: ExecUnit['exec'], timeoutMs: number, pages: { reserve: number; needs: number }, expand: RunUnit['expand']): ExecUnit {
+  const expandRun: RunUnit['expand'] = (result, findings) =>
+    result.status === 'skip' ? cases.map((c) => ({ ...plain(result), suite: c.suite, case: c.case })) : expand(result, findings);
+  return { ref, cases, timeoutMs, hugepages: pages.reserve, needsHugepages: pages.needs, swap: false, policy, expand: expandRun, exec };
+}
+
+/** The unit's own result without what only the helper and console carry. */
+function plain(result: UnitResult): CaseResult {
+  const { diag: _diag, console: _console, ...rest } = result;
+  return rest;
+}
+
+function outputOf(result: UnitResult): string {
+  const encoded = result.diag?.output;
+  if (typeof encoded === 'string') return Buffer.from(encoded, 'base64').toString('utf8');
+  return result.console.join('\n');
+}
+
+function endedOf(result: UnitResult): Ended {
+  const ended = typeof result.diag?.ended === 'string' ? result.diag.ended : null;
+  if (ended === null) return { kind: 'lost', reason: result.reason ?? 'the guest stopped' };
+  const exit = /^exit (\d+)$/.exec(ended);
+  if (exit) return { kind: 'exit', code: Number(exit[1]) };
+  const signal = /^signal (\S+)$/.exec(ended);
+  if (signal) return { kind: 'signal', name: `SIG${signal[1]}` };
+  return { kind: 'timeout', reason: result.reason ?? 'timed out' };
+}
+
+/** A kernel report belongs to the test x memory type whose "Testing ..." line came last before it;
+ * with none, to every case of the run (a report is never dropped). */
+function belongsTo(finding: Finding, key: string, keys: readonly string[]): boolean {
+  const started = finding.lastOutput ? /Testing (.+?)\.\.\./.exec(finding.lastOutput)?.[1] : undefined;
+  return started && keys.includes(started) ? started === key : true;
+}
+
