@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
 import { isFile } from '../runner/core/files.js';
 import { join } from 'node:path';
 import { FaultlineError } from '../runner/core/errors.js';
@@ -68,6 +68,26 @@ export async function buildBaseImage(options: { helperPath: string; cacheDir: st
 export function planArchive(planText: string): Buffer {
   return gzipCpio(writeCpio([{ type: 'file', path: GUEST_PLAN_PATH.slice(1), mode: 0o644, data: Buffer.from(planText) }]));
 }
+
+/** Where the guest finds the kernel's selftest programs. */
+export const GUEST_PROGRAMS_DIR = '/faultline/kselftest';
+
+// The selftest programs as one more segment, in GUEST_PROGRAMS_DIR; read once per directory (a
+// kernel's reruns and restarts pack the same programs).
+export function programsArchive(dir: string): Promise<Buffer> {
+  let packed = programArchives.get(dir);
+  if (!packed) {
+    packed = (async () => {
+      const names = (await readdir(dir)).sort();
+      const files = await Promise.all(names.map(async (name): Promise<CpioEntry> => ({ type: 'file', path: `${GUEST_PROGRAMS_DIR.slice(1)}/${name}`, mode: 0o755, data: await readFile(join(dir, name)) })));
+      return gzipCpio(writeCpio([{ type: 'dir', path: GUEST_PROGRAMS_DIR.slice(1) }, ...files]));
+    })();
+    programArchives.set(dir, packed);
+  }
+  return packed;
+}
+
+const programArchives = new Map<string, Promise<Buffer>>();
 
 // The agent script ships as a source file, found from the sources (tests) and from dist/ alike.
 export function guestAgentPath(): string {

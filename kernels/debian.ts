@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { FaultlineError } from '../runner/core/errors.js';
 import { pathExists } from '../runner/core/files.js';
+import { globMatch } from '../runner/core/glob.js';
 import { cLocaleEnv } from '../runner/core/env.js';
 import { hashParts } from '../runner/core/hash.js';
 import { requireTool } from '../runner/core/tools.js';
@@ -44,8 +45,7 @@ export async function matchingPackages(glob: string): Promise<string[]> {
   const aptCache = await requireTool('apt-cache', 'apt');
   const prefix = glob.slice(0, glob.search(/[*?]/));
   const result = await execa(aptCache, ['pkgnames', prefix], { reject: false, env: cLocaleEnv() });
-  const pattern = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  const names = result.stdout.split('\n').filter((n) => pattern.test(n));
+  const names = result.stdout.split('\n').filter((n) => n !== '' && globMatch(glob, n));
   if (names.length === 0) {
     throw new FaultlineError('kernel', `no package in the apt lists matches ${glob}`, {
       where: `debian:${glob}`,

@@ -7,11 +7,12 @@ export type StageName = 'suites' | 'kernel' | 'helper' | 'selftests' | 'image' |
 
 export type RunEvent =
   /** The plan is made: `model` is the run's record, kept current by the store from here on. */
-  | { type: 'run-start'; model: RunModel; resultsDir: string | null; jobs: number }
+  /** `share`: how many cases each kernel of the matrix runs here (fewer than planned in a shard). */
+  | { type: 'run-start'; model: RunModel; resultsDir: string | null; jobs: number; share: number[] }
   /** `kernel`: the label of the kernel the stage is for. */
   | { type: 'stage-start'; stage: StageName; kernel?: string; detail?: string }
   | { type: 'stage-end'; stage: StageName; kernel?: string; ms: number; cached?: boolean; detail?: string }
-  | { type: 'kernel-ready'; kernel: KernelRecord; qemuCommand: string[] | null }
+  | { type: 'kernel-ready'; kernel: KernelRecord }
   /** The helper marked the case's start (guests only). */
   | { type: 'case-start'; kernel: string; suite: string; case: string }
   | { type: 'case-result'; result: CaseResult }

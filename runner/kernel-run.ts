@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { buildBaseImage } from '../images/initramfs.js';
+import { buildBaseImage, GUEST_PROGRAMS_DIR } from '../images/initramfs.js';
 import { resolveKernel, type ResolvedKernel } from '../kernels/resolve.js';
 import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
 import { FaultlineError } from './core/errors.js';
@@ -43,7 +43,8 @@ export interface KernelRunOptions {
   store: ResultStore;
   signal: AbortSignal | undefined;
   stopped(): Missing;
-  /** Kernel builds take every core: one at a time, whatever else runs alongside. */
+  /** Kernel and selftest builds take every core, and downloads share the cache's index: one at a
+   * time, whatever else runs alongside. */
   builds: Mutex;
   /** `--kselftest-mib`, `--kselftest-bounces`: the selftests' stress sizes, instead of the accelerator's. */
   kselftestSizes?: { mib?: number; bounces?: number };
@@ -68,6 +69,8 @@ export interface PreparedSelftests {
   sizes: KselftestSizes;
   /** The built programs; null when a saved run is read again. */
   dir: string | null;
+  /** Where hugetlb_shared's file goes: the guest's mount, or the host's (none: those cases skip). */
+  hugetlbfs: string | null;
 }
 
 export interface KernelSlot {
@@ -100,12 +103,13 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
   const name = label(resolved);
   const helper = await o.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.cacheDir }), (h) => ({ cached: h.cached, detail: h.hash }));
   const plan = o.loaded.kselftest?.[slot.index];
-  const built = plan ? await o.events.stage('selftests', name, () => buildKselftests(o, plan, resolved), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
+  const built = plan ? await o.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
   const base = { id: resolved.id, label: name, index: slot.index, spec: resolved.spec, role: slot.role, release: resolved.release, dir: slot.dir };
   const selftests = (accel: 'kvm' | 'tcg' | 'host'): PreparedSelftests | null => {
     if (!plan || !built) return null;
-    const prepared = { info: plan.info, sizes: kselftestSizes(accel, o.kselftestSizes ?? {}), dir: built.dir };
-    writeFileSync(files.path('kselftest.json'), `${JSON.stringify({ info: prepared.info, sizes: prepared.sizes }, null, 2)}\n`);
+    const prepared = { info: plan.info, sizes: kselftestSizes(accel, o.kselftestSizes ?? {}), dir: built.dir, hugetlbfs: accel === 'host' ? hostHugetlbfs() : '/dev/hugepages' };
+    const { dir: _programs, ...saved } = prepared;
+    writeFileSync(files.path('kselftest.json'), `${JSON.stringify(saved, null, 2)}\n`);
     o.events.emit({ type: 'note', message: `${name}: ${describeSizes(prepared.sizes, accel)}` });
     return prepared;
   };
@@ -134,20 +138,18 @@ async function buildKselftests(o: KernelRunOptions, plan: KselftestPlan, resolve
 /** Runs `cases` on a prepared kernel, reporting into `sink`; `rerun` N > 0 is a rerun in fresh guests. */
 export async function runCases(o: KernelRunOptions, k: PreparedKernel, cases: readonly PlannedCase[], sink: ResultSink, rerun = 0): Promise<void> {
   const stage = rerun > 0 ? 'rerun' : k.baseImage === null ? 'cases' : 'boot';
-  const ready = (qemuCommand: string[] | null) => {
-    if (rerun === 0) o.events.emit({ type: 'kernel-ready', kernel: k.record, qemuCommand });
+  const ready = () => {
+    if (rerun === 0) o.events.emit({ type: 'kernel-ready', kernel: k.record });
   };
   await o.events.stage(stage, k.record.label, () => (k.baseImage === null ? runHost(o, k, cases, sink, rerun, ready) : runGuest(o, k, cases, sink, rerun, ready)));
 }
 
-/** Where a guest finds the selftest programs (the session packs them there). */
-const guestProgramsDir = '/faultline/kselftest';
-
 // What the kernel runs for `cases`: the YAML cases, and the selftest runs that give the kernel's
 // selftest cases. A selftest case the kernel's selftests do not have skips, saying so.
 function unitsOf(o: KernelRunOptions, k: PreparedKernel, cases: readonly PlannedCase[], sink: ResultSink): { units: RunUnit[]; runnable: PlannedCase[] } {
-  const place = k.baseImage === null ? { cwd: k.selftests?.dir ?? '.', hugetlbfs: hostHugetlbfs() } : { cwd: guestProgramsDir, hugetlbfs: '/dev/hugepages' };
-  const selftests = k.selftests ? kselftestUnits(k.selftests.info, cases, k.selftests.sizes, place) : { units: [], skips: [] };
+  const selftests = k.selftests
+    ? kselftestUnits(k.selftests.info, cases, k.selftests.sizes, { cwd: k.baseImage === null ? (k.selftests.dir ?? '.') : GUEST_PROGRAMS_DIR, hugetlbfs: k.selftests.hugetlbfs })
+    : { units: [], skips: [] };
   const units = [...yamlUnits(o.loaded.suites), ...selftests.units];
   const skip = (c: PlannedCase, reason: string) => sink.report({ kernel: k.record.id, suite: c.suite, case: c.case, status: 'skip', reason, durationMs: 0 });
   for (const s of selftests.skips) skip(s.ref, s.reason);
@@ -166,7 +168,7 @@ function hostHugetlbfs(): string | null {
   return mounts.find((f) => f[2] === 'hugetlbfs')?.[1] ?? null;
 }
 
-async function runGuest(o: KernelRunOptions, k: PreparedKernel, cases: readonly PlannedCase[], sink: ResultSink, rerun: number, ready: (argv: string[] | null) => void): Promise<void> {
+async function runGuest(o: KernelRunOptions, k: PreparedKernel, cases: readonly PlannedCase[], sink: ResultSink, rerun: number, ready: () => void): Promise<void> {
   const kernel = k.record.id;
   const { units, runnable } = unitsOf(o, k, cases, sink);
   await runGuestSession({
@@ -192,8 +194,8 @@ async function runGuest(o: KernelRunOptions, k: PreparedKernel, cases: readonly 
   });
 }
 
-async function runHost(o: KernelRunOptions, k: PreparedKernel, planned: readonly PlannedCase[], sink: ResultSink, rerun: number, ready: (argv: null) => void): Promise<void> {
-  ready(null);
+async function runHost(o: KernelRunOptions, k: PreparedKernel, planned: readonly PlannedCase[], sink: ResultSink, rerun: number, ready: () => void): Promise<void> {
+  ready();
   const { units: all, runnable: cases } = unitsOf(o, k, planned, sink);
   const units = unitsFor(all, cases);
   const plan = k.files.path(guestFileName('plan', 1, rerun));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseKernelSpec } from '../kernels/spec.js';
 import { FaultlineError } from './core/errors.js';
 import { RunEvents } from './events.js';
-import { expectationFor, expectedBy } from './expect/apply.js';
+import { liveExpectation } from './expect/apply.js';
 import { replayBooter, replayHost } from './guest/replay.js';
 import type { KernelRunOptions, KernelSlot, PreparedKernel, PreparedSelftests } from './kernel-run.js';
 import { readRun } from './model/document.js';
@@ -35,6 +35,7 @@ export async function reparseRun(dir: string): Promise<RunModel> {
     writeFileSync(base, '');
     const now = new Date(saved.startedAt);
     const entries = saved.expectations?.entries ?? [];
+    const expect = liveExpectation(entries, now);
     const store = new ResultStore({
       command: saved.command,
       kernels: saved.matrix.kernels,
@@ -43,7 +44,7 @@ export async function reparseRun(dir: string): Promise<RunModel> {
       failOn: saved.failOn,
       shard: saved.shard,
       startedAt: now,
-      ...(entries.length ? { expect: (r, k) => { const e = expectationFor(entries, now, k, r); return e ? expectedBy(e) : undefined; } } : {}),
+      ...(expect ? { expect } : {}),
     });
     const prepare = async (_o: KernelRunOptions, slot: KernelSlot): Promise<PreparedKernel> => {
       const record = saved.kernels.find((k) => k.index === slot.index);
@@ -71,7 +72,6 @@ export async function reparseRun(dir: string): Promise<RunModel> {
         accel: 'tcg',
         cacheDir: scratch,
         path: (kernelDir, name) => join(scratch, kernelDir, name),
-        command: saved.command,
         tcgSlowdown: saved.kernels.find((k) => k.accel === 'tcg')?.timeoutScale ?? 1,
         jobs: 1,
         shard: saved.shard,
@@ -99,7 +99,7 @@ export async function reparseRun(dir: string): Promise<RunModel> {
 function savedSelftests(file: string): PreparedSelftests | null {
   if (!existsSync(file)) return null;
   const saved = JSON.parse(readFileSync(file, 'utf8')) as Omit<PreparedSelftests, 'dir'>;
-  return { info: saved.info, sizes: saved.sizes, dir: null };
+  return { ...saved, dir: null };
 }
 
 /** The kernel directory a scratch path of the reparse stands for. */

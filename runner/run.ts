@@ -5,7 +5,7 @@ import type { RunEvents } from './events.js';
 import { applyExpectations } from './expect/apply.js';
 import type { HostRunner } from './host.js';
 import { prepareKernel, runCases, type KernelRunOptions, type KernelSlot, type PreparedKernel } from './kernel-run.js';
-import { compareKernels } from './model/compare.js';
+import { comparePairs } from './model/compare.js';
 import type { ResultSink } from './model/sink.js';
 import { shardJobs } from './model/shard.js';
 import { ResultStore } from './model/store.js';
@@ -35,7 +35,6 @@ export interface RunOptions {
   cacheDir: string;
   /** Where a file goes: the results directory, and a kernel's own directory inside it. */
   path(dir: string, name: string): string;
-  command: string[];
   /** Guest time limits are multiplied by this under TCG. */
   tcgSlowdown: number;
   /** The whole run's limit (`--timeout`): cases still without a result then get `timeout`. */
@@ -96,7 +95,7 @@ export async function runMatrix(options: RunOptions, events: RunEvents, resultsD
     ...(options.boot ? { boot: options.boot } : {}),
     ...(options.host ? { host: options.host } : {}),
   };
-  events.emit({ type: 'run-start', model, resultsDir, jobs: options.jobs });
+  events.emit({ type: 'run-start', model, resultsDir, jobs: options.jobs, share: slots.map((s) => casesOf(s.index).length) });
 
   const prepared = new Map<number, PreparedKernel>();
   const failures: FaultlineError[] = [];
@@ -123,21 +122,22 @@ export async function runMatrix(options: RunOptions, events: RunEvents, resultsD
         kernel ??= unresolved(slot, model.matrix.kernels[slot.index]?.spec ?? formatKernelSpec(slot.spec));
         store.addKernel(kernel);
         if (signal?.aborted) return store.fillMissing(kernel.id, cases, stop.missing());
+        const message = error instanceof Error ? error.message : String(error);
+        store.fillMissing(kernel.id, cases, { status: 'error', reason: `no result: ${firstLine(message)}` });
         if (!(error instanceof FaultlineError)) throw error;
         failures.push(error);
-        store.fillMissing(kernel.id, cases, { status: 'error', reason: `no result: ${firstLine(error.message)}` });
       } finally {
         if (kernel) events.emit({ type: 'kernel-end', kernel: kernel.id });
       }
     });
-    if (!signal?.aborted) await rerunRegressions(options, kernelOptions, prepared, events);
-    model.comparisons = comparePairs(options.pairs, model);
+    if (!signal?.aborted) await rerunRegressions(options, kernelOptions, prepared, events, signal);
+    model.comparisons = comparePairs(model);
     if (options.expectations) model.expectations = applyExpectations(model, options.expectations);
     const failure = failures[0];
     const signalled = stop.exitCode();
     if (failure) exit = { exitCode: failure.exitCode, why: [firstLine(failure.message)] };
     else if (signalled !== null) exit = { exitCode: signalled, why: ['stopped by a signal'] };
-    else exit = verdictOf(model, options.failOn ?? defaultFailOn);
+    else exit = verdictOf(model, model.failOn);
     if (failure) throw failure;
     return exit;
   } finally {
@@ -149,17 +149,17 @@ export async function runMatrix(options: RunOptions, events: RunEvents, resultsD
 /** The cases each kernel runs: all of them, or this shard's share. */
 function planShare(options: RunOptions, planned: readonly PlannedCase[]): (kernel: number) => PlannedCase[] {
   if (!options.shard) return () => [...planned];
-  const jobs = shardJobs(options.kernels.length, planned, options.shard);
-  return (kernel) => planned.filter((p) => jobs.some((j) => j.kernel === kernel && j.case === caseKey(p)));
+  const jobs = new Set(shardJobs(options.kernels.length, planned, options.shard, options.pairs.length > 0).map((j) => `${j.kernel} ${j.case}`));
+  return (kernel) => planned.filter((p) => jobs.has(`${kernel} ${caseKey(p)}`));
 }
 
 // Before a case is called a regression it runs again on both kernels, in fresh guests; a case
 // whose outcome does not hold is flaky, not a regression (compare.ts reads the reruns).
-async function rerunRegressions(options: RunOptions, kernelOptions: KernelRunOptions, prepared: Map<number, PreparedKernel>, events: RunEvents): Promise<void> {
+async function rerunRegressions(options: RunOptions, kernelOptions: KernelRunOptions, prepared: Map<number, PreparedKernel>, events: RunEvents, signal: AbortSignal | undefined): Promise<void> {
   if (options.retries === 0 || options.pairs.length === 0) return;
   const model = options.store.model;
   const wanted = new Map<number, PlannedCase[]>();
-  for (const comparison of comparePairs(options.pairs, model)) {
+  for (const comparison of comparePairs(model)) {
     const regressed = comparison.cases.filter((c) => c.class === 'regression').map((c) => options.loaded.planned.find((p) => p.suite === c.suite && p.case === c.case)!);
     for (const id of [comparison.baseline.id, comparison.candidate.id]) {
       const index = model.kernels.find((k) => k.id === id)!.index;
@@ -172,22 +172,14 @@ async function rerunRegressions(options: RunOptions, kernelOptions: KernelRunOpt
   if (work.length === 0) return;
   const count = work.reduce((n, [, cases]) => Math.max(n, cases.length), 0);
   events.emit({ type: 'note', message: `${count} regression candidate${count === 1 ? '' : 's'}: rerun ${options.retries} time${options.retries === 1 ? '' : 's'} on both kernels in fresh guests` });
-  for (let attempt = 1; attempt <= options.retries; attempt++) {
+  // A stop (Ctrl-C, --timeout) during the reruns ends them; what it leaves unfinished is no
+  // attempt, or a stopped rerun would make a regression look flaky.
+  for (let attempt = 1; attempt <= options.retries && !signal?.aborted; attempt++) {
     await eachLimited(work, options.jobs, async ([index, cases]) => {
       const kernel = prepared.get(index)!;
-      await runCases(kernelOptions, kernel, cases, rerunSink(options.store, kernel.record.id, cases, attempt), attempt);
+      await runCases(kernelOptions, kernel, cases, rerunSink(options.store, kernel.record.id, cases, attempt, signal), attempt);
     });
   }
-}
-
-function comparePairs(pairs: readonly [number, number][], model: ResultStore['model']) {
-  const byIndex = (i: number) => model.kernels.find((k) => k.index === i);
-  return pairs.flatMap(([b, c]) => {
-    const baseline = byIndex(b);
-    const candidate = byIndex(c);
-    // A kernel that never resolved has no results of its own to compare, only the reason it failed.
-    return baseline?.accel && candidate?.accel ? [compareKernels({ baseline, candidate, results: model.results, reruns: model.reruns, order: model.matrix.cases })] : [];
-  });
 }
 
 function sinkFor(store: ResultStore, kernel: string): ResultSink {
@@ -195,13 +187,13 @@ function sinkFor(store: ResultStore, kernel: string): ResultSink {
 }
 
 /** A rerun keeps its own first result per case, recorded beside the run's, never instead of it. */
-function rerunSink(store: ResultStore, kernel: string, cases: readonly CaseRef[], attempt: number): ResultSink {
+function rerunSink(store: ResultStore, kernel: string, cases: readonly CaseRef[], attempt: number, signal: AbortSignal | undefined): ResultSink {
   const planned = new Set(cases.map(caseKey));
   const seen = new Set<string>();
   return {
     report: (result) => {
       const key = caseKey(result);
-      if (!planned.has(key) || seen.has(key)) return false;
+      if (!planned.has(key) || seen.has(key) || signal?.aborted) return false;
       seen.add(key);
       store.recordRerun({ ...result, attempt });
       return true;

@@ -26,9 +26,8 @@ export function caseSources(named: readonly string[]): { files: string[]; kselft
   return { files: named.filter((n) => !sources.includes(n)), kselftest: sources.length > 0 };
 }
 
-// The suites a run uses: the ones named, or every shipped suite when no suite is named at all.
-export async function suiteFiles(named: readonly string[]): Promise<string[]> {
-  if (named.length > 0) return caseSources(named).files;
+/** Every shipped suite: what a run uses when no suite is named at all. */
+async function shippedSuiteFiles(): Promise<string[]> {
   const entries = await readdir(defaultSuitesDir);
   const files = entries.filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(defaultSuitesDir, f));
   if (files.length === 0) throw new FaultlineError('suite', `no suites in ${defaultSuitesDir}`, { hint: 'Pass one with --suite FILE.' });
@@ -53,7 +52,7 @@ function distinctFiles(files: readonly string[]): string[] {
 
 /** The cases of a run: the YAML suites' and, when named, each kernel's selftests. */
 export async function loadRunCases(named: readonly string[], only: readonly string[], selftests: { kernels: readonly KernelSpec[]; from: string | null; cacheDir: string }): Promise<LoadedSuites> {
-  const { files, kselftest } = named.length > 0 ? caseSources(named) : { files: await suiteFiles([]), kselftest: false };
+  const { files, kselftest } = named.length > 0 ? caseSources(named) : { files: await shippedSuiteFiles(), kselftest: false };
   if (!kselftest) {
     if (selftests.from !== null) throw new FaultlineError('usage', '--selftests-from names the selftests of --suite kselftest:userfaultfd, which this run does not have', { hint: 'Add --suite kselftest:userfaultfd, or drop --selftests-from.' });
     return loadSuites(files, only);

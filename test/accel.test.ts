@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -97,6 +97,19 @@ t.test('this host', async (t) => {
   const host = await hostAccel();
   t.comment(`this host is of the kind "${host.kind}": ${host.choice.reason}`);
   const problem = await kvmDeviceProblem();
+  // What the device is, seen without the code under test.
+  let opened: string;
+  try {
+    closeSync(openSync('/dev/kvm', 'r+'));
+    opened = 'opens';
+  } catch (error) {
+    opened = (error as NodeJS.ErrnoException).code ?? 'fails';
+  }
+  t.equal(problem === null, opened === 'opens', `the device check agrees with opening /dev/kvm (${opened})`);
+  if (opened === 'ENOENT') t.equal(problem, '/dev/kvm does not exist');
+  // A machine whose accelerator is known (a CI runner with nested KVM) can pin it.
+  const pinned = process.env.FAULTLINE_EXPECT_ACCEL;
+  if (pinned) t.equal(host.choice.accel, pinned, `FAULTLINE_EXPECT_ACCEL=${pinned}`);
   if (problem) {
     t.same(host.choice, { accel: 'tcg', reason: `${problem}; using TCG`, probeMs: 0, cached: false }, `${host.kind}: no probe`);
     t.equal(host.cachedOnRerun, false);

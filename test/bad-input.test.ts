@@ -90,6 +90,7 @@ const rows: Row[] = [
   suiteRow('an alias to an anchor that is not there', 'bad-alias-undefined'),
   suiteRow('an alias bomb', 'bad-alias-bomb'),
   suiteRow('a second YAML document', 'bad-multi-document'),
+  suiteRow('a suite file with nothing in it', 'bad-empty'),
   suiteRow('a list as a key', 'bad-complex-key'),
   suiteRow('an unquoted release (needs: { kernel: 6.10 })', 'bad-kernel-number'),
   suiteRow('a suite timeout of 0', 'bad-suite-timeout'),
@@ -306,6 +307,7 @@ t.test('bad input: the right exit code and the exact paragraph naming the input 
     if (row.marks) {
       const doc = JSON.parse(readFileSync(join(scratch, row.marks.dir, 'run.json'), 'utf8')) as RunDocument;
       t.equal(doc.exitCode, row.exit, `${row.input}: run.json has the exit code`);
+      t.equal(doc.results.length, doc.matrix.cases.length * doc.matrix.kernels.length, `${row.input}: a result for every planned case`);
       t.ok(doc.results.length > 0 && doc.results.every((r) => r.status === 'error' && row.marks!.reason.test(r.reason ?? '')), `${row.input}: every planned case is an error with the reason`);
     }
     if (row.leaves) t.notOk(existsSync(row.leaves()), `${row.input}: leaves no ${row.leaves()}`);

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { applyExpectations, globMatch } from '../runner/expect/apply.js';
+import { globMatch } from '../runner/core/glob.js';
+import { applyExpectations } from '../runner/expect/apply.js';
 import { loadExpectations } from '../runner/expect/load.js';
 import { verdictOf } from '../runner/model/summary.js';
 import { kernelRecord, modelOf, result } from './fixtures/model.js';
@@ -77,11 +78,11 @@ t.test('an entry applies through its last day, and not a moment after', async (t
   const entries = loadExpectations(file);
   const on = run();
   applyExpectations(on, { entries, strict: false, now: new Date('2026-12-31T23:59:59Z') });
-  t.ok(on.results[0]!.expected, 'on its until date');
+  t.equal(on.results[0]!.expected?.entry, `${file}:2`, 'on its until date');
   const after = run();
   const outcome = applyExpectations(after, { entries, strict: false, now: new Date('2027-01-01T00:00:00Z') });
   t.equal(after.results[0]!.expected, undefined, 'the day after');
-  t.match(outcome.expired, [`${file}:2: minor-faults/continue-mapped-* on 6.1.* (until 2026-12-31)`]);
+  t.same(outcome.expired, [`${file}:2: minor-faults/continue-mapped-* on 6.1.* (until 2026-12-31)`, `${file}:8: continue-dontwake-eexist-no-wake-shmem (until 2026-01-31)`]);
 });
 
 t.test('--strict-expect: a stale entry fails the run', async (t) => {
@@ -99,6 +100,20 @@ t.test('a kernel glob matches the label, the release or the spec; * and ? as in 
   const model = run();
   applyExpectations(model, { entries: loadExpectations(file).map((e) => ({ ...e, kernel: e.kernel ? '6.12.*' : null })), strict: false, now: new Date('2026-11-28T12:00:00Z') });
   t.equal(model.results[0]!.expected, undefined, 'another kernel\'s known failure is not this one\'s');
+  // Each of the three names on its own: a kernel whose label, release and spec all differ.
+  const other = kernelRecord('deb-61', 0, { label: 'tree+2', release: '6.1.0-56-cloud-amd64', spec: 'debian:linux-image-6.1.0-56-cloud-amd64' });
+  for (const glob of ['tree+?', '6.1.0-*', 'debian:*']) {
+    const m = modelOf({ kernels: [other], cases, results: [result('deb-61', 'minor-faults', 'continue-mapped-eexist-shmem', 'fail', 'EAGAIN')] }).model;
+    applyExpectations(m, { entries: loadExpectations(file).slice(0, 1).map((e) => ({ ...e, kernel: glob })), strict: false, now: new Date('2026-11-28T12:00:00Z') });
+    t.equal(m.results[0]!.expected?.entry, `${file}:2`, `kernel: "${glob}" matches`);
+  }
+});
+
+t.test('an entry whose case ended otherwise is stale, saying how it ended', async (t) => {
+  const model = run();
+  const outcome = applyExpectations(model, { entries: loadExpectations(file).slice(0, 1).map((e) => ({ ...e, status: 'crash' as const })), strict: false, now: new Date('2026-11-28T12:00:00Z') });
+  t.equal(model.results[0]!.expected, undefined, 'a fail is not the crash the entry knows');
+  t.same(outcome.stale, [{ at: `${file}:2`, why: 'minor-faults/continue-mapped-* on 6.1.* ended fail, not crash' }]);
 });
 
 t.test('malformed expectation files: file:line:column and the fix, exit 2', async (t) => {

@@ -71,7 +71,7 @@ t.test('the run step on a small git tree: the series against its base, the summa
   t.same(model.command.slice(1, 9), ['run', '--tree', tree, '--patches', `${base}..HEAD`, '--baseline', '--junit', join(results, 'junit.xml')]);
   t.same(model.matrix.kernels.map((k) => k.role), ['baseline', 'candidate']);
   t.match(run.stdout, /^::error file=bench\/trivial\.yaml,line=4,title=error%3A trivial\/open-uffd on .*::no result: make tinyconfig failed/m, 'the failure is annotated at its case');
-  t.match(readFileSync(summary, 'utf8'), /^### ❌ faultline: /, 'the step summary has the verdict');
+  t.match(readFileSync(summary, 'utf8'), /^### ❌ faultline: exit 3: make tinyconfig failed[^\n]* \(0 passed, 0 failed, 0 skipped, \d+ errored\)\n/, 'the step summary has the verdict and why');
   t.ok(existsSync(join(results, 'junit.xml')), 'JUnit beside the results');
   t.ok(existsSync(join(results, 'report.html')), 'and the HTML report');
 });

@@ -33,6 +33,12 @@ t.test('a /boot-style file kernel finds its config beside it', async (t) => {
   t.equal(kernel.image, join(dir, 'vmlinuz-6.9.1-test'));
   t.equal(kernel.config?.get('CONFIG_USERFAULTFD'), 'y');
   t.equal(kernel.headersDir, null);
+  // Known by its bytes: the same image elsewhere is the same kernel, one byte more is another.
+  const elsewhere = mkdtempSync(join(cacheDir, 'kcopy-'));
+  writeFileSync(join(elsewhere, 'vmlinuz-6.9.1-test'), fakeBzImage('6.9.1-test (me@box) #1'));
+  t.equal((await resolveKernel(parseKernelSpec(join(elsewhere, 'vmlinuz-6.9.1-test')), { cacheDir })).id, kernel.id, 'a copy elsewhere: the same id');
+  writeFileSync(join(elsewhere, 'vmlinuz-6.9.1-test'), fakeBzImage('6.9.1-test (me@box) #2'));
+  t.not((await resolveKernel(parseKernelSpec(join(elsewhere, 'vmlinuz-6.9.1-test')), { cacheDir })).id, kernel.id, 'other bytes: another id');
 });
 
 t.test('a build tree kernel is named after its tree and checked against .config', async (t) => {

@@ -23,16 +23,18 @@ const place = { cwd: '/faultline/kselftest', hugetlbfs: '/dev/hugepages' };
 const warning = readFileSync(join(import.meta.dirname, 'fixtures', 'console', 'warning.log'), 'utf8').split('\n');
 const splat = warning.slice(warning.findIndex((l) => l.includes('cut here')), warning.findIndex((l) => l.includes('end trace')) + 1);
 
-function run(program: string[], report: { after: string } | null, ended: string, status: string) {
+/** `echoed`: the console's program lines when they differ from the output (a line the program
+ * flushed before its newline is echoed in two parts). */
+function run(program: string[], report: { after: string; unended?: true } | null, ended: string, status: string, echoed = program) {
   const { units } = kselftestUnits(info, cases.filter((c) => c.case.startsWith('unit-minor')), sizes, place);
   const unit = units[0]!;
   const store = new ResultStore({ command: [], kernels: [{ spec: 'k', role: null }], cases });
   const ledger = new GuestLedger('k', units, { report: (r) => store.record(r), has: (ref) => store.has('k', ref) });
   const mark = (what: string) => ledger.consoleLine(`[    6.1] faultline: case ${unit.ref.suite}/${unit.ref.case} ${what}`);
   mark('begin');
-  for (const line of program) {
+  for (const line of echoed) {
     ledger.consoleLine(`[    6.2] faultline-out: ${line}`);
-    if (report && line === report.after) splat.forEach((l) => ledger.consoleLine(l));
+    if (report && line === report.after) (report.unended ? splat.slice(0, -1) : splat).forEach((l) => ledger.consoleLine(l));
   }
   mark('end');
   const output = Buffer.from(`${program.join('\n')}\n`).toString('base64');
@@ -56,6 +58,14 @@ t.test('a kernel warning while "minor on hugetlb" ran fails that case alone', as
   const hugetlb = results.find((r) => r.case === 'unit-minor-hugetlb')!;
   t.match(hugetlb.reason, /^kernel warning: WARNING: CPU: 0 PID: 37 at drivers\/misc\/lkdtm\/bugs\.c:85/);
   t.equal(hugetlb.findings?.length, 1);
+});
+
+t.test('a report while a test runs goes to it: its "done" not on the console yet, the report read to its end only later', async (t) => {
+  const echoed = ['Testing minor on shmem... done', 'Testing minor on hugetlb... ', 'done', 'Testing minor-wp on shmem... done', program[3]!];
+  // Without its end-of-trace line the report is only complete at the case's end mark, after the
+  // next tests' lines: it still belongs to the test that was running when it began.
+  const { results } = run(program, { after: 'Testing minor on hugetlb... ', unended: true }, 'exit 0', 'pass', echoed);
+  t.same(results.map((r) => `${r.case} ${r.status}`), ['unit-minor-shmem pass', 'unit-minor-hugetlb fail', 'unit-minor-wp-shmem pass']);
 });
 
 t.test('a guest that dies mid-run: its console is the output, the test it was in crashes, the rest never ran', async (t) => {

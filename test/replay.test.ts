@@ -38,9 +38,12 @@ for (const name of recorded) {
 t.test('what the recordings hold: a panic and a hang each cost one guest, and the cases after them run', async (t) => {
   const panic = await reparseRun(join(runs, 'panic-restart'));
   t.same(panic.results.map((r) => `${r.case} ${r.status}`), ['before pass', 'dontwake crash', 'after pass']);
+  t.equal(panic.restarts.length, 1, 'one fresh guest');
   t.match(panic.restarts, [{ guest: 2, cases: 1, reason: /^the guest died during zeropage-dontwake\/dontwake \(the kernel panicked: "Kernel panic - not syncing: Fatal exception"\)$/ }]);
   const hang = await reparseRun(join(runs, 'hang-restart'));
   t.same(hang.results.map((r) => `${r.case} ${r.status}`), ['before pass', 'dontwake timeout', 'after pass']);
+  t.match(hang.restarts, [{ guest: 2, cases: 1, reason: /^the guest stopped responding during zeropage-dontwake\/dontwake/ }]);
+  t.equal(hang.restarts.length, 1, 'one fresh guest');
   t.match(hang.results[1]!.reason, /^no result: the guest stopped responding during this case \(no end mark within 8s: its 3s limit \+ 5s grace\); QEMU was stopped/);
   const regression = await reparseRun(join(runs, 'baseline-regression'));
   t.same(regression.comparisons[0]!.cases.filter((c) => c.class === 'regression').map((c) => c.case), ['continue-mapped-eexist-shmem', 'continue-dontwake-eexist-no-wake-shmem']);
@@ -86,7 +89,6 @@ async function coinRun(candidate: ('heads' | 'tails')[]): Promise<{ model: RunMo
       accel: 'tcg',
       cacheDir: work,
       path: (dir, name) => join(work, dir, name),
-      command: ['test'],
       tcgSlowdown: 4,
       jobs: 2,
       shard: null,

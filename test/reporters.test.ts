@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { verdictOf } from '../runner/model/summary.js';
 import { Parser } from 'tap-parser';
 import type { RunEvent } from '../runner/events.js';
 import { compareKernels } from '../runner/model/compare.js';
@@ -38,19 +39,21 @@ function drive(opts: { kernels: KernelRecord[]; steps: Step[]; jobs?: number; ex
     restart: (r) => emit({ type: 'guest-restart', ...r }),
     finding: ({ kernel, ...finding }) => emit({ type: 'kernel-finding', kernel, finding }),
   });
-  emit({ type: 'run-start', model: store.model, resultsDir: 'results/x', jobs: opts.jobs ?? 1 });
+  emit({ type: 'run-start', model: store.model, resultsDir: 'results/x', jobs: opts.jobs ?? 1, share: store.model.matrix.kernels.map(() => store.model.matrix.cases.length) });
   for (const step of opts.steps) {
     if ('kernel' in step) {
       store.addKernel(step.kernel);
-      emit({ type: 'kernel-ready', kernel: step.kernel, qemuCommand: ['qemu-system-x86_64'] });
+      emit({ type: 'kernel-ready', kernel: step.kernel });
     } else if ('result' in step) store.record(step.result);
     else if ('end' in step) emit({ type: 'kernel-end', kernel: step.end });
     else if ('act' in step) step.act(store);
     else emit(step.event);
   }
   if (opts.compare) store.model.comparisons = [compareKernels({ baseline: opts.kernels[0]!, candidate: opts.kernels[1]!, results: store.model.results, order: cases })];
-  store.finish(opts.exitCode ?? 1);
-  emit({ type: 'run-end', model: store.model, exitCode: opts.exitCode ?? 1, why: [], ms: 2345 });
+  // The exit code the run would give these results, unless the step list stands for a stop.
+  const exitCode = opts.exitCode ?? verdictOf(store.model).exitCode;
+  store.finish(exitCode);
+  emit({ type: 'run-end', model: store.model, exitCode, why: [], ms: 2345 });
   return store;
 }
 
@@ -105,7 +108,9 @@ t.test('results directory: run.json is the model, kept current; --json gets the 
       if (e.type === 'note') midway = JSON.parse(readFileSync(join(dir, 'r', 'run.json'), 'utf8'));
     },
   });
-  t.match(midway, { results: [{ case: 'a' }, { case: 'b' }], finishedAt: null }, 'written as results arrive');
+  const seen = midway as { results: { case: string }[]; finishedAt: string | null } | null;
+  t.same(seen?.results.map((r) => r.case), ['a', 'b'], 'written as results arrive');
+  t.equal(seen?.finishedAt, null, 'and not yet finished');
   const doc = JSON.parse(readFileSync(join(dir, 'r', 'run.json'), 'utf8'));
   t.equal(doc.version, 2);
   t.same(doc.kernels, [k1]);
@@ -216,6 +221,7 @@ t.test('cases left without a result for one reason: one line, then a count', asy
   let text = '';
   drive({ kernels: [k1], steps: [{ result: result(k1.id, 'minor-faults', 'a', 'pass') }, { result: left('b') }, { result: left('c') }, { result: { ...left('d'), suite: 'missing-faults' } }], exitCode: 130 }, new TerminalReporter({ write: (s: string) => (text += s), isTTY: false }));
   t.match(text, ['  ok      minor-faults/a 4ms', '  ERROR   minor-faults/b 0ms  no result: the run was interrupted', '          and 2 more cases with the same reason', ''].join('\n'));
+  t.equal(text.split('\ndid not pass')[0]!.match(/^ {2}ERROR /gm)?.length, 1, 'as they arrive, the others are only counted');
 });
 
 t.test('the status line says how far the run is and which case each kernel runs', async (t) => {

@@ -1,12 +1,14 @@
 import { execa } from 'execa';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import t from 'tap';
+import { projectRoot } from '../runner/core/paths.js';
 import { readRun } from '../runner/model/document.js';
 import type { CaseResult, RunModel } from '../runner/model/types.js';
 import { caseConsoles } from '../runner/results/case-console.js';
 import { escapeData, escapeProperty, githubAnnotations, stepSummary, summaryLimit } from '../runner/reporters/github.js';
+import { displayPath } from '../runner/reporters/case-view.js';
 import { htmlReport } from '../runner/reporters/html.js';
 import { junitXml } from '../runner/reporters/junit.js';
 import { chromiumMissing, closeBrowser, inkShare, launch } from './fixtures/browser.js';
@@ -65,6 +67,9 @@ t.test('JUnit: a regression carries its comparison class; a known failure is ski
   const knownRead = await readJunit(junitXml(known, null));
   t.same([knownRead.failures, knownRead.skipped], [0, 1], 'known failures do not fail a JUnit reader');
   t.equal(knownRead.suites[0]!.cases[0]!.results[0]!.message, 'known fail: fixed by v2 (known.yaml:2); EAGAIN');
+  const raw = modelOf({ kernels: [k], cases: [{ suite: 's', case: 'a' }], results: [result('k', 's', 'a', 'crash', 'kernel said \u001b[31mOops\u001b[0m\b\u0000 here')] }).model;
+  const rawRead = await readJunit(junitXml(raw, null));
+  t.equal(rawRead.suites[0]!.cases[0]!.results[0]!.message, 'kernel said \uFFFD[31mOops\uFFFD[0m\uFFFD\uFFFD here', 'control bytes a console carries are replaced, and the file stays XML');
 });
 
 t.test('GitHub: an ::error per regression at its file and line, escaped as the runner requires', async (t) => {
@@ -75,23 +80,40 @@ t.test('GitHub: an ::error per regression at its file and line, escaped as the r
     ['<project>/suites/minor-faults.yaml', '73', 'regression%3A minor-faults/continue-mapped-eexist-shmem on linux-source-6.1+1'],
     ['<project>/suites/minor-faults.yaml', '89', 'regression%3A minor-faults/continue-dontwake-eexist-no-wake-shmem on linux-source-6.1+1'],
   ]);
-  t.match(text, '::group::linux-source-6.1+1 minor-faults/continue-mapped-eexist-shmem: kernel reports and console\nconsole:\nfaultline: case minor-faults/continue-mapped-eexist-shmem begin');
+  t.match(text, /::group::linux-source-6\.1\+1 minor-faults\/continue-mapped-eexist-shmem: kernel reports and console\n::stop-commands::[0-9a-f]{32}\nconsole:\nfaultline: case minor-faults\/continue-mapped-eexist-shmem begin/);
   t.equal(escapeData('50% done\r\nnext'), '50%25 done%0D%0Anext');
+  const suiteFile = join(projectRoot, 'suites', 'minor-faults.yaml');
+  t.equal(displayPath(suiteFile, { GITHUB_WORKSPACE: dirname(projectRoot) }), join(basename(projectRoot), 'suites', 'minor-faults.yaml'), 'a checkout inside the workspace: annotated from the workspace');
+  t.equal(displayPath(suiteFile, {}), join('suites', 'minor-faults.yaml'));
   t.equal(escapeProperty('a:b,c%'), 'a%3Ab%2Cc%25');
 });
 
 t.test('GitHub: past ten annotations the rest are named in one ::notice; reports go in groups', async (t) => {
   const k = kernelRecord('k', 0, { label: 'k' });
   const cases = Array.from({ length: 13 }, (_, i) => ({ suite: 's', case: `c${i}`, file: join(process.cwd(), 'suite.yaml'), line: 10 + i }));
-  const oops = { kind: 'oops' as const, title: 'BUG: kernel NULL pointer dereference', text: 'BUG: kernel NULL pointer dereference\n::error this line is kernel text\nCall Trace:', fatal: true };
+  const oops = { kind: 'oops' as const, title: 'BUG: kernel NULL pointer dereference', text: 'BUG: kernel NULL pointer dereference\n::error this line is kernel text\n  ::endgroup::\n##[error]so is this\nCall Trace:', fatal: true };
   const results: CaseResult[] = cases.map((c, i) => ({ ...result('k', 's', c.case, 'crash', `reason ${i}: 100% gone,\nsecond line`), ...(i === 0 ? { findings: [oops] } : {}) }));
   const text = githubAnnotations(modelOf({ kernels: [k], cases, results }).model, null);
   const lines = text.split('\n');
-  t.equal(lines.filter((l) => l.startsWith('::error ')).length, 10, 'ten errors, as many as the runner shows');
-  t.equal(lines[0], '::error file=suite.yaml,line=10,title=crash%3A s/c0 on k::reason 0: 100%25 gone,%0Asecond line%0A%0ABUG: kernel NULL pointer dereference%0A::error this line is kernel text%0ACall Trace:');
+  // What the runner reads as commands: every line but those between ::stop-commands::T and ::T::.
+  let stoppedUntil: string | null = null;
+  const commands = lines.filter((l) => {
+    if (stoppedUntil) {
+      if (l === stoppedUntil) stoppedUntil = null;
+      return false;
+    }
+    if (l.startsWith('::stop-commands::')) stoppedUntil = `::${l.slice('::stop-commands::'.length)}::`;
+    return true;
+  });
+  t.equal(commands.filter((l) => l.startsWith('::error ')).length, 10, 'ten errors, as many as the runner shows');
+  t.equal(lines[0], '::error file=suite.yaml,line=10,title=crash%3A s/c0 on k::reason 0: 100%25 gone,%0Asecond line%0A%0ABUG: kernel NULL pointer dereference%0A::error this line is kernel text%0A  ::endgroup::%0A##[error]so is this%0ACall Trace:');
   t.equal(lines.filter((l) => l.startsWith('::notice ')).length, 1);
   t.match(text, '::notice title=faultline%3A 3 more failures::Not annotated (the runner shows 10 per step): k s/c10, k s/c11, k s/c12.');
-  t.match(text, '::group::k s/c0: kernel reports and console\nBUG: kernel NULL pointer dereference\n: :error this line is kernel text\nCall Trace:\n::endgroup::', 'kernel text cannot issue a command of its own');
+  const group = /^::group::k s\/c0: kernel reports and console\n::stop-commands::([0-9a-f]{32})\n([^]*?)\n::\1::\n::endgroup::$/m.exec(text);
+  t.ok(group, 'kernel text sits between ::stop-commands:: and its end token, inside the group');
+  t.equal(group?.[2], oops.text, 'shown as the kernel printed it');
+  t.notOk(oops.text.includes(group?.[1] ?? ''), 'the end token is not in the text');
+  t.notOk(commands.some((l) => /^\s*(::|##\[)/.test(l) && !/^::(error|notice|group|endgroup|stop-commands)/.test(l)), 'no line of kernel text is read as a command');
 });
 
 t.test('the step summary: the verdict, regressions first, the table, the comparison; always under 1 MiB', async (t) => {

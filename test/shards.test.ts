@@ -33,24 +33,40 @@ t.test('whole kernels go to shards when there are enough; else each kernel\'s ca
   t.same([parseShard('2/4'), parseShard('0/4'), parseShard('5/4'), parseShard('x')], [{ index: 2, count: 4 }, null, null, null]);
 });
 
+t.test('compared kernels: every shard holds both sides of each pair, for its run of cases', async (t) => {
+  const shards = Array.from({ length: 3 }, (_, i) => shardJobs(2, cases, { index: i + 1, count: 3 }, true));
+  t.same(shards.map((jobs) => [...new Set(jobs.map((j) => j.kernel))]), [[0, 1], [0, 1], [0, 1]], 'each shard boots both kernels');
+  for (const jobs of shards) t.same(jobs.filter((j) => j.kernel === 0).map((j) => j.case), jobs.filter((j) => j.kernel === 1).map((j) => j.case), 'the same cases on both');
+  t.same(shards.map((jobs) => jobs.filter((j) => j.kernel === 0).map((j) => j.case)), [['s/c0', 's/c1', 's/c2', 's/c3'], ['s/c4', 's/c5', 's/c6', 's/c7'], ['s/c8', 's/c9']]);
+  const all = shards.flat().map((j) => `${j.kernel} ${j.case}`);
+  t.equal(new Set(all).size, 2 * cases.length, 'every job once');
+});
+
 t.test('shards 1/3, 2/3 and 3/3 merged give the statuses of the unsharded run', async (t) => {
   await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
   const run = (name: string, extra: string[]) => execa('node', [cli, 'run', '--kernel', 'host', '--results', join(scratch, name), ...extra], { cwd: root, reject: false, env: { CI: 'true' } });
   const whole = await run('whole', []);
   t.equal(whole.exitCode, 0, whole.stdout + whole.stderr);
   const total = readRun(join(scratch, 'whole')).matrix.cases.length;
+  const shares: number[] = [];
   for (const i of [1, 2, 3]) {
     const shard = await run(`s${i}`, ['--shard', `${i}/3`]);
-    t.equal(shard.exitCode, 0, shard.stderr);
-    t.match(shard.stdout, new RegExp(`^faultline: ${total} cases on host \\(shard ${i}/3\\)$`, 'm'));
+    t.equal(shard.exitCode, 0, shard.stdout + shard.stderr);
+    const header = new RegExp(`^faultline: (\\d+) of ${total} cases on host \\(shard ${i}/3\\)$`, 'm').exec(shard.stdout);
+    t.ok(header, `shard ${i} says its share of the plan`);
+    shares.push(Number(header?.[1]));
+    t.equal(readRun(join(scratch, `s${i}`)).results.length, shares.at(-1), `shard ${i} ran its share`);
   }
+  t.equal(shares.reduce((a, b) => a + b, 0), total, 'the shares add up to the plan');
   const merged = await execa('node', [cli, 'merge', join(scratch, 's3'), join(scratch, 's1'), join(scratch, 's2'), '--results', join(scratch, 'all')], { cwd: root, reject: false, env: { CI: 'true' } });
   t.equal(merged.exitCode, 0, merged.stdout + merged.stderr);
   const statuses = (dir: string) => readRun(join(scratch, dir)).results.map((r) => `${caseKey(r)} ${r.status}`);
-  t.same(statuses('all'), statuses('whole'));
+  const reasons = (dir: string) => readRun(join(scratch, dir)).results.filter((r) => r.status !== 'pass').map((r) => `${caseKey(r)} ${r.status}: ${r.reason ?? ''}`).join('\n');
+  t.same(statuses('all'), statuses('whole'), `merged:\n${reasons('all')}\nwhole:\n${reasons('whole')}`);
   t.equal(readRun(join(scratch, 'all')).shard, null);
   t.match(readFileSync(join(scratch, 'all', 'results.tap'), 'utf8'), /^TAP version 14\n/);
-  t.ok(readFileSync(join(scratch, 'all', 'shard-2', 'results.raw'), 'utf8').length > 0, 'each shard\'s files are kept under shard-I/');
+  t.match(readFileSync(join(scratch, 'all', 'report.html'), 'utf8'), /<table id="matrix">/, 'the merged run has its HTML report');
+  t.match(readFileSync(join(scratch, 'all', 'shard-2', 'results.raw'), 'utf8'), /^TAP version 14\n/, 'each shard\'s files are kept under shard-I/');
   t.match(merged.stdout, /^\d+ passed, 0 failed, \d+ skipped in /m);
 
   t.test('merge refuses what would not make one whole run', async (t) => {

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { release as osRelease } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { cLocaleEnv } from '../../runner/core/env.js';
 import { FaultlineError } from '../../runner/core/errors.js';
@@ -9,7 +9,9 @@ import { pathExists } from '../../runner/core/files.js';
 import { hashParts } from '../../runner/core/hash.js';
 import { bzImageRelease, readBzImageHead } from '../bzimage.js';
 import { resolveMetaPackage } from '../debian.js';
+import { acquireLock } from '../source/lock.js';
 import { runMake } from '../source/make.js';
+import { toolStep } from '../source/tool-step.js';
 import type { KernelSpec } from '../spec.js';
 import { selftestGeneration } from './programs.js';
 import { copyTree, treeIdentity } from '../source/tree.js';
@@ -64,32 +66,50 @@ export function debianOrigin(release: string): SelftestOrigin {
   return { kind: 'tarball', path, what: `Debian's linux-source-${series}` };
 }
 
-/** A writable, unpacked copy with its UAPI headers made: Debian's tarball, or a user's tree. */
+/** A writable, unpacked copy with its UAPI headers made: Debian's tarball, or a user's tree. Made
+ * under a lock, so two runs preparing the same tree take turns and the second finds it ready. */
 export async function preparedTree(origin: SelftestOrigin & { kind: 'tarball' | 'tree' }, cacheDir: string, signal?: AbortSignal): Promise<string> {
-  const key = origin.kind === 'tarball' ? hashParts(['tarball', origin.path, String(statSync(origin.path).size), String(statSync(origin.path).mtimeMs)]) : hashParts(['tree', (await treeIdentity(origin.path, { cacheDir })).id]);
-  const root = join(cacheDir, 'selftests', 'trees', key);
+  const key = origin.kind === 'tarball' ? tarballKey(origin.path) : hashParts(['tree', (await treeIdentity(origin.path, { cacheDir })).id]);
+  const trees = join(cacheDir, 'selftests', 'trees');
+  const root = join(trees, key);
   const ready = join(root, '.faultline-headers');
   if (await pathExists(ready)) return root;
-  await mkdir(join(cacheDir, 'selftests', 'trees'), { recursive: true });
-  if (!(await pathExists(join(root, 'Makefile')))) {
-    const tmp = await mkdtemp(`${root}.tmp-`);
-    try {
+  await mkdir(trees, { recursive: true });
+  const lock = await acquireLock(`${root}.lock`, signal ? { signal } : {});
+  try {
+    if (await pathExists(ready)) return root;
+    if (!(await pathExists(join(root, 'Makefile')))) await unpack(origin, root, signal);
+    const log = join(root, '.faultline-headers.log');
+    await writeFile(log, '');
+    const made = await runMake(['-C', root, 'ARCH=x86_64', 'headers'], { cwd: root, logPath: log, ...(signal ? { signal } : {}) });
+    if (made.aborted) signal?.throwIfAborted();
+    if (made.exitCode !== 0) throw new FaultlineError('build', `make headers in ${origin.what} failed`, { where: log, hint: `See ${log}.` });
+    await writeFile(ready, 'headers made\n');
+    return root;
+  } finally {
+    await lock.release();
+  }
+}
+
+function tarballKey(path: string): string {
+  const stat = statSync(path);
+  return hashParts(['tarball', path, String(stat.size), String(stat.mtimeMs)]);
+}
+
+// Into a temporary directory beside the cache entry, then renamed into place; copies a killed run
+// left half-made are removed first (the lock is held, so nobody is making them).
+async function unpack(origin: SelftestOrigin & { kind: 'tarball' | 'tree' }, root: string, signal?: AbortSignal): Promise<void> {
+  const stale = (await readdir(dirname(root))).filter((n) => n.startsWith(`${basename(root)}.tmp-`));
+  await Promise.all(stale.map((n) => rm(join(dirname(root), n), { recursive: true, force: true })));
+  const tmp = await mkdtemp(`${root}.tmp-`);
+  try {
+    await toolStep(`unpacking ${origin.what} into the cache`, tmp, async () => {
       if (origin.kind === 'tarball') await execa('tar', ['-C', tmp, '--strip-components=1', '-xf', origin.path], { env: cLocaleEnv(), ...(signal ? { cancelSignal: signal } : {}) });
       else await copyTree(origin.path, tmp, signal);
-      await rm(root, { recursive: true, force: true });
-      await rename(tmp, root);
-    } catch (cause) {
-      if (signal?.aborted) throw cause;
-      throw new FaultlineError('io', `cannot unpack ${origin.what} into the cache: ${(cause as { shortMessage?: string }).shortMessage ?? String(cause)}`, { hint: 'Check the free space of the cache directory (FAULTLINE_CACHE).', cause });
-    } finally {
-      await rm(tmp, { recursive: true, force: true });
-    }
+    }, signal);
+    await rm(root, { recursive: true, force: true });
+    await rename(tmp, root);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
   }
-  const log = join(root, '.faultline-headers.log');
-  await writeFile(log, '');
-  const made = await runMake(['-C', root, 'ARCH=x86_64', 'headers'], { cwd: root, logPath: log, ...(signal ? { signal } : {}) });
-  if (made.aborted) signal?.throwIfAborted();
-  if (made.exitCode !== 0) throw new FaultlineError('build', `make headers in ${origin.what} failed`, { where: log, hint: `See ${log}.` });
-  await writeFile(ready, 'headers made\n');
-  return root;
 }

@@ -1,15 +1,21 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FaultlineError } from '../../runner/core/errors.js';
 import { hashParts } from '../../runner/core/hash.js';
 import { compilerVersion } from '../../runner/core/tools.js';
+import { acquireLock } from '../source/lock.js';
 import { runMake } from '../source/make.js';
 
 // The kernel's own userfaultfd selftests, as its tree has them: up to 6.3 one program,
 // tools/testing/selftests/vm/userfaultfd; from 6.4 tools/testing/selftests/mm/uffd-unit-tests
 // and uffd-stress. Built statically through the tree's own Makefile (the file lists differ
 // between versions) against the tree's UAPI headers, cached by their inputs.
+//
+// Static PIE, not plain static: a non-PIE program sits at 0x400000 and x86-64 randomizes its heap
+// start over the next 1 GiB, so about one start in a hundred puts the heap where the tests map
+// their fixed shmem areas (BASE_PMD_ADDR, 1 GiB) and they fail with "mmap of memfd failed".
+const linkFlags = 'LDFLAGS=-static-pie';
 export type SelftestGeneration = 'vm-userfaultfd' | 'mm-uffd';
 
 export const selftestTargets: Record<SelftestGeneration, { dir: string; programs: string[] }> = {
@@ -32,45 +38,57 @@ export interface BuiltSelftests {
   cached: boolean;
 }
 
-// Builds the selftest programs of a prepared tree (its Makefile, static, against `headers` or the
-// tree's own usr/include) into the cache, keyed by their sources, the headers and the compiler.
+// Builds the selftest programs of a prepared tree (its Makefile, static PIE, against `headers` or the
+// tree's own usr/include) into the cache, keyed by every file of the test directory and the
+// selftests' shared make and header files, the headers and the compiler. Built under a lock, so
+// two runs (or two kernels of one series) take turns and the second finds the programs ready.
 export async function buildSelftests(root: string, opts: { cacheDir: string; headers?: string | null; signal?: AbortSignal }): Promise<BuiltSelftests> {
   const generation = selftestGeneration(root);
   if (!generation) throw new FaultlineError('kernel', `${root} has no userfaultfd selftests (tools/testing/selftests/{vm/userfaultfd,mm/uffd-unit-tests}.c)`, { hint: 'Give --selftests-from a Linux tree from 4.11 on.' });
   const { dir, programs } = selftestTargets[generation];
   const testDir = join(root, dir);
   const headers = opts.headers ?? join(root, 'usr', 'include');
-  const sources = readdirSync(testDir).filter((f) => /^(uffd|userfaultfd|vm_util)[\w-]*\.[ch]$|^Makefile$/.test(f)).sort();
-  const key = hashParts([
-    'faultline-selftests-1',
-    generation,
-    ...sources.flatMap((f) => [f, readFileSync(join(testDir, f))]),
-    readFileSync(join(headers, 'linux', 'userfaultfd.h')),
-    await compilerVersion(),
-  ]);
-  const out = join(opts.cacheDir, 'selftests', 'built', key);
-  if (programs.every((p) => existsSync(join(out, p)))) return { generation, dir: out, programs, cached: true };
-  const log = join(opts.cacheDir, 'selftests', `${key}.log`);
-  await mkdir(join(opts.cacheDir, 'selftests', 'built'), { recursive: true });
-  await writeFile(log, '');
-  // OUTPUT= puts the objects and programs beside the cache entry, not in the tree.
-  const tmp = await mkdtemp(`${out}.tmp-`);
+  const inputs = [...readdirSync(testDir).sort().map((f) => join(dir, f)), ...sharedInputs.map((f) => join(dirname(dir), f))].filter((f) => isFileSync(join(root, f)));
+  const key = hashParts(['faultline-selftests-3', generation, ...inputs.flatMap((f) => [f, readFileSync(join(root, f))]), readFileSync(join(headers, 'linux', 'userfaultfd.h')), await compilerVersion()]);
+  const built = join(opts.cacheDir, 'selftests', 'built');
+  const out = join(built, key);
+  const done = () => programs.every((p) => existsSync(join(out, p)));
+  if (done()) return { generation, dir: out, programs, cached: true };
+  await mkdir(built, { recursive: true });
+  const signal = opts.signal;
+  const lock = await acquireLock(`${out}.lock`, signal ? { signal } : {});
   try {
-    const made = await runMake(['-C', testDir, 'LDFLAGS=-static', `KHDR_INCLUDES=-isystem ${headers}`, `OUTPUT=${tmp}`, ...programs.map((p) => join(tmp, p))], {
-      cwd: testDir,
-      logPath: log,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    if (made.aborted) opts.signal?.throwIfAborted();
-    if (made.exitCode !== 0) {
-      const first = (await readFile(log, 'utf8')).split('\n').find((l) => /error/i.test(l)) ?? 'make failed';
-      throw new FaultlineError('build', `the userfaultfd selftests do not build: ${first.trim()}`, { where: log, hint: `See ${log}; the selftests are built with LDFLAGS=-static through ${dir}/Makefile.` });
+    if (done()) return { generation, dir: out, programs, cached: true };
+    const log = `${out}.log`;
+    await writeFile(log, '');
+    // OUTPUT= puts the objects and programs beside the cache entry, not in the tree.
+    const tmp = await mkdtemp(`${out}.tmp-`);
+    try {
+      const made = await runMake(['-C', testDir, linkFlags, `KHDR_INCLUDES=-isystem ${headers}`, `OUTPUT=${tmp}`, ...programs.map((p) => join(tmp, p))], { cwd: testDir, logPath: log, ...(signal ? { signal } : {}) });
+      if (made.aborted) signal?.throwIfAborted();
+      if (made.exitCode !== 0) {
+        const first = (await readFile(log, 'utf8')).split('\n').find((l) => /error/i.test(l)) ?? 'make failed';
+        throw new FaultlineError('build', `the userfaultfd selftests do not build: ${first.trim()}`, { where: log, hint: `See ${log}; the selftests are built with ${linkFlags} through ${dir}/Makefile.` });
+      }
+      for (const name of readdirSync(tmp)) if (!programs.includes(name)) await rm(join(tmp, name), { recursive: true, force: true });
+      await rm(out, { recursive: true, force: true });
+      await rename(tmp, out);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
     }
-    for (const name of readdirSync(tmp)) if (!programs.includes(name)) await rm(join(tmp, name), { recursive: true, force: true });
-    await rm(out, { recursive: true, force: true });
-    await rename(tmp, out);
+    return { generation, dir: out, programs, cached: false };
   } finally {
-    await rm(tmp, { recursive: true, force: true });
+    await lock.release();
   }
-  return { generation, dir: out, programs, cached: false };
+}
+
+/** What every selftest directory's Makefile includes from the one above it. */
+const sharedInputs = ['lib.mk', 'kselftest.h', 'kselftest_harness.h'];
+
+function isFileSync(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
 import { FaultlineError } from '../core/errors.js';
+import { writeUserFile } from '../core/files.js';
 import { compareKernels } from '../model/compare.js';
 import { readRun } from '../model/document.js';
+import { defaultFailOn } from '../model/summary.js';
 import type { CaseResult, Comparison, KernelRecord, RunModel } from '../model/types.js';
 import { comparisonLines } from '../reporters/summary.js';
 import { parseFailOn } from './run.js';
@@ -9,7 +10,7 @@ import { parseFailOn } from './run.js';
 // `faultline compare A B`: two saved runs, case by case, kernel by kernel (the only kernel of
 // each, or kernels of the same label). Exit 1 when a class in --fail-on occurs.
 export async function compareCommand(baselinePath: string, candidatePath: string, flags: { failOn?: string; json?: string }): Promise<number> {
-  const failOn = flags.failOn === undefined ? (['regression'] as const) : parseFailOn(flags.failOn);
+  const failOn = flags.failOn === undefined ? defaultFailOn : parseFailOn(flags.failOn);
   const [a, b] = [readRun(baselinePath), readRun(candidatePath)];
   const pairs = pairKernels(a, b);
   if (pairs.length === 0) {
@@ -19,7 +20,7 @@ export async function compareCommand(baselinePath: string, candidatePath: string
   }
   const comparisons = pairs.map(([kb, kc]) => compareRuns(a, kb, b, kc));
   for (const c of comparisons) process.stdout.write(`${comparisonLines(c).join('\n')}\n`);
-  if (flags.json) writeFileSync(flags.json, `${JSON.stringify({ baseline: baselinePath, candidate: candidatePath, comparisons }, null, 2)}\n`);
+  if (flags.json) writeUserFile(flags.json, `${JSON.stringify({ baseline: baselinePath, candidate: candidatePath, comparisons }, null, 2)}\n`);
   return comparisons.some((c) => failOn.some((cls) => c.counts[cls] > 0)) ? 1 : 0;
 }
 

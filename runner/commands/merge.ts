@@ -2,7 +2,7 @@ import { cpSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import { applyExpectations } from '../expect/apply.js';
-import { compareKernels } from '../model/compare.js';
+import { comparePairs } from '../model/compare.js';
 import { readRun, runFileOf } from '../model/document.js';
 import { putInOrder } from '../model/store.js';
 import { summarize, verdictOf } from '../model/summary.js';
@@ -10,6 +10,7 @@ import { caseKey, type KernelRecord, type RunModel } from '../model/types.js';
 import { replayEvents } from '../model/replay-events.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { claimResultsDirectory } from '../results/location.js';
+import { writeReports } from '../results/final-reports.js';
 import { writeRunFiles } from '../results/run-files.js';
 
 // `faultline merge S1 S2 ... --results OUT`: the shards of one run become one run, as if it had
@@ -21,6 +22,8 @@ export async function mergeCommand(dirs: string[], flags: { results: string }): 
   const out = claimResultsDirectory(flags.results, new Date());
   for (const { dir, model } of shards) cpSync(dirname(runFileOf(dir)), join(out, `shard-${model.shard!.index}`), { recursive: true });
   writeRunFiles(out, merged);
+  // The merged run's own report; each kernel's consoles are read from the first shard that ran it.
+  writeReports(merged, out, { github: false, annotate: () => {} });
   replayEvents(merged, (e) => terminal.handle(e), out);
   return merged.exitCode ?? 0;
 }
@@ -66,11 +69,7 @@ export function mergeShards(shards: { dir: string; model: RunModel }[]): RunMode
     findings: all((m) => m.findings),
     comparisons: [],
   };
-  const byKernelIndex = (i: number) => kernels.find((k) => k.index === i);
-  model.comparisons = model.matrix.pairs.flatMap(([b, c]) => {
-    const [baseline, candidate] = [byKernelIndex(b), byKernelIndex(c)];
-    return baseline?.accel && candidate?.accel ? [compareKernels({ baseline, candidate, results: model.results, reruns: model.reruns, order: model.matrix.cases })] : [];
-  });
+  model.comparisons = comparePairs(model);
   const expectations = first.model.expectations;
   if (expectations) model.expectations = applyExpectations(model, { entries: expectations.entries, strict: expectations.strict, now: new Date(model.startedAt) });
   putInOrder(model);

@@ -1,6 +1,6 @@
-import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { readRun } from '../model/document.js';
+import { writeUserFile } from '../core/files.js';
+import { readRun, runDocument } from '../model/document.js';
 import { replayEvents } from '../model/replay-events.js';
 import { verdictOf } from '../model/summary.js';
 import { TapReporter } from '../reporters/tap.js';
@@ -13,7 +13,7 @@ import { onGithub, writeReports } from '../results/final-reports.js';
 // `--reparse` first rebuilds its results from the consoles and result channels it left.
 export async function reportCommand(dir: string, flags: { tap?: boolean; reparse?: boolean; json?: string; junit?: string; html?: string; github?: boolean }): Promise<number> {
   const model = flags.reparse ? await reparseRun(dir) : readRun(dir);
-  if (flags.json) writeFileSync(flags.json, `${JSON.stringify(model, null, 2)}\n`);
+  if (flags.json) writeUserFile(flags.json, runDocument(model));
   const out = flags.tap ? process.stderr : process.stdout;
   const notes = writeReports(model, null, {
     github: onGithub(flags.github),

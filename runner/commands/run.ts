@@ -4,16 +4,17 @@ import { formatKernelSpec } from '../../kernels/spec.js';
 import { FaultlineError } from '../core/errors.js';
 import { usableCacheDir } from '../core/paths.js';
 import { RunEvents } from '../events.js';
-import { expectationFor, expectedBy } from '../expect/apply.js';
+import { liveExpectation } from '../expect/apply.js';
 import { loadExpectations } from '../expect/load.js';
 import { parseShard } from '../model/shard.js';
 import { ResultStore } from '../model/store.js';
+import { defaultFailOn } from '../model/summary.js';
 import { comparisonClasses, type ComparisonClass } from '../model/types.js';
 import type { AccelMode } from '../qemu/accel.js';
 import { PerPatchReporter } from '../reporters/per-patch.js';
 import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
-import { claimResultsDirectory, jsonTarget } from '../results/location.js';
+import { claimResultsDirectory, jsonTarget, outputFileKind } from '../results/location.js';
 import { onGithub, writeReports } from '../results/final-reports.js';
 import { ResultsDirectory } from '../results/results-dir.js';
 import { runMatrix } from '../run.js';
@@ -54,6 +55,8 @@ export interface RunFlags extends MatrixFlags {
 export async function runCommand(flags: RunFlags): Promise<number> {
   const limits = runLimits(flags);
   const json = flags.json === undefined ? null : jsonTarget(flags.json);
+  if (flags.junit !== undefined) outputFileKind('--junit', flags.junit, 'junit.xml');
+  if (flags.html !== undefined) outputFileKind('--html', flags.html, 'report.html');
   const cacheDir = usableCacheDir();
   const events = new RunEvents();
   const out = flags.tap ? process.stderr : process.stdout;
@@ -69,6 +72,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   }
   const entries = flags.expect.flatMap((file) => loadExpectations(file));
   const now = new Date();
+  const expect = liveExpectation(entries, now);
   const loaded = await events.stage('suites', undefined, () => loadRunCases(flags.suite, flags.case, { kernels: matrix.kernels.map((k) => k.spec), from: flags.selftestsFrom ?? null, cacheDir }), (l) => ({
     detail: `${l.planned.length} case${l.planned.length === 1 ? '' : 's'} from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}${l.kselftest ? ` and ${kselftestSpec}` : ''}`,
   }));
@@ -90,7 +94,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     cases: loaded.planned,
     shard: limits.shard,
     startedAt: now,
-    ...(entries.length ? { expect: (r, k) => { const e = expectationFor(entries, now, k, r); return e ? expectedBy(e) : undefined; } } : {}),
+    ...(expect ? { expect } : {}),
   });
   const abort = abortOnSignals();
   try {
@@ -102,7 +106,6 @@ export async function runCommand(flags: RunFlags): Promise<number> {
         accel: flags.accel,
         cacheDir,
         path: (kernelDir, name) => dir.path(join(kernelDir, name)),
-        command: process.argv.slice(1),
         signal: abort.signal,
         append: flags.append.flatMap((words) => words.split(/\s+/).filter(Boolean)),
         jobs: limits.jobs ?? Math.min(matrix.kernels.length, defaultJobs()),
@@ -120,14 +123,18 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     );
     return exitCode;
   } finally {
-    const notes = writeReports(store.model, dir.dir, {
-      github: onGithub(flags.github),
-      annotate: (text) => out.write(text),
-      ...(flags.junit ? { junit: flags.junit } : {}),
-      ...(flags.html ? { html: flags.html } : {}),
-    });
-    for (const message of notes) out.write(`note: ${message}\n`);
-    await dir.close();
+    // --json is written through even when a report cannot be.
+    try {
+      const notes = writeReports(store.model, dir.dir, {
+        github: onGithub(flags.github),
+        annotate: (text) => out.write(text),
+        ...(flags.junit ? { junit: flags.junit } : {}),
+        ...(flags.html ? { html: flags.html } : {}),
+      });
+      for (const message of notes) out.write(`note: ${message}\n`);
+    } finally {
+      await dir.close();
+    }
   }
 }
 
@@ -162,7 +169,7 @@ function runLimits(flags: RunFlags): Limits {
   const jobs = flags.jobs === undefined ? undefined : count('--jobs', flags.jobs, 1, 64);
   const shard = flags.shard === undefined ? null : parseShard(flags.shard);
   if (flags.shard !== undefined && !shard) throw new FaultlineError('usage', `--shard ${flags.shard} is not I/N with 1 <= I <= N`, { hint: 'e.g. --shard 2/4 for the second of four shards.' });
-  const failOn = flags.failOn === undefined ? ['regression' as const] : parseFailOn(flags.failOn);
+  const failOn = flags.failOn === undefined ? [...defaultFailOn] : parseFailOn(flags.failOn);
   const kselftestSizes = {
     ...(flags.kselftestMib !== undefined ? { mib: count('--kselftest-mib', flags.kselftestMib, 1, 4096) } : {}),
     ...(flags.kselftestBounces !== undefined ? { bounces: count('--kselftest-bounces', flags.kselftestBounces, 1, 10_000) } : {}),

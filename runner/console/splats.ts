@@ -96,6 +96,11 @@ export class SplatScanner {
 
   constructor(private readonly onSplat: (splat: Splat) => void) {}
 
+  /** A report has begun and not yet been handed on. */
+  get reporting(): boolean {
+    return this.open !== null || this.cut !== null;
+  }
+
   /** Returns the text of the line without its timestamp, for the caller's own matching. */
   line(raw: string): string {
     const text = stripTimestamp(raw);

@@ -4,8 +4,8 @@ import { programLinePrefix, SplatScanner, type Splat } from './splats.js';
 /** A splat and the case that was running when the kernel printed it (null: none was). */
 export interface Finding extends Splat {
   during: CaseRef | null;
-  /** The last line the case's program printed before it, when the case runs a program. */
-  lastOutput: string | null;
+  /** How many lines the case's program had printed when the report began (its programLines). */
+  outputBefore: number;
 }
 
 export interface ConsoleWatcherHooks {
@@ -30,6 +30,8 @@ export class ConsoleWatcher {
   /** What each case's program printed, as echoed to the console: all there is of a program the
    * guest died under. */
   readonly programLines = new Map<string, string[]>();
+  /** Program lines of the running case before the report being read began. */
+  private outputBefore = 0;
   ready = false;
 
   constructor(private readonly hooks: ConsoleWatcherHooks = {}) {}
@@ -48,6 +50,7 @@ export class ConsoleWatcher {
       this.seenLine = true;
       this.hooks.firstLine?.();
     }
+    if (!this.scanner.reporting) this.outputBefore = this.running ? (this.programLines.get(caseKey(this.running))?.length ?? 0) : 0;
     const text = this.scanner.line(raw).trim();
     if (text === 'faultline: agent ready') {
       this.ready = true;
@@ -86,8 +89,7 @@ export class ConsoleWatcher {
   }
 
   private attribute(splat: Splat): void {
-    const lines = this.running ? this.programLines.get(caseKey(this.running)) : undefined;
-    const finding: Finding = { ...splat, during: this.running, lastOutput: lines?.at(-1) ?? null };
+    const finding: Finding = { ...splat, during: this.running, outputBefore: this.outputBefore };
     this.findings.push(finding);
     this.hooks.finding?.(finding);
   }

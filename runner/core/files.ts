@@ -1,6 +1,7 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { FaultlineError } from './errors.js';
 
 // Cache hits are decided by whether a file is there; one place says how to ask.
 export const pathExists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
@@ -40,4 +41,21 @@ export function errnoText(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
   const what = /^[A-Z]+: ([^,]+)/.exec(e?.message ?? '')?.[1];
   return e?.code ? `${e.code}${what ? ` (${what})` : ''}` : String(error);
+}
+
+/** Readers never see half a file: written beside it, then renamed over it. */
+export function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.partial`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+/** A file the user named (`--junit`, `--html`, `--json` of a saved run): its directory made, any failure one error. */
+export function writeUserFile(file: string, text: string): void {
+  try {
+    makeDirectory(dirname(file));
+    writeFileSync(file, text);
+  } catch (cause) {
+    throw new FaultlineError('io', `cannot write ${file}: ${errnoText(cause)}`, { hint: 'Give a file in a writable directory.', cause });
+  }
 }

@@ -1,10 +1,5 @@
-import { caseKey, type CaseResult, type ExpectationEntry, type ExpectationOutcome, type KernelRecord, type RunModel } from '../model/types.js';
-
-/** `*` any run of characters, `?` one; the rest literally. */
-export function globMatch(glob: string, text: string): boolean {
-  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${pattern}$`).test(text);
-}
+import { globMatch } from '../core/glob.js';
+import { caseKey, type CaseResult, type ExpectationEntry, type ExpectationOutcome, type ExpectedBy, type KernelRecord, type RunModel } from '../model/types.js';
 
 const caseMatches = (entry: ExpectationEntry, r: CaseResult) => globMatch(entry.case, entry.case.includes('/') ? caseKey(r) : r.case);
 const kernelMatches = (entry: ExpectationEntry, k: KernelRecord | undefined) =>
@@ -19,6 +14,15 @@ export function expired(entry: ExpectationEntry, now: Date): boolean {
 export function expectationFor(entries: readonly ExpectationEntry[], now: Date, kernel: KernelRecord | undefined, result: CaseResult): ExpectationEntry | undefined {
   if (result.status === 'pass' || result.status === 'skip') return undefined;
   return entries.find((e) => !expired(e, now) && e.status === result.status && caseMatches(e, result) && kernelMatches(e, kernel));
+}
+
+/** The store's live check: which entry, if any, accepts a result as it arrives. */
+export function liveExpectation(entries: readonly ExpectationEntry[], now: Date): ((result: CaseResult, kernel: KernelRecord | undefined) => ExpectedBy | undefined) | undefined {
+  if (entries.length === 0) return undefined;
+  return (result, kernel) => {
+    const entry = expectationFor(entries, now, kernel, result);
+    return entry ? expectedBy(entry) : undefined;
+  };
 }
 
 export const expectedBy = (entry: ExpectationEntry): NonNullable<CaseResult['expected']> => ({

@@ -20,6 +20,8 @@ export class GuestLedger {
   private readonly pending: UnitResult[] = [];
   private readonly begunAt = new Map<string, number>();
   private readonly unitOf: Map<string, RunUnit>;
+  /** Units whose result (or the status the guest's end gave them) was turned into case results. */
+  private readonly resulted = new Set<string>();
   /** The unit whose end mark came last, and how many findings there were then. */
   private lastEnded: CaseRef | null = null;
   private findingsAtLastEnd = 0;
@@ -107,15 +109,16 @@ export class GuestLedger {
     this.keep({ kernel: this.kernel, suite: ref.suite, case: ref.case, ...own, durationMs, diag: null, console: [] });
   }
 
-  /** Every case of the unit has a result. */
+  /** The unit's result has been reported (the store may keep only some of its cases: a selftest
+   * run reports tests nobody asked for). */
   private done(ref: CaseRef): boolean {
-    const unit = this.unitOf.get(caseKey(ref));
-    return unit ? unit.cases.every((c) => this.sink.has(c)) : this.sink.has(ref);
+    return this.resulted.has(caseKey(ref));
   }
 
   private keep(result: UnitResult): void {
     const unit = this.unitOf.get(caseKey(result));
     if (!unit) return;
+    this.resulted.add(caseKey(result));
     const lines = this.watcher.programLines.get(caseKey(result)) ?? [];
     for (const r of unit.expand({ ...result, console: lines }, this.watcher.findingsFor(result))) if (this.sink.report(r)) this.reported++;
   }

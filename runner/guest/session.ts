@@ -1,7 +1,5 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { gzipCpio, writeCpio, type CpioEntry } from '../../images/cpio.js';
-import { planArchive } from '../../images/initramfs.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { planArchive, programsArchive } from '../../images/initramfs.js';
 import type { Finding } from '../console/watcher.js';
 import { defaultConsolePolicy, toReport } from '../console/verdict.js';
 import { compileUnits } from '../sources/plan.js';
@@ -40,7 +38,7 @@ export interface GuestSessionOptions {
   units: readonly RunUnit[];
   suites: readonly Suite[];
   cases: readonly PlannedCase[];
-  /** Test programs the guest carries in /faultline/kselftest, from this directory. */
+  /** Test programs the guest carries in GUEST_PROGRAMS_DIR, from this directory. */
   programs: string | null;
   files: KernelFiles;
   sink: ResultSink;
@@ -50,8 +48,8 @@ export interface GuestSessionOptions {
   /** What an abort of `signal` means for the cases it leaves without a result. */
   stopped(): Missing;
   /** The first guest started (the kernel is ready); null when no case needed a guest. */
-  onFirstStart(argv: string[] | null): void;
-  onRestart(restart: { guest: number; cases: number; reason: string; qemuCommand: string[] }): void;
+  onFirstStart(): void;
+  onRestart(restart: { guest: number; cases: number; reason: string }): void;
   /** A kernel report printed while no case ran. */
   onFinding(finding: KernelReport): void;
   /** The helper marked a case's start on the console. */
@@ -74,14 +72,14 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
   const oversized = unitsFor(o.units, o.cases).filter((u) => u.needsHugepages > guestHugepagesMax);
   const skipped = new Set(oversized.flatMap((u) => u.cases.map(caseKey)));
   let remaining = o.cases.filter((p) => !skipped.has(caseKey(p)));
-  const firstStart = (argv: string[] | null): void => {
-    o.onFirstStart(argv);
+  const firstStart = (): void => {
+    o.onFirstStart();
     for (const unit of oversized) {
       const reason = `needs ${unit.needsHugepages} free 2 MiB huge pages; a faultline guest reserves at most ${guestHugepagesMax} (${(guestHugepagesMax * 2) / 1024} GiB)`;
       for (const p of unit.cases) o.sink.report({ kernel: o.kernel.id, suite: p.suite, case: p.case, status: 'skip', reason, durationMs: 0 });
     }
   };
-  if (remaining.length === 0) firstStart(null);
+  if (remaining.length === 0) firstStart();
   let restartReason = '';
   for (let guest = 1; remaining.length > 0; guest++) {
     const before = remaining.length;
@@ -103,7 +101,7 @@ interface GuestStart {
   base: Buffer;
   cases: readonly PlannedCase[];
   restartReason: string;
-  firstStart(argv: string[]): void;
+  firstStart(): void;
 }
 
 async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartReason, firstStart }: GuestStart): Promise<GuestEnd> {
@@ -163,8 +161,8 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     signal: o.signal ? AbortSignal.any([o.signal, stopGuest.signal]) : stopGuest.signal,
     onStart: (argv) => {
       script = writeFile(o.files.path(file('qemu-command')), replayScript(argv, { dir: o.files.path(''), resultsFile: `results-replay${file('results').slice('results'.length)}`, swapFile: 'swap-replay.img', swapMiB }));
-      if (guest === 1) firstStart(argv);
-      else o.onRestart({ guest, cases: cases.length, reason: restartReason, qemuCommand: argv });
+      if (guest === 1) firstStart();
+      else o.onRestart({ guest, cases: cases.length, reason: restartReason });
     },
     // A timer firing while the last result bytes drain would blame a guest that ended by itself.
     onExit: () => timers.clearAll(),
@@ -254,11 +252,4 @@ function hungTaskSeconds(cases: readonly { timeoutMs: number }[], scale: number)
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
-}
-
-/** The test programs as a segment of the initramfs, in /faultline/kselftest. */
-async function programsArchive(dir: string): Promise<Buffer> {
-  const names = (await readdir(dir)).sort();
-  const files = await Promise.all(names.map(async (name): Promise<CpioEntry> => ({ type: 'file', path: `faultline/kselftest/${name}`, mode: 0o755, data: await readFile(join(dir, name)) })));
-  return gzipCpio(writeCpio([{ type: 'dir', path: 'faultline/kselftest' }, ...files]));
 }

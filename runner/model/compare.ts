@@ -1,4 +1,4 @@
-import { caseKey, comparisonClasses, type CaseResult, type CaseStatus, type ComparedCase, type Comparison, type ComparisonClass, type KernelRecord, type Rerun } from './types.js';
+import { caseKey, comparisonClasses, type CaseResult, type CaseStatus, type ComparedCase, type Comparison, type ComparisonClass, type KernelRecord, type Rerun, type RunModel } from './types.js';
 
 const failing = (s: CaseStatus): boolean => s === 'fail' || s === 'timeout' || s === 'crash' || s === 'error';
 
@@ -95,4 +95,14 @@ function sameReports(a: CaseResult, b: CaseResult): boolean {
 function newReports(baseline: CaseResult | undefined, candidate: CaseResult | undefined): string[] {
   const before = new Set((baseline?.findings ?? []).map((f) => `${f.kind} ${reportSignature(f.title)}`));
   return (candidate?.findings ?? []).filter((f) => !before.has(`${f.kind} ${reportSignature(f.title)}`)).map((f) => f.title);
+}
+
+/** The comparisons of a run's pairs; a kernel that never resolved has no results of its own to
+ * compare, only the reason it failed, so its pairs are left out. */
+export function comparePairs(model: RunModel): Comparison[] {
+  const byIndex = (i: number) => model.kernels.find((k) => k.index === i);
+  return model.matrix.pairs.flatMap(([b, c]) => {
+    const [baseline, candidate] = [byIndex(b), byIndex(c)];
+    return baseline?.accel && candidate?.accel ? [compareKernels({ baseline, candidate, results: model.results, reruns: model.reruns, order: model.matrix.cases })] : [];
+  });
 }

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import { errnoText } from '../core/files.js';
-import { summarize } from './summary.js';
+import { defaultFailOn, summarize } from './summary.js';
 import { caseKey, type CaseResult, type KernelRecord, type PlannedCase, type RunModel } from './types.js';
 
 /** The run.json of version 1 (before kernels had ids by content and runs had a matrix). */
@@ -66,7 +66,7 @@ function fromV1(doc: RunDocumentV1): RunModel {
     finishedAt: doc.finishedAt,
     command: doc.command,
     matrix: { kernels: doc.kernels.map((k) => ({ spec: k.id, role: null })), cases, pairs: [] },
-    failOn: ['regression'],
+    failOn: [...defaultFailOn],
     shard: null,
     kernels: doc.kernels.map((k, index) => ({
       id: k.id,
@@ -88,4 +88,9 @@ function fromV1(doc: RunDocumentV1): RunModel {
     summary: summarize(doc.results),
     exitCode: doc.exitCode,
   };
+}
+
+/** run.json's text. */
+export function runDocument(model: RunModel): string {
+  return `${JSON.stringify(model, null, 2)}\n`;
 }

@@ -9,9 +9,15 @@ export interface Job {
 // A shard's share of the (kernel, case) jobs, the same on every machine: whole kernels round
 // robin when there are at least as many kernels as shards, so each shard boots only its own
 // kernels; otherwise each kernel's shards split its cases into runs of neighbours, so a kernel
-// is booted by as few shards as the count allows.
-export function shardJobs(kernels: number, cases: readonly PlannedCase[], shard: Shard): Job[] {
+// is booted by as few shards as the count allows. When kernels are compared, a shard takes a run
+// of cases on every kernel instead: both sides of a pair are in it, so it compares and reruns.
+export function shardJobs(kernels: number, cases: readonly PlannedCase[], shard: Shard, compared = false): Job[] {
   const jobsOf = (kernel: number) => cases.map((c) => ({ kernel, case: caseKey(c) }));
+  if (compared) {
+    const size = Math.ceil(cases.length / shard.count);
+    const mine = cases.slice((shard.index - 1) * size, shard.index * size);
+    return Array.from({ length: kernels }, (_, kernel) => mine.map((c) => ({ kernel, case: caseKey(c) }))).flat();
+  }
   if (kernels >= shard.count) {
     return Array.from({ length: kernels }, (_, k) => k).filter((k) => k % shard.count === shard.index - 1).flatMap(jobsOf);
   }

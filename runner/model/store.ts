@@ -1,5 +1,5 @@
 import { caseKey, type CaseRef, type CaseResult, type CaseStatus, type ComparisonClass, type ExpectedBy, type KernelRecord, type KernelReport, type MatrixKernel, type PlannedCase, type Rerun, type Restart, type RunModel, type Shard } from './types.js';
-import { summarize } from './summary.js';
+import { defaultFailOn, summarize } from './summary.js';
 
 export interface Missing {
   status: CaseStatus;
@@ -10,7 +10,6 @@ export interface Missing {
 export interface StoreListener {
   result?(result: CaseResult): void;
   rerun?(rerun: Rerun): void;
-  kernel?(kernel: KernelRecord): void;
   restart?(restart: Restart): void;
   finding?(finding: KernelReport & { kernel: string }): void;
 }
@@ -43,7 +42,7 @@ export class ResultStore {
       finishedAt: null,
       command: init.command,
       matrix: { kernels: init.kernels, cases: init.cases, pairs: init.pairs ?? [] },
-      failOn: init.failOn ?? ['regression'],
+      failOn: [...(init.failOn ?? defaultFailOn)],
       shard: init.shard ?? null,
       kernels: [],
       results: [],
@@ -66,7 +65,6 @@ export class ResultStore {
   addKernel(kernel: KernelRecord): void {
     if (this.model.kernels.some((k) => k.id === kernel.id)) return;
     this.model.kernels.push(kernel);
-    this.tell((l) => l.kernel?.(kernel));
   }
 
   /** Keeps the first result for a planned case; says whether this one was kept. */
@@ -99,10 +97,6 @@ export class ResultStore {
 
   has(kernel: string, ref: CaseRef): boolean {
     return this.done.has(resultKey(kernel, ref));
-  }
-
-  result(kernel: string, ref: CaseRef): CaseResult | undefined {
-    return this.done.get(resultKey(kernel, ref));
   }
 
   /** Of these cases, those this kernel has no result for yet. */

@@ -35,3 +35,6 @@ export function verdictOf(model: RunModel, failOn: readonly ComparisonClass[] = 
   if (stale > 0) why.push(`${stale} stale expectation${stale === 1 ? '' : 's'} (--strict-expect)`);
   return { exitCode: why.length > 0 ? 1 : 0, why };
 }
+
+/** A kernel's name for people, from its id (the id itself when the run never resolved it). */
+export const kernelLabel = (model: RunModel, id: string): string => model.kernels.find((k) => k.id === id)?.label ?? id;

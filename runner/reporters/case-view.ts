@@ -16,10 +16,12 @@ export interface CaseView {
   console: string | null;
 }
 
-/** A path as a person and a CI annotation want it: the project's own suites by their place in
- * it, others relative to where faultline runs when they are below it. */
-export function displayPath(file: string): string {
-  for (const base of [projectRoot, process.cwd()]) {
+/** A path as a person and a CI annotation want it: on GitHub relative to the workspace (the
+ * runner places annotations there), else the project's own suites by their place in it, others
+ * relative to where faultline runs when they are below it. */
+export function displayPath(file: string, env: NodeJS.ProcessEnv = process.env): string {
+  for (const base of [env.GITHUB_WORKSPACE, projectRoot, process.cwd()]) {
+    if (!base) continue;
     const rel = relative(base, file);
     if (!rel.startsWith('..') && !isAbsolute(rel)) return rel;
   }

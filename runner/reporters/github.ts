@@ -1,4 +1,5 @@
-import { isFailure, verdictOf } from '../model/summary.js';
+import { randomUUID } from 'node:crypto';
+import { isFailure, kernelLabel, verdictOf } from '../model/summary.js';
 import { caseKey, type RunModel } from '../model/types.js';
 import type { CaseConsoles } from '../results/case-console.js';
 import { caseViews, type CaseView } from './case-view.js';
@@ -36,14 +37,17 @@ export function githubAnnotations(model: RunModel, consoles: CaseConsoles | null
   for (const view of [...errors, ...warnings]) {
     const text = [...(view.result.findings ?? []).map((f) => f.text), view.console ? `console:\n${view.console}` : ''].filter(Boolean).join('\n\n');
     if (!text) continue;
-    out.push(`::group::${escapeData(`${view.label} ${caseKey(view.result)}: kernel reports and console`)}`, text.replace(/^::/gm, ': :'), '::endgroup::');
+    // Kernel text is shown as it is, with the runner's command processing off around it: no line
+    // of it (however indented, `::` or `##[`) can issue a command.
+    const token = randomUUID().replace(/-/g, '');
+    out.push(`::group::${escapeData(`${view.label} ${caseKey(view.result)}: kernel reports and console`)}`, `::stop-commands::${token}`, text, `::${token}::`, '::endgroup::');
   }
   return out.length ? `${out.join('\n')}\n` : '';
 }
 
 function annotation(kind: 'error' | 'warning', view: CaseView): string {
   const r = view.result;
-  const what = view.comparison === 'regression' ? 'regression' : view.comparison ?? r.status;
+  const what = view.comparison ?? r.status;
   const title = `${what}: ${caseKey(r)} on ${view.label}`;
   const reports = (r.findings ?? []).flatMap((f) => f.text.split('\n').slice(0, reportLines));
   const message = [r.reason ?? r.status, ...(reports.length ? ['', ...reports] : [])].join('\n');
@@ -58,7 +62,10 @@ export function stepSummary(model: RunModel): string {
   const verdict = verdictOf(model, model.failOn);
   const s = model.summary;
   const counts = `${s.pass} passed, ${s.fail} failed, ${s.skip} skipped${s.timeout ? `, ${s.timeout} timed out` : ''}${s.crash ? `, ${s.crash} crashed` : ''}${s.error ? `, ${s.error} errored` : ''}`;
-  const head = verdict.exitCode === 0 ? `### ✅ faultline: passed (${counts})` : `### ❌ faultline: ${verdict.why.join('; ')} (${counts})`;
+  // A run that ended on a build or boot failure (exit 2 or 3) says that, not what its cases' verdict would be.
+  const stoppedBy = (model.exitCode ?? 0) > 1 ? model.results.find((r) => r.status === 'error')?.reason?.replace(/^no result: /, '') : undefined;
+  const why = stoppedBy ? `exit ${model.exitCode}: ${stoppedBy}` : verdict.why.join('; ');
+  const head = verdict.exitCode === 0 && !stoppedBy ? `### ✅ faultline: passed (${counts})` : `### ❌ faultline: ${why} (${counts})`;
   const parts = [head, ''];
   const regressions = model.comparisons.flatMap((c) => c.cases.filter((x) => x.class === 'regression').map((x) => `- **regression** \`${caseKey(x)}\` on ${c.candidate.label}: ${x.baseline?.status} → ${x.candidate?.status}${x.candidate?.reason ? ` — ${cell(x.candidate.reason)}` : ''}`));
   if (regressions.length) parts.push('#### Regressions', '', ...regressions, '');
@@ -68,7 +75,7 @@ export function stepSummary(model: RunModel): string {
   const known = model.results.filter((r) => r.expected);
   if (known.length || model.expectations?.stale.length || model.expectations?.expired.length) {
     parts.push('#### Known failures', '');
-    for (const r of known) parts.push(`- \`${caseKey(r)}\` ${r.status} on ${labelOf(model, r.kernel)}: ${cell(r.expected!.reason)} (${r.expected!.entry})`);
+    for (const r of known) parts.push(`- \`${caseKey(r)}\` ${r.status} on ${kernelLabel(model, r.kernel)}: ${cell(r.expected!.reason)} (${r.expected!.entry})`);
     for (const e of model.expectations?.expired ?? []) parts.push(`- expired, no longer applied: ${cell(e)}`);
     for (const e of model.expectations?.stale ?? []) parts.push(`- stale: ${cell(e.at)}: ${cell(e.why)}`);
     parts.push('');
@@ -91,7 +98,6 @@ function notPassedTable(model: RunModel): string[] {
   ];
 }
 
-const labelOf = (model: RunModel, id: string) => model.kernels.find((k) => k.id === id)?.label ?? id;
 const cell = (text: string) => text.split('\n')[0]!.replace(/\|/g, '\\|');
 
 function fit(markdown: string): string {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { projectRoot } from '../core/paths.js';
-import { classCount, isFailure, verdictOf } from '../model/summary.js';
+import { classCount, kernelLabel, verdictOf } from '../model/summary.js';
 import { caseKey, type ComparisonClass, type RunModel } from '../model/types.js';
 import type { CaseConsoles } from '../results/case-console.js';
 import { caseViews } from './case-view.js';
@@ -87,13 +87,12 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
     perPatch: model.matrix.kernels.some((k) => k.title) ? model.matrix.kernels.map((k, i) => (i === 0 ? 'the tree alone' : (k.title ?? k.spec))) : null,
     expectations: model.expectations
       ? [
-          ...model.results.filter((r) => r.expected).map((r) => `${caseKey(r)} ${r.status} on ${kernels.find((k) => k.id === r.kernel)?.label}: ${r.expected!.reason} (${r.expected!.entry})`),
+          ...model.results.filter((r) => r.expected).map((r) => `${caseKey(r)} ${r.status} on ${kernelLabel(model, r.kernel)}: ${r.expected!.reason} (${r.expected!.entry})`),
           ...model.expectations.expired.map((e) => `expired, no longer applied: ${e}`),
           ...model.expectations.stale.map((e) => `stale: ${e.at}: ${e.why}`),
         ]
       : null,
-    findings: model.findings.map((f) => ({ kernel: kernels.find((k) => k.id === f.kernel)?.label ?? f.kernel, kind: f.kind, text: f.text })),
-    restarts: model.restarts.map((r) => `${kernels.find((k) => k.id === r.kernel)?.label ?? r.kernel}: guest ${r.guest} for ${r.cases} case${r.cases === 1 ? '' : 's'}: ${r.reason}`),
-    failures: model.results.filter(isFailure).length,
+    findings: model.findings.map((f) => ({ kernel: kernelLabel(model, f.kernel), kind: f.kind, text: f.text })),
+    restarts: model.restarts.map((r) => `${kernelLabel(model, r.kernel)}: guest ${r.guest} for ${r.cases} case${r.cases === 1 ? '' : 's'}: ${r.reason}`),
   };
 }

@@ -21,7 +21,8 @@ export function junitXml(model: RunModel, consoles: CaseConsoles | null): string
     skipped: list.filter((v) => v.result.status === 'skip' || v.result.expected).length,
     time: seconds(list.reduce((ms, v) => ms + v.result.durationMs, 0)),
   });
-  const doc = create({ version: '1.0', encoding: 'UTF-8' });
+  // Kernel text carries bytes XML 1.0 cannot hold (escape sequences, backspaces from a serial console).
+  const doc = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '\uFFFD' });
   const root = doc.ele('testsuites', { name: 'faultline', ...count(views) });
   for (const list of groups.values()) {
     const first = list[0]!;

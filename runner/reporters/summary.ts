@@ -1,4 +1,4 @@
-import { classCount, isFailure } from '../model/summary.js';
+import { classCount, isFailure, kernelLabel } from '../model/summary.js';
 import { caseKey, type CaseResult, type CaseStatus, type Comparison, type ComparisonClass, type ExpectationOutcome, type RunModel } from '../model/types.js';
 
 // The end of a run in words, from the model alone: the terminal prints it after a live run and
@@ -16,7 +16,6 @@ export function summaryLine(model: RunModel, ms: number): string {
   return `${parts.join(', ')}${kernels} in ${(ms / 1000).toFixed(1)}s`;
 }
 
-const labelOf = (model: RunModel, id: string) => model.kernels.find((k) => k.id === id)?.label ?? id;
 
 /** What did not pass (and was not expected), with reasons; by kernel when there are several. */
 export function notPassed(model: RunModel): string[] {
@@ -24,7 +23,7 @@ export function notPassed(model: RunModel): string[] {
   if (failed.length === 0) return [];
   const several = model.kernels.length > 1;
   const lines = ['did not pass:'];
-  for (const r of failed) lines.push(`  ${statusMarks[r.status].padEnd(7)} ${several ? `${labelOf(model, r.kernel)}  ` : ''}${caseKey(r)}${r.reason ? `  ${firstLine(r.reason)}` : ''}`);
+  for (const r of failed) lines.push(`  ${statusMarks[r.status].padEnd(7)} ${several ? `${kernelLabel(model, r.kernel)}  ` : ''}${caseKey(r)}${r.reason ? `  ${firstLine(r.reason)}` : ''}`);
   return lines;
 }
 

@@ -1,3 +1,4 @@
+import { kernelLabel } from '../model/summary.js';
 import { stringify } from 'yaml';
 import type { RunEvent } from '../events.js';
 import type { CaseResult, RunModel } from '../model/types.js';
@@ -41,7 +42,7 @@ export class TapReporter {
 
   private result(r: CaseResult): void {
     const kernels = this.model?.matrix.kernels.length ?? 1;
-    const label = kernels > 1 ? `${this.model?.kernels.find((k) => k.id === r.kernel)?.label ?? r.kernel} ${r.suite}` : r.suite;
+    const label = kernels > 1 ? `${this.model ? kernelLabel(this.model, r.kernel) : r.kernel} ${r.suite}` : r.suite;
     if (this.open?.label !== label) {
       this.closeSubtest();
       this.open = { label, count: 0, failed: false };

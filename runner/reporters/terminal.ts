@@ -1,3 +1,4 @@
+import { kernelLabel } from '../model/summary.js';
 import type { RunEvent, StageName } from '../events.js';
 import { caseKey, type CaseResult, type RunModel } from '../model/types.js';
 import { comparisonLines, expectationLines, matrixTable, notPassed, statusMarks, summaryLine } from './summary.js';
@@ -20,6 +21,8 @@ export class TerminalReporter {
   private timer: NodeJS.Timeout | null = null;
   private resultsDir: string | null = null;
   private model: RunModel | null = null;
+  /** Cases each kernel runs here, by matrix index. */
+  private share: number[] = [];
   private stage: { name: StageName; kernel: string | undefined; started: number } | null = null;
   private progress: { step: string; detail: string } | null = null;
   private running = new Map<string, string>();
@@ -43,8 +46,10 @@ export class TerminalReporter {
         this.model = event.model;
         const kernels = event.model.matrix.kernels;
         const cases = event.model.matrix.cases.length;
+        const mine = Math.max(0, ...event.share);
+        this.share = event.share;
         const jobs = kernels.length > 1 ? `, ${event.jobs} at a time` : '';
-        this.line(`faultline: ${cases} case${cases === 1 ? '' : 's'} on ${kernels.length === 1 ? kernels[0]!.spec : `${kernels.length} kernels${jobs}`}${event.model.shard ? ` (shard ${event.model.shard.index}/${event.model.shard.count})` : ''}`);
+        this.line(`faultline: ${mine < cases ? `${mine} of ` : ''}${cases} case${cases === 1 ? '' : 's'} on ${kernels.length === 1 ? kernels[0]!.spec : `${kernels.length} kernels${jobs}`}${event.model.shard ? ` (shard ${event.model.shard.index}/${event.model.shard.count})` : ''}`);
         this.startStatus();
         break;
       }
@@ -119,7 +124,7 @@ export class TerminalReporter {
   }
 
   private labelOf(kernel: string): string {
-    return this.model?.kernels.find((k) => k.id === kernel)?.label ?? kernel;
+    return this.model ? kernelLabel(this.model, kernel) : kernel;
   }
 
   private counted(r: CaseResult): void {
@@ -163,10 +168,10 @@ export class TerminalReporter {
       parts.push(`${label(this.stage.name, this.stage.kernel)} ${seconds(performance.now() - this.stage.started)}${step}`);
     }
     if (model) {
-      const total = model.matrix.cases.length;
       const kernels = model.matrix.kernels.length;
       const done = [...this.done.values()].reduce((a, b) => a + b, 0);
-      parts.push(kernels > 1 ? `${done}/${total * kernels} cases (${model.kernels.map((k) => `${k.label} ${this.done.get(k.id) ?? 0}/${total}`).join(', ')})` : `${done}/${total} cases`);
+      const total = this.share.reduce((a, b) => a + b, 0);
+      parts.push(kernels > 1 ? `${done}/${total} cases (${model.kernels.map((k) => `${k.label} ${this.done.get(k.id) ?? 0}/${this.share[k.index] ?? 0}`).join(', ')})` : `${done}/${total} cases`);
       const running = [...this.running].map(([k, c]) => `${kernels > 1 ? `${this.labelOf(k)}: ` : ''}${c}`);
       if (running.length) parts.push(`running ${running.join(', ')}`);
     }

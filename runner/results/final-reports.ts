@@ -1,7 +1,6 @@
-import { appendFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { FaultlineError } from '../core/errors.js';
-import { errnoText, makeDirectory } from '../core/files.js';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errnoText, writeUserFile } from '../core/files.js';
 import type { RunModel } from '../model/types.js';
 import { githubAnnotations, stepSummary } from '../reporters/github.js';
 import { htmlReport } from '../reporters/html.js';
@@ -46,11 +45,4 @@ export function writeReports(model: RunModel, resultsDir: string | null, request
   return notes;
 }
 
-function writeUserFile(file: string, text: string): void {
-  try {
-    makeDirectory(dirname(file));
-    writeFileSync(file, text);
-  } catch (cause) {
-    throw new FaultlineError('io', `cannot write ${file}: ${errnoText(cause)}`, { hint: 'Give a file in a writable directory.', cause });
-  }
-}
+

@@ -74,6 +74,13 @@ const descriptorPath = /^\/(?:dev\/(stdout|stderr)|dev\/fd\/(\d+)|proc\/self\/fd
 export function jsonTarget(path: string): JsonTarget {
   const fd = descriptorOf(path);
   if (fd !== undefined) return { path, replace: false, fd };
+  return { path, replace: outputFileKind('--json', path, 'run.json') !== 'other' };
+}
+
+// A file flag's path, checked before the run starts rather than after it ends: a directory or a
+// path that cannot be looked at is refused. What is there: nothing yet, a file, or something
+// else (a FIFO, a device) that is written through.
+export function outputFileKind(flag: string, path: string, name: string): 'none' | 'file' | 'other' {
   let kind: 'none' | 'file' | 'dir' | 'other' = 'none';
   try {
     const link = lstatSync(path);
@@ -81,11 +88,11 @@ export function jsonTarget(path: string): JsonTarget {
     kind = target.isDirectory() ? 'dir' : link.isFile() ? 'file' : 'other';
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new FaultlineError('usage', `--json ${path} cannot be used: ${errnoText(error)}`, { hint: 'Give a file path, e.g. --json out/run.json.' });
+      throw new FaultlineError('usage', `${flag} ${path} cannot be used: ${errnoText(error)}`, { hint: `Give a file path, e.g. ${flag} out/${name}.` });
     }
   }
-  if (kind === 'dir') throw new FaultlineError('usage', `--json ${path} is a directory`, { hint: `Give a file path, e.g. --json ${join(path, 'run.json')}.` });
-  return { path, replace: kind !== 'other' };
+  if (kind === 'dir') throw new FaultlineError('usage', `${flag} ${path} is a directory`, { hint: `Give a file path, e.g. ${flag} ${join(path, name)}.` });
+  return kind;
 }
 
 /** The descriptor a path (or the symlinks it leads through) names, if it is one of ours. */

@@ -1,9 +1,10 @@
-import { appendFileSync, copyFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, copyFileSync, writeFileSync, writeSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import type { RunEvent } from '../events.js';
-import { errnoText, makeDirectory } from '../core/files.js';
+import { errnoText, makeDirectory, writeAtomically } from '../core/files.js';
+import { runDocument } from '../model/document.js';
 import type { JsonTarget } from './location.js';
 import { TapReporter } from '../reporters/tap.js';
 import type { RunModel } from '../model/types.js';
@@ -62,7 +63,7 @@ export class ResultsDirectory {
     }
     if (!this.model) return;
     if (event.type === 'run-end' && this.model.comparisons.length > 0) writeAtomically(this.path('compare.json'), comparisonDocument(this.model));
-    this.text = `${JSON.stringify(this.model, null, 2)}\n`;
+    this.text = runDocument(this.model);
     writeAtomically(this.path('run.json'), this.text);
     if (this.extraJson?.replace) writeAtomically(this.extraJson.path, this.text);
   }
@@ -86,8 +87,4 @@ function writeStream(stream: NodeJS.WriteStream, text: string): Promise<void> {
 }
 
 /** Readers (and a run killed mid-write) see the old document or the new one, never half of one. */
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.partial`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
+

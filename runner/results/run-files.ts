@@ -1,5 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeAtomically } from '../core/files.js';
+import { runDocument } from '../model/document.js';
 import { replayEvents } from '../model/replay-events.js';
 import type { RunModel } from '../model/types.js';
 import { TapReporter } from '../reporters/tap.js';
@@ -12,10 +14,10 @@ export function comparisonDocument(model: RunModel): string {
 // The files of a finished run, written whole from its model: run.json, results.tap and, when
 // kernels were compared, compare.json. A live run writes the same files as it goes.
 export function writeRunFiles(dir: string, model: RunModel): void {
-  writeFileSync(join(dir, 'run.json'), `${JSON.stringify(model, null, 2)}\n`);
+  writeAtomically(join(dir, 'run.json'), runDocument(model));
   let tap = '';
   const reporter = new TapReporter((text) => (tap += text));
   replayEvents(model, (e) => reporter.handle(e));
   writeFileSync(join(dir, 'results.tap'), tap);
-  if (model.comparisons.length > 0) writeFileSync(join(dir, 'compare.json'), comparisonDocument(model));
+  if (model.comparisons.length > 0) writeAtomically(join(dir, 'compare.json'), comparisonDocument(model));
 }

@@ -1,6 +1,7 @@
 import { compileSuites } from '../suite/compile.js';
 import type { Suite } from '../suite/model.js';
 import { caseKey } from '../model/types.js';
+import { planTimeoutMaxMs } from '../suite/vocabulary.js';
 import type { RunUnit } from './unit.js';
 
 /** A unit that runs a program rather than steps. */
@@ -17,7 +18,8 @@ export function compileUnits(suites: readonly Suite[], units: readonly RunUnit[]
   let suite = '';
   for (const unit of units.filter(isExecUnit)) {
     if (unit.ref.suite !== suite) lines.push(`suite ${(suite = unit.ref.suite)}`);
-    lines.push(`case ${unit.ref.case}`, `timeout_ms ${Math.round(unit.timeoutMs * scale)}`);
+    // The helper takes at most an hour per case; a slowed selftest gets that much, not more.
+    lines.push(`case ${unit.ref.case}`, `timeout_ms ${Math.min(planTimeoutMaxMs, Math.round(unit.timeoutMs * scale))}`);
     if (unit.needsHugepages > 0) lines.push(`needs hugepages=${unit.needsHugepages}`);
     lines.push(`exec cwd=${unit.exec.cwd}`, ...unit.exec.argv.map((a) => `arg ${a}`), ...(unit.exec.scratch ? [`scratch ${unit.exec.scratch}`] : []), 'end');
   }

@@ -1,5 +1,5 @@
 import type { Finding } from '../console/watcher.js';
-import { defaultConsolePolicy, withFindings, type ConsolePolicy } from '../console/verdict.js';
+import { withFindings, type ConsolePolicy } from '../console/verdict.js';
 import { caseKey, type CaseRef, type CaseResult, type PlannedCase } from '../model/types.js';
 import type { Suite, SuiteCase } from '../suite/model.js';
 import { hugepagesNeeded } from '../suite/compile.js';
@@ -57,5 +57,3 @@ export function unitsFor(units: readonly RunUnit[], cases: readonly CaseRef[]): 
   const wanted = new Set(cases.map(caseKey));
   return units.filter((u) => u.cases.some((c) => wanted.has(caseKey(c))));
 }
-
-export const unitPolicy = (units: readonly RunUnit[], suite: string): ConsolePolicy => units.find((u) => u.ref.suite === suite)?.policy ?? defaultConsolePolicy;

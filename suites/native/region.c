@@ -172,10 +172,15 @@ int region_map(struct region *r, enum backend b, int shared, size_t pages, int a
 			return snprintf(why, whylen, "mmap alias: %s", strerror(errno)), -1;
 		}
 	}
-	if (b == BACKEND_SHMEM && !thp) {
-		madvise(r->reg, len, MADV_NOHUGEPAGE);
+	if (b == BACKEND_SHMEM) {
+		/* A THP file is filled through its alias, madvised because with THP defrag at its
+		 * default ("madvise") only such a fault may compact memory for the huge page. The
+		 * registered mapping is kept from khugepaged: collapsing a PTE-mapped THP there
+		 * retracts its page table, dropping the PTEs CONTINUE installed in the middle of a
+		 * case (uffd-wp ranges are exempt, minor ones are not). */
+		madvise(r->reg, len, thp && !r->alias ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 		if (r->alias)
-			madvise(r->alias, len, MADV_NOHUGEPAGE);
+			madvise(r->alias, len, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	}
 	return 0;
 }

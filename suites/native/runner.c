@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +30,30 @@ static long now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void kmsg(const struct plan_case *c, const char *what)
+/* One line into the kernel log, best effort: kernel messages are only tied to cases (and to a
+ * program's output) when /dev/kmsg is writable. */
+static void kmsg_line(const char *fmt, ...)
 {
 	char buf[512];
-	int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-	int n;
+	va_list ap;
+	int n, fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	n = snprintf(buf, sizeof(buf), "faultline: case %s/%s %s\n", c->suite, c->name, what);
-	if (write(fd, buf, (size_t)n) < 0) {
-		/* best effort: kernel messages are only tied to cases when /dev/kmsg is writable */
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 1;
+	if (n > 0 && write(fd, buf, (size_t)n) < 0) {
+		/* best effort */
 	}
 	close(fd);
+}
+
+static void kmsg(const struct plan_case *c, const char *what)
+{
+	kmsg_line("faultline: case %s/%s %s\n", c->suite, c->name, what);
 }
 
 static int swap_active(void)
@@ -229,7 +241,9 @@ struct capture {
 	size_t len, cap, dropped;
 	char line[400];
 	size_t linelen;
+	size_t shown; /* of line, the bytes already echoed */
 	int echoed;
+	int eof;
 };
 
 #define CAPTURE_MAX (8u << 20)
@@ -237,37 +251,31 @@ struct capture {
 
 /* Each output line also goes to the kernel log, so the console shows the program's progress in
  * order with anything the kernel prints: the host ties a kernel report to the subtest that was
- * running. Bounded, so a chatty program cannot flood a slow serial console. */
-static void echo_line(struct capture *cap)
+ * running. A line the program flushed without its newline ("Testing minor on shmem... ", whose
+ * "done" comes when the test ends) is shown as far as it goes, and the rest of it later. Bounded,
+ * so a chatty program cannot flood a slow serial console. */
+static void echo_unshown(struct capture *cap)
 {
-	char buf[460];
-	int fd, n;
-
-	if (cap->echoed++ >= ECHO_MAX)
+	if (cap->linelen <= cap->shown || cap->echoed++ >= ECHO_MAX)
 		return;
-	fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	for (size_t i = 0; i < cap->linelen; i++)
+	for (size_t i = cap->shown; i < cap->linelen; i++)
 		if ((unsigned char)cap->line[i] < 0x20)
 			cap->line[i] = ' ';
-	n = snprintf(buf, sizeof(buf), "faultline-out: %.*s\n", (int)cap->linelen, cap->line);
-	if (write(fd, buf, (size_t)n) < 0) {
-		/* best effort, as for the case marks */
-	}
-	close(fd);
+	kmsg_line("faultline-out: %.*s\n", (int)(cap->linelen - cap->shown), cap->line + cap->shown);
+	cap->shown = cap->linelen;
 }
 
 static void capture_bytes(struct capture *cap, const unsigned char *data, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (data[i] == '\n') {
-			echo_line(cap);
-			cap->linelen = 0;
+			echo_unshown(cap);
+			cap->linelen = cap->shown = 0;
 		} else if (cap->linelen < sizeof(cap->line)) {
 			cap->line[cap->linelen++] = (char)data[i];
 		}
 	}
+	echo_unshown(cap);
 	if (cap->len + n > CAPTURE_MAX) {
 		size_t keep = CAPTURE_MAX - cap->len;
 		cap->dropped += n - keep;
@@ -297,8 +305,10 @@ static void drain(int fd, struct capture *cap, long until, int wait_ms)
 
 	while (now_ms() < until && poll(&pfd, 1, wait_ms) > 0) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n <= 0)
+		if (n <= 0) {
+			cap->eof = 1;
 			return;
+		}
 		capture_bytes(cap, chunk, (size_t)n);
 	}
 }
@@ -340,6 +350,8 @@ static enum outcome run_program_case(const struct plan_case *c, char *reason, si
 		_exit(127);
 	}
 	close(pipefd[1]);
+	if (pid > 0)
+		setpgid(pid, pid); /* also here, so the group exists before the parent may kill it */
 	if (pid < 0) {
 		close(pipefd[0]);
 		snprintf(reason, reasonlen, "fork: %s", strerror(errno));
@@ -349,18 +361,22 @@ static enum outcome run_program_case(const struct plan_case *c, char *reason, si
 	}
 	deadline = start + c->timeout_ms;
 	while (!done && now_ms() < deadline) {
+		/* once the program closed its output, only its exit is left to wait for */
+		if (cap->eof) {
+			done = wait_child(pid, (int)(deadline - now_ms()), &status, NULL) == 1;
+			break;
+		}
 		drain(pipefd[0], cap, deadline, 50);
 		done = waitpid(pid, &status, WNOHANG) == pid;
 	}
-	if (!done) {
-		kill(-pid, SIGKILL);
+	/* whatever the program left running in its group goes with it, ended or timed out */
+	kill(-pid, SIGKILL);
+	if (!done)
 		unkillable = wait_child(pid, 2000, &status, NULL) != 1;
-	}
 	/* What the program printed last, unless a child it left behind holds the pipe open. */
 	drain(pipefd[0], cap, now_ms() + 1000, 100);
 	close(pipefd[0]);
-	if (cap->linelen)
-		echo_line(cap);
+	echo_unshown(cap);
 	*ms = now_ms() - start;
 	if (c->scratch[0])
 		unlink(c->scratch);

@@ -219,14 +219,15 @@ static long meminfo_kb(const char *field)
  * kernel may fall back to small pages (THP disabled, or no free 2 MiB block). */
 static int do_require_thp(struct ctx *c, const struct step *s)
 {
-	long kb = region_pmd_mapped_kb(region_page(&c->r, step_str(s, "target"), 0));
+	const char *target = step_has(s, "target") ? step_str(s, "target") : "reg";
+	long kb = region_pmd_mapped_kb(region_page(&c->r, target, 0));
 
 	if (kb < 0)
 		return say(c, STEP_SKIP, s, "no ShmemPmdMapped in /proc/self/smaps: cannot tell whether a huge page backs %s",
-			   step_str(s, "target"));
+			   target);
 	if (kb < 2048)
 		return say(c, STEP_SKIP, s, "the kernel backed %s with small pages (ShmemPmdMapped: %ld kB, ShmemHugePages: %ld kB), not a transparent huge page",
-			   step_str(s, "target"), kb, meminfo_kb("ShmemHugePages"));
+			   target, kb, meminfo_kb("ShmemHugePages"));
 	return STEP_OK;
 }
 

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { isScalar, LineCounter, parseAllDocuments, visit, type Document } from 'yaml';
+import { Document, isScalar, LineCounter, parseAllDocuments, visit } from 'yaml';
 import { FaultlineError, type ErrorKind } from '../errors.js';
 import { errnoText } from '../files.js';
 import { IssueCollector } from './issues.js';
@@ -55,7 +55,8 @@ export function parseYamlText(file: string, text: string, kind: YamlKind): Parse
   const options = { lineCounter: lines, prettyErrors: false, uniqueKeys: true, logLevel: 'error' as const };
   const docs = parseAllDocuments(text, options);
   const all = Array.isArray(docs) ? docs : [];
-  const doc = all[0] ?? (docs as unknown as Document);
+  // An empty or comment-only file is no document at all.
+  const doc = all[0] ?? new Document(null);
   const issues = new IssueCollector(file, doc, lines, kind.fixHint);
   const at = (offset: number) => lines.linePos(offset);
   const push = (offset: number, message: string) => issues.issues.push({ file, line: at(offset).line, column: at(offset).col, path: '', message });
@@ -64,6 +65,7 @@ export function parseYamlText(file: string, text: string, kind: YamlKind): Parse
     const message = error.code === 'DUPLICATE_KEY' ? `duplicate key "${/^[^:\s]+/.exec(text.slice(error.pos[0]))?.[0] ?? ''}"` : error.message.split('\n')[0];
     push(error.pos[0], `YAML: ${message}`);
   }
+  if (all.length === 0) push(0, 'the file is empty (or only comments)');
   const second = all[1];
   if (second) push(second.range[0], `YAML: a ${kind.noun} is one document; remove this "---" and what follows, or move it to a file of its own`);
   let firstAlias: number | null = null;

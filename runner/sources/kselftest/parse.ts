@@ -3,8 +3,14 @@ import type { CaseStatus, Subtest } from '../../model/types.js';
 // The kernel's userfaultfd selftests speak no TAP: these read what they print. They never throw;
 // what a test never reached is never a pass.
 
-/** How a test program ended: its exit, a signal, the helper's timeout, or the guest dying under it. */
-export type Ended = { kind: 'exit'; code: number } | { kind: 'signal'; name: string } | { kind: 'timeout'; reason: string } | { kind: 'lost'; reason: string };
+/** How a test program ended: its exit, a signal, a time limit, the guest dying under it, or the
+ * run stopping it (Ctrl-C, --timeout, a program that never started). */
+export type Ended =
+  | { kind: 'exit'; code: number }
+  | { kind: 'signal'; name: string }
+  | { kind: 'timeout'; reason: string }
+  | { kind: 'lost'; reason: string }
+  | { kind: 'stopped'; reason: string };
 
 /** kselftest's exit code for "cannot run here" (KSFT_SKIP). */
 const ksftSkip = 4;
@@ -38,6 +44,7 @@ function endedWords(ended: Ended): string {
 function stoppedStatus(ended: Ended): CaseStatus {
   if (ended.kind === 'timeout') return 'timeout';
   if (ended.kind === 'exit') return 'fail';
+  if (ended.kind === 'stopped') return 'error';
   return 'crash';
 }
 

@@ -35,7 +35,8 @@ export function kselftestInfo(root: string, generation: SelftestGeneration, what
     size: m[2]!.includes('half') ? ('half' as const) : Number(m[2]),
     bounces: Number(m[3]),
   }));
-  const timeout = Number(/^timeout=(\d+)/m.exec(safeRead(join(dir, 'settings')))?.[1] ?? 45);
+  // kselftest's own default is 45 s, and 0 turns its limit off; a guest always needs one.
+  const timeout = Number(/^timeout=(\d+)/m.exec(safeRead(join(dir, 'settings')))?.[1] ?? 45) || 45;
   const unitTests = generation === 'mm-uffd' ? unitTestTable(readFileSync(join(dir, 'uffd-unit-tests.c'), 'utf8')) : [];
   return { generation, runs, unitTests, timeoutMs: timeout * 1000, what };
 }
@@ -104,7 +105,7 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
         const file = r.type === 'hugetlb_shared' ? `${place.hugetlbfs!.replace(/\/$/, '')}/faultline-uffd-test` : undefined;
         const argv = ['./userfaultfd', `${r.type}${mod}`, String(mib), String(sizes.bounces ?? r.bounces), ...(file ? [file] : [])];
         const pages = r.type.startsWith('hugetlb') ? mib : 0;
-        units.push(programUnit(ref(name), [ref(name)], { cwd, argv, ...(file ? { scratch: file } : {}) }, info.timeoutMs, { reserve: pages ? sizes.hugepages : 0, needs: pages }, (result, findings) => {
+        units.push(programUnit(ref(name), [ref(name)], { cwd, argv, ...(file ? { scratch: file } : {}) }, info.timeoutMs, { reserve: pages ? Math.max(sizes.hugepages, pages) : 0, needs: pages }, (result, findings) => {
           const parsed = parseUserfaultfd(outputOf(result), endedOf(result), argv[1]!);
           return [withFindings({ ...plain(result), status: parsed.status, reason: parsed.reason, subtests: parsed.subtests }, findings, policy)];
         }));
@@ -128,7 +129,7 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
       const parsed = parseUnitTests(outputOf(result), endedOf(result), runs.map((c) => c.key));
       return runs.map((c) => {
         const outcome = parsed.get(c.key)!;
-        const mine = findings.filter((f) => belongsTo(f, c.key, runs.map((r) => r.key)));
+        const mine = findings.filter((f) => belongsTo(f, result.console, c.key, runs.map((r) => r.key)));
         return withFindings({ ...plain(result), case: c.name, status: outcome.status, reason: outcome.reason }, mine, policy);
       });
     }));
@@ -138,7 +139,7 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
     if (!wanted.has(name)) continue;
     const mib = size(r);
     const pages = r.type.startsWith('hugetlb') ? mib : 0;
-    units.push(programUnit(ref(name), [ref(name)], { cwd, argv: ['./uffd-stress', r.type, String(mib), String(sizes.bounces ?? r.bounces)] }, info.timeoutMs, { reserve: pages ? sizes.hugepages : 0, needs: pages }, (result, findings) => {
+    units.push(programUnit(ref(name), [ref(name)], { cwd, argv: ['./uffd-stress', r.type, String(mib), String(sizes.bounces ?? r.bounces)] }, info.timeoutMs, { reserve: pages ? Math.max(sizes.hugepages, pages) : 0, needs: pages }, (result, findings) => {
       const parsed = parseStress(outputOf(result), endedOf(result));
       return [withFindings({ ...plain(result), status: parsed.status, reason: parsed.reason }, findings, policy)];
     }));
@@ -169,20 +170,24 @@ function outputOf(result: UnitResult): string {
   return result.console.join('\n');
 }
 
+// The helper's word on how the program ended, or without it (the guest died or hung, the run
+// was stopped) what the session made of the unit.
 function endedOf(result: UnitResult): Ended {
   const ended = typeof result.diag?.ended === 'string' ? result.diag.ended : null;
-  if (ended === null) return { kind: 'lost', reason: result.reason ?? 'the guest stopped' };
+  const reason = result.reason ?? result.status;
+  if (ended === null) return result.status === 'timeout' ? { kind: 'timeout', reason } : result.status === 'error' ? { kind: 'stopped', reason } : { kind: 'lost', reason };
   const exit = /^exit (\d+)$/.exec(ended);
   if (exit) return { kind: 'exit', code: Number(exit[1]) };
   const signal = /^signal (\S+)$/.exec(ended);
   if (signal) return { kind: 'signal', name: `SIG${signal[1]}` };
-  return { kind: 'timeout', reason: result.reason ?? 'timed out' };
+  return ended === 'timeout' ? { kind: 'timeout', reason } : { kind: 'stopped', reason };
 }
 
-/** A kernel report belongs to the test x memory type whose "Testing ..." line came last before it;
- * with none, to every case of the run (a report is never dropped). */
-function belongsTo(finding: Finding, key: string, keys: readonly string[]): boolean {
-  const started = finding.lastOutput ? /Testing (.+?)\.\.\./.exec(finding.lastOutput)?.[1] : undefined;
+/** A kernel report belongs to the test x memory type whose "Testing ..." line the console showed
+ * last before the report began; with none, to every case of the run (a report is never dropped). */
+function belongsTo(finding: Finding, console: readonly string[], key: string, keys: readonly string[]): boolean {
+  const before = console.slice(0, finding.outputBefore);
+  const started = before.map((line) => /^Testing (.+?)\.\.\./.exec(line)?.[1]).filter((name) => name !== undefined).at(-1);
   return started && keys.includes(started) ? started === key : true;
 }
 
