@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { isFailure, kernelLabel, verdictOf } from '../model/summary.js';
 import { caseKey, type RunModel } from '../model/types.js';
 import type { CaseConsoles } from '../results/case-console.js';
@@ -38,8 +38,9 @@ export function githubAnnotations(model: RunModel, consoles: CaseConsoles | null
     const text = [...(view.result.findings ?? []).map((f) => f.text), view.console ? `console:\n${view.console}` : ''].filter(Boolean).join('\n\n');
     if (!text) continue;
     // Kernel text is shown as it is, with the runner's command processing off around it: no line
-    // of it (however indented, `::` or `##[`) can issue a command.
-    const token = randomUUID().replace(/-/g, '');
+    // of it (however indented, `::` or `##[`) can issue a command. The end token is a hash of the
+    // text, which the text cannot contain, and the same when a saved run is reported again.
+    const token = createHash('sha256').update(text).digest('hex').slice(0, 32);
     out.push(`::group::${escapeData(`${view.label} ${caseKey(view.result)}: kernel reports and console`)}`, `::stop-commands::${token}`, text, `::${token}::`, '::endgroup::');
   }
   return out.length ? `${out.join('\n')}\n` : '';
