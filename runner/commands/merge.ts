@@ -23,7 +23,7 @@ export async function mergeCommand(dirs: string[], flags: { results: string }): 
   for (const { dir, model } of shards) cpSync(dirname(runFileOf(dir)), join(out, `shard-${model.shard!.index}`), { recursive: true });
   writeRunFiles(out, merged);
   // The merged run's own report; each kernel's consoles are read from the first shard that ran it.
-  writeReports(merged, out, { github: false, annotate: () => {} });
+  await writeReports(merged, out, { github: false, annotate: () => {} });
   replayEvents(merged, (e) => terminal.handle(e), out);
   return merged.exitCode ?? 0;
 }

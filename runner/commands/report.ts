@@ -15,7 +15,7 @@ export async function reportCommand(dir: string, flags: { tap?: boolean; reparse
   const model = flags.reparse ? await reparseRun(dir) : readRun(dir);
   if (flags.json) writeUserFile(flags.json, runDocument(model));
   const out = flags.tap ? process.stderr : process.stdout;
-  const notes = writeReports(model, null, {
+  const notes = await writeReports(model, null, {
     github: onGithub(flags.github),
     annotate: (text) => out.write(text),
     ...(flags.junit ? { junit: flags.junit } : {}),

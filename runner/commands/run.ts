@@ -15,7 +15,7 @@ import { PerPatchReporter } from '../reporters/per-patch.js';
 import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { claimResultsDirectory, jsonTarget, outputFileKind } from '../results/location.js';
-import { onGithub, writeReports } from '../results/final-reports.js';
+import { loadReportWriters, onGithub, writeReports } from '../results/final-reports.js';
 import { ResultsDirectory } from '../results/results-dir.js';
 import { runMatrix } from '../run.js';
 import { loadRunCases } from '../suites.js';
@@ -66,6 +66,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   let results: ResultsDirectory | null = null;
   events.on((e) => results?.handle(e));
   events.on((e) => terminal.handle(e));
+  events.on((e) => {
+    // Loaded while the guest runs its cases, the report writers cost the run nothing at its end.
+    if (e.type === 'kernel-ready') loadReportWriters().catch(() => {});
+  });
   const matrix = await kernelMatrix(flags, (message) => events.emit({ type: 'note', message }));
   if (matrix.kernels.some((k) => k.spec.kind === 'host') && flags.append.length > 0) {
     throw new FaultlineError('usage', '--append sets guest kernel parameters, and --kernel host boots no guest', { hint: 'Drop --append, or run on a guest kernel.' });
@@ -125,7 +129,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   } finally {
     // --json is written through even when a report cannot be.
     try {
-      const notes = writeReports(store.model, dir.dir, {
+      const notes = await writeReports(store.model, dir.dir, {
         github: onGithub(flags.github),
         annotate: (text) => out.write(text),
         ...(flags.junit ? { junit: flags.junit } : {}),

@@ -3,8 +3,6 @@ import { join } from 'node:path';
 import { errnoText, writeUserFile } from '../core/files.js';
 import type { RunModel } from '../model/types.js';
 import { githubAnnotations, stepSummary } from '../reporters/github.js';
-import { htmlReport } from '../reporters/html.js';
-import { junitXml } from '../reporters/junit.js';
 import { caseConsoles } from './case-console.js';
 
 export interface ReportRequest {
@@ -20,10 +18,19 @@ export interface ReportRequest {
 /** GitHub's runner says so; --github asks for it anywhere. */
 export const onGithub = (flag: boolean | undefined, env: NodeJS.ProcessEnv = process.env): boolean => Boolean(flag) || env.GITHUB_ACTIONS === 'true';
 
+// The HTML and JUnit writers' libraries (Handlebars, xmlbuilder2) take about a fifth of a second
+// to load; a run starts loading them once its first guest is booting, off its critical path.
+let writers: Promise<[typeof import('../reporters/html.js'), typeof import('../reporters/junit.js')]> | null = null;
+export function loadReportWriters(): typeof writers & {} {
+  writers ??= Promise.all([import('../reporters/html.js'), import('../reporters/junit.js')]);
+  return writers;
+}
+
 // The reports read at the end of a run, all from the model (and the consoles beside it): the
 // HTML report in the results directory always, JUnit and another HTML copy where asked, and
 // GitHub's annotations and step summary. The same call renders them for a saved run.
-export function writeReports(model: RunModel, resultsDir: string | null, request: ReportRequest, consolesFrom: string | null = resultsDir): string[] {
+export async function writeReports(model: RunModel, resultsDir: string | null, request: ReportRequest, consolesFrom: string | null = resultsDir): Promise<string[]> {
+  const [{ htmlReport }, { junitXml }] = await loadReportWriters();
   const consoles = consolesFrom ? caseConsoles(consolesFrom, model) : null;
   const notes: string[] = [];
   const html = resultsDir || request.html ? htmlReport(model, consoles) : '';
