@@ -103,7 +103,7 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
   const name = label(resolved);
   const helper = await o.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.cacheDir }), (h) => ({ cached: h.cached, detail: h.hash }));
   const plan = o.loaded.kselftest?.[slot.index];
-  const built = plan ? await o.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
+  const built = plan ? await o.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved, name)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
   const base = { id: resolved.id, label: name, index: slot.index, spec: resolved.spec, role: slot.role, release: resolved.release, dir: slot.dir };
   const selftests = (accel: 'kvm' | 'tcg' | 'host'): PreparedSelftests | null => {
     if (!plan || !built) return null;
@@ -125,11 +125,11 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
 
 // A source kernel's own selftests are built from its series in its scratch copy; any other
 // origin is unpacked or copied into the cache first.
-async function buildKselftests(o: KernelRunOptions, plan: KselftestPlan, resolved: ResolvedKernel): Promise<BuiltSelftests> {
+async function buildKselftests(o: KernelRunOptions, plan: KselftestPlan, resolved: ResolvedKernel, name: string): Promise<BuiltSelftests> {
   const signal = o.signal ? { signal: o.signal } : {};
   if (plan.origin.kind === 'source') {
     if (!resolved.source) throw new FaultlineError('kernel', `${resolved.spec} was not built by faultline, so it has no tree of its own to take selftests from`, { hint: 'Give --selftests-from TREE.' });
-    return buildSourceSelftests(resolved.source, { cacheDir: o.cacheDir, ...signal });
+    return buildSourceSelftests(resolved.source, { cacheDir: o.cacheDir, ...signal, onProgress: (p) => o.events.emit({ type: 'progress', stage: 'selftests', kernel: name, step: p.step, detail: p.detail }) });
   }
   const root = await preparedTree({ ...plan.origin, kind: plan.origin.kind === 'tarball' ? 'tarball' : 'tree' }, o.cacheDir, o.signal);
   return buildSelftests(root, { cacheDir: o.cacheDir, ...signal });

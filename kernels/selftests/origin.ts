@@ -5,6 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { cLocaleEnv } from '../../runner/core/env.js';
 import { FaultlineError } from '../../runner/core/errors.js';
+import { buildFailure } from '../source/failure.js';
 import { pathExists } from '../../runner/core/files.js';
 import { hashParts } from '../../runner/core/hash.js';
 import { bzImageRelease, readBzImageHead } from '../bzimage.js';
@@ -55,7 +56,7 @@ async function releaseOf(spec: Exclude<KernelSpec, { kind: 'source' }>): Promise
 const debianTarball = (series: string) => `/usr/src/linux-source-${series}.tar.xz`;
 
 /** Debian's source of the kernel series a release belongs to (6.1.0-56-cloud-amd64 -> 6.1). */
-export function debianOrigin(release: string): SelftestOrigin {
+function debianOrigin(release: string): SelftestOrigin {
   const series = /^(\d+\.\d+)/.exec(release)?.[1];
   const path = series ? debianTarball(series) : '';
   if (!series || !existsSync(path)) {
@@ -83,7 +84,7 @@ export async function preparedTree(origin: SelftestOrigin & { kind: 'tarball' | 
     await writeFile(log, '');
     const made = await runMake(['-C', root, 'ARCH=x86_64', 'headers'], { cwd: root, logPath: log, ...(signal ? { signal } : {}) });
     if (made.aborted) signal?.throwIfAborted();
-    if (made.exitCode !== 0) throw new FaultlineError('build', `make headers in ${origin.what} failed`, { where: log, hint: `See ${log}.` });
+    if (made.exitCode !== 0) throw await buildFailure(`make headers in ${origin.what} failed`, log, root);
     await writeFile(ready, 'headers made\n');
     return root;
   } finally {

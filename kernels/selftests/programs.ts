@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { FaultlineError } from '../../runner/core/errors.js';
+import { buildFailure } from '../source/failure.js';
 import { hashParts } from '../../runner/core/hash.js';
 import { compilerVersion } from '../../runner/core/tools.js';
 import { acquireLock } from '../source/lock.js';
@@ -66,10 +67,7 @@ export async function buildSelftests(root: string, opts: { cacheDir: string; hea
     try {
       const made = await runMake(['-C', testDir, linkFlags, `KHDR_INCLUDES=-isystem ${headers}`, `OUTPUT=${tmp}`, ...programs.map((p) => join(tmp, p))], { cwd: testDir, logPath: log, ...(signal ? { signal } : {}) });
       if (made.aborted) signal?.throwIfAborted();
-      if (made.exitCode !== 0) {
-        const first = (await readFile(log, 'utf8')).split('\n').find((l) => /error/i.test(l)) ?? 'make failed';
-        throw new FaultlineError('build', `the userfaultfd selftests do not build: ${first.trim()}`, { where: log, hint: `See ${log}; the selftests are built with ${linkFlags} through ${dir}/Makefile.` });
-      }
+      if (made.exitCode !== 0) throw await buildFailure(`the userfaultfd selftests do not build (${linkFlags}, through ${dir}/Makefile)`, log, root);
       for (const name of readdirSync(tmp)) if (!programs.includes(name)) await rm(join(tmp, name), { recursive: true, force: true });
       await rm(out, { recursive: true, force: true });
       await rename(tmp, out);

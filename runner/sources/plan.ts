@@ -7,7 +7,7 @@ import type { RunUnit } from './unit.js';
 /** A unit that runs a program rather than steps. */
 export type ExecUnit = RunUnit & { exec: { cwd: string; argv: string[]; scratch?: string } };
 
-export const isExecUnit = (u: RunUnit): u is ExecUnit => 'exec' in u;
+const isExecUnit = (u: RunUnit): u is ExecUnit => 'exec' in u;
 
 // The helper's plan for these units: the YAML cases compiled as ever, then each program run as a
 // program case (suites/native/PLAN-FORMAT.md), limits scaled for a slow guest.

@@ -256,8 +256,9 @@ struct capture {
  * so a chatty program cannot flood a slow serial console. */
 static void echo_unshown(struct capture *cap)
 {
-	if (cap->linelen <= cap->shown || cap->echoed++ >= ECHO_MAX)
+	if (cap->linelen <= cap->shown || cap->echoed >= ECHO_MAX)
 		return;
+	cap->echoed++;
 	for (size_t i = cap->shown; i < cap->linelen; i++)
 		if ((unsigned char)cap->line[i] < 0x20)
 			cap->line[i] = ' ';
@@ -339,6 +340,10 @@ static enum outcome run_program_case(const struct plan_case *c, char *reason, si
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		setpgid(0, 0);
+		/* in its own group it would stop at a read of the console (SIGTTIN) */
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
 		dup2(pipefd[1], STDOUT_FILENO);
 		dup2(pipefd[1], STDERR_FILENO);
 		for (int i = 0; i < c->nargs; i++)
@@ -366,7 +371,8 @@ static enum outcome run_program_case(const struct plan_case *c, char *reason, si
 			done = wait_child(pid, (int)(deadline - now_ms()), &status, NULL) == 1;
 			break;
 		}
-		drain(pipefd[0], cap, deadline, 50);
+		/* a slice at a time: a child still printing must not hide the program's own exit */
+		drain(pipefd[0], cap, now_ms() + 50 < deadline ? now_ms() + 50 : deadline, 50);
 		done = waitpid(pid, &status, WNOHANG) == pid;
 	}
 	/* whatever the program left running in its group goes with it, ended or timed out */

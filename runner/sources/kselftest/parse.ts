@@ -55,7 +55,7 @@ export interface ModeOutcome {
 }
 
 /** The subtests a 6.1 `userfaultfd` mode runs, in order, by the line that starts each. */
-export const userfaultfdSubtests: readonly { name: string; start: RegExp; anonOnly?: true; minorOnly?: true }[] = [
+const userfaultfdSubtests: readonly { name: string; start: RegExp; anonOnly?: true; minorOnly?: true }[] = [
   { name: 'bounces', start: /^(nr_pages: |bounces: )/ },
   { name: 'uffd-wp pagemap (4 KiB)', start: /^testing uffd-wp with pagemap \(pgsize=4096\): /, anonOnly: true },
   { name: 'uffd-wp pagemap (2 MiB)', start: /^testing uffd-wp with pagemap \(pgsize=2097152\): /, anonOnly: true },
