@@ -31,6 +31,8 @@ export interface ResolvedKernel {
   cached: boolean;
   /** For a kernel faultline built: what its own selftests are built from. */
   source?: SourceBuildInputs;
+  /** For a kernel faultline built: config fragment lines its tree has no option for (skipped). */
+  configNotes?: string[];
 }
 
 export interface ResolveOptions {
@@ -93,6 +95,7 @@ async function resolveSource(spec: SourceSpec, text: string, options: ResolveOpt
     headersDir: built.headersDir,
     cached: built.cached,
     source: { tree: base, patches, objDir: built.objDir, headersDir: built.headersDir },
+    configNotes: built.configNotes,
   };
 }
 

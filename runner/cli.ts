@@ -106,9 +106,12 @@ withSourceOptions(program.command('build'), 'required')
 program
   .command('doctor')
   .description('check QEMU, acceleration, gcc and static libc, busybox, cpio, the cache and kernel build tools')
-  .action(async () => {
+  .option('--tree <dir>', 'check instead what building this kernel tree needs, and whether its config resolves (seconds, no build)')
+  .option('--config <fragment>', 'with --tree: a config fragment merged after the shipped one (repeatable)', collect, [])
+  .option('--base <config>', 'with --tree: config base: tinyconfig (default), defconfig, or a .config file')
+  .action(async (options) => {
     const { doctorCommand } = await import('./commands/doctor.js');
-    process.exitCode = await doctorCommand();
+    process.exitCode = await doctorCommand(options);
   });
 
 program

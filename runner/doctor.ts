@@ -6,6 +6,8 @@ import { defaultKernelSpec } from '../kernels/default.js';
 import { resolveKernel } from '../kernels/resolve.js';
 import { parseKernelSpec } from '../kernels/spec.js';
 import { requireKernelBuildTools } from '../kernels/source/tools.js';
+import { previewTreeConfig } from '../kernels/source/preview.js';
+import type { SourceKernelRequest } from '../kernels/source/build.js';
 import { FaultlineError } from './core/errors.js';
 import { buildHelper } from './helper/build.js';
 import { usableCacheDir } from './core/paths.js';
@@ -13,10 +15,18 @@ import { chooseAccel } from './qemu/accel.js';
 import { pdeathsigWrapper } from './qemu/pdeathsig.js';
 import { requireTool } from './core/tools.js';
 
+/** What a check found, and anything worth a line of its own that is not a failure. */
+export interface Found {
+  found: string;
+  notes?: string[];
+  /** Set when the check failed after finding what `found` and `notes` say. */
+  failure?: FaultlineError;
+}
+
 export interface Check {
   name: string;
   /** Resolves to what was found; throws a FaultlineError whose hint is the fix. */
-  run(cacheDir: string): Promise<string>;
+  run(cacheDir: string): Promise<string | Found>;
 }
 
 // What `faultline doctor` checks, in the order a run needs it. Each check uses the same code the
@@ -59,13 +69,7 @@ export const checks: readonly Check[] = [
       return `${accel.accel}: ${accel.reason}`;
     },
   },
-  {
-    name: 'kbuild',
-    run: async () => {
-      await requireKernelBuildTools();
-      return 'make, gcc, flex, bison, bc, perl, libelf and openssl headers for kernels from source';
-    },
-  },
+  kbuildCheck(),
   {
     name: 'docker',
     run: async () => {
@@ -80,6 +84,38 @@ export const checks: readonly Check[] = [
     },
   },
 ];
+
+function kbuildCheck(): Check {
+  return {
+    name: 'kbuild',
+    run: async () => {
+      await requireKernelBuildTools();
+      return 'make, gcc, flex, bison, bc, perl, libelf and openssl headers for kernels from source';
+    },
+  };
+}
+
+// `doctor --tree`: what building that tree needs, and what its config stage would do, in seconds.
+export function treeChecks(req: Pick<SourceKernelRequest, 'tree' | 'base' | 'fragments'>): Check[] {
+  return [
+    checks[0]!,
+    kbuildCheck(),
+    {
+      name: 'config',
+      run: async (cacheDir) => {
+        const started = performance.now();
+        const preview = await previewTreeConfig(req, { cacheDir });
+        const notes = [...preview.chosen.map((c) => `${c} (the alternative this tree has)`), ...preview.notes];
+        const what = `${req.base} + ${req.fragments.length} fragment${req.fragments.length === 1 ? '' : 's'} on ${preview.tree}${preview.version ? ` (${preview.version})` : ''}`;
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        const found = preview.checked
+          ? `${what}: all ${preview.merged} settings stick after olddefconfig (${seconds} s; ${preview.dotConfig})`
+          : `${what}: ${preview.merged} settings resolve against its Kconfig; olddefconfig not tried, as the tree holds an in-tree build (a build copies it and runs make mrproper)`;
+        return { found, notes, ...(preview.failure ? { failure: preview.failure } : {}) };
+      },
+    },
+  ];
+}
 
 function firstLine(result: { stdout: string }): string {
   return result.stdout.split('\n')[0] ?? '';

@@ -101,6 +101,7 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
     ),
   );
   const name = label(resolved);
+  for (const note of resolved.configNotes ?? []) o.events.emit({ type: 'note', message: `${name}: ${note}` });
   const helper = await o.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.cacheDir }), (h) => ({ cached: h.cached, detail: h.hash }));
   const plan = o.loaded.kselftest?.[slot.index];
   const built = plan ? await o.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved, name)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;

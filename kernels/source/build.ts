@@ -8,7 +8,9 @@ import { hashParts } from '../../runner/core/hash.js';
 import { bzImageRelease, readBzImageHead } from '../bzimage.js';
 import { parseKernelConfig } from '../config.js';
 import { applySeries } from './apply.js';
-import { describeMismatch, mergedConfigCheck } from './config-check.js';
+import { mergeConfig } from './configure.js';
+import { mergedText, notInKernelNotes, parseFragment, resolveFragment, type ParsedFragment, type ResolvedFragment } from './fragment.js';
+import { symbolsAfterSeries, treeKconfigSymbols } from './kconfig-symbols.js';
 import { acquireLock } from './lock.js';
 import { buildFailure } from './failure.js';
 import { ensureScratchSource } from './scratch.js';
@@ -46,6 +48,8 @@ export interface SourceKernel {
   objDir: string;
   /** How many C files this call compiled (0 when cached). */
   compiled: number;
+  /** Fragment lines this tree's Kconfig (with the series) has no option for: skipped, and said each time. */
+  configNotes: string[];
 }
 
 export interface BuildOptions {
@@ -62,11 +66,11 @@ export function isNamedBase(base: string): boolean {
 }
 const ARCH = 'ARCH=x86_64';
 
-interface ConfigInputs {
+export interface ConfigInputs {
   /** The base as it enters the key: its name, or its content. */
   baseKey: string;
   basePath: string | null;
-  fragments: Array<{ path: string; text: string }>;
+  fragments: Array<{ path: string; text: string; parsed: ParsedFragment }>;
 }
 
 // A tree plus a series plus a config becomes a bootable kernel, built once: finished kernels
@@ -83,7 +87,12 @@ export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOpt
   const root = await checkKernelTree(req.tree);
   const config = await readConfigInputs(req);
   const [identity, compiler] = await Promise.all([treeIdentity(root, { cacheDir: opts.cacheDir }), compilerVersion()]);
-  const configParts = [config.baseKey, ...config.fragments.map((f) => settingsOf(f.text))];
+  // The key holds what is merged, not what the fragments say: an option the tree lacks changes
+  // nothing, and one fragment's alternatives give each tree its own.
+  const symbols = symbolsAfterSeries(await treeKconfigSymbols(root, identity.id, opts.cacheDir), req.patches);
+  const fragments = config.fragments.map((f) => resolveFragment(f.parsed, symbols));
+  const configNotes = notInKernelNotes(fragments);
+  const configParts = [config.baseKey, settingsOf(mergedText(fragments))];
   const key = hashParts([
     'faultline-source-kernel-1',
     identity.id,
@@ -97,7 +106,7 @@ export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOpt
   const scratch = join(kernelsDir, 'work', hashParts(['faultline-scratch-1', identity.id, ...configParts, compiler]));
   const objDir = join(scratch, 'obj');
 
-  const hit = await readCached(outDir, key, objDir);
+  const hit = await readCached(outDir, key, objDir, configNotes);
   if (hit) return hit;
 
   await requireKernelBuildTools();
@@ -108,15 +117,15 @@ export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOpt
   });
   try {
     // whoever held the lock may just have built this very kernel
-    const built = await readCached(outDir, key, objDir);
+    const built = await readCached(outDir, key, objDir, configNotes);
     if (built) return built;
-    return await buildLocked({ req, opts, root, config, key, outDir, scratch, objDir, compiler, treeId: identity.id });
+    return await buildLocked({ req, opts, root, config, fragments, configNotes, key, outDir, scratch, objDir, compiler, treeId: identity.id });
   } finally {
     await lock.release();
   }
 }
 
-async function readConfigInputs(req: SourceKernelRequest): Promise<ConfigInputs> {
+export async function readConfigInputs(req: Pick<SourceKernelRequest, 'base' | 'fragments'>): Promise<ConfigInputs> {
   let baseKey: string;
   let basePath: string | null = null;
   if (isNamedBase(req.base)) baseKey = `make ${req.base}`;
@@ -131,7 +140,7 @@ async function readConfigInputs(req: SourceKernelRequest): Promise<ConfigInputs>
     }
     baseKey = `file\n${text}`;
   }
-  const fragments: Array<{ path: string; text: string }> = [];
+  const fragments: ConfigInputs['fragments'] = [];
   for (const fragment of req.fragments) {
     const path = resolve(fragment);
     const text = await readFile(path, 'utf8').catch(() => null);
@@ -141,7 +150,7 @@ async function readConfigInputs(req: SourceKernelRequest): Promise<ConfigInputs>
         hint: 'a fragment is a file of CONFIG_X=y and "# CONFIG_X is not set" lines',
       });
     }
-    fragments.push({ path, text });
+    fragments.push({ path, text, parsed: parseFragment(path, text) });
   }
   return { baseKey, basePath, fragments };
 }
@@ -152,7 +161,7 @@ interface Meta {
   compiled: number;
 }
 
-async function readCached(outDir: string, key: string, objDir: string): Promise<SourceKernel | null> {
+async function readCached(outDir: string, key: string, objDir: string, configNotes: string[]): Promise<SourceKernel | null> {
   const meta = await readFile(join(outDir, 'meta.json'), 'utf8').then((t) => JSON.parse(t) as Meta, () => null);
   if (!meta || meta.key !== key) return null;
   const config = parseKernelConfig(await readFile(join(outDir, 'config'), 'utf8'));
@@ -166,6 +175,7 @@ async function readCached(outDir: string, key: string, objDir: string): Promise<
     logPath: join(outDir, 'build.log'),
     objDir,
     compiled: 0,
+    configNotes,
   };
 }
 
@@ -183,6 +193,8 @@ async function buildLocked(ctx: {
   opts: BuildOptions;
   root: string;
   config: ConfigInputs;
+  fragments: ResolvedFragment[];
+  configNotes: string[];
   key: string;
   outDir: string;
   scratch: string;
@@ -264,6 +276,7 @@ async function buildLocked(ctx: {
       base: req.base,
       fragments: ctx.config.fragments.map((f) => f.path),
       compiler: ctx.compiler,
+      configNotes: ctx.configNotes,
       builtAt: new Date().toISOString(),
     };
     await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 1));
@@ -282,14 +295,14 @@ async function buildLocked(ctx: {
     logPath: join(ctx.outDir, 'build.log'),
     objDir,
     compiled,
+    configNotes: ctx.configNotes,
   };
 }
 
-// base, then the fragments appended in order, then olddefconfig; every option the fragments set
-// must survive. The object tree's .config keeps its mtime when its content comes out the same,
-// so an unchanged config does not make kbuild re-sync anything.
+// base, then the resolved fragments, then olddefconfig. The object tree's .config keeps its mtime
+// when its content comes out the same, so an unchanged config does not make kbuild re-sync anything.
 async function configure(
-  ctx: { req: SourceKernelRequest; config: ConfigInputs; objDir: string },
+  ctx: { req: SourceKernelRequest; config: ConfigInputs; fragments: ResolvedFragment[]; configNotes: string[]; objDir: string },
   make: (args: string[]) => Promise<number>,
   progress: (p: BuildProgress) => void,
   logPath: string,
@@ -299,28 +312,9 @@ async function configure(
     async (s) => ({ text: await readFile(dotConfigPath, 'utf8'), atime: s.atime, mtime: s.mtime }),
     () => null,
   );
-  const { basePath, fragments } = ctx.config;
-  progress({ step: 'config', detail: basePath ? `base ${basePath}` : `make ${ctx.req.base}` });
-  if (basePath) await copyFile(basePath, dotConfigPath);
-  else if ((await make([ctx.req.base])) !== 0) throw await buildFailure(`make ${ctx.req.base} failed`, logPath);
-  const fragmentsText = fragments.map((f) => (f.text.endsWith('\n') ? f.text : `${f.text}\n`)).join('');
-  await appendFile(dotConfigPath, `\n${fragmentsText}`);
-  progress({ step: 'config', detail: 'make olddefconfig' });
-  if ((await make(['olddefconfig'])) !== 0) throw await buildFailure('make olddefconfig failed', logPath);
-  const dotConfig = await readFile(dotConfigPath, 'utf8');
-  const mismatches = mergedConfigCheck(fragmentsText, dotConfig);
-  if (mismatches.length > 0) {
-    const list = mismatches.map((m) => {
-      const from = [...fragments].reverse().find((f) => parseKernelConfig(f.text).has(m.option));
-      return `${describeMismatch(m)}${from ? ` [${from.path}]` : ''}`;
-    });
-    throw new FaultlineError('build', `${mismatches.length} requested config option${mismatches.length === 1 ? '' : 's'} did not stick: ${list.join('; ')}`, {
-      where: fragments.map((f) => f.path).join(', '),
-      hint: `enable what they depend on in a fragment, or drop them (the merged config is ${dotConfigPath})`,
-    });
-  }
+  if (ctx.configNotes.length > 0) await appendFile(logPath, ctx.configNotes.map((n) => `faultline: ${n}\n`).join(''));
+  const base = ctx.config.basePath ? { path: ctx.config.basePath } : { name: ctx.req.base };
+  const dotConfig = await mergeConfig({ objDir: ctx.objDir, base, fragments: ctx.fragments, make, logPath, progress });
   if (before && before.text === dotConfig) await utimes(dotConfigPath, before.atime, before.mtime);
   return dotConfig;
 }
-
-

@@ -32,6 +32,7 @@ export async function buildCommand(flags: KernelFlags): Promise<number> {
     throw error;
   });
   if (!kernel) return abortExitCode(abort.signal);
+  for (const note of kernel.configNotes ?? []) events.emit({ type: 'note', message: `${kernel.label}: ${note}` });
   process.stdout.write(`${kernel.image}\n`);
   return 0;
 }
