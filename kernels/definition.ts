@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { readYamlFile } from '../runner/core/yaml/yaml-file.js';
 import { isNamedBase } from './source/build.js';
 import { isCommitRange } from './source/patches.js';
-import type { SourceSpec } from './spec.js';
+import type { SourceSpec } from './spec-kinds.js';
 
 const definitionSchema = z.strictObject({
   description: z.string().optional(),

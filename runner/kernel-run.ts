@@ -1,21 +1,20 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { buildBaseImage, GUEST_PROGRAMS_DIR } from '../images/initramfs.js';
 import { resolveKernel, type ResolvedKernel } from '../kernels/resolve.js';
 import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
 import { FaultlineError } from './core/errors.js';
-import type { RunEvents } from './events.js';
 import { runGuestSession } from './guest/session.js';
-import { guestFileName, type KernelFiles } from './guest/files.js';
+import { guestFileName, type KernelFiles } from './results/kernel-files.js';
 import { buildHelper } from './helper/build.js';
-import { runOnHost, type HostRunner } from './host.js';
-import type { Missing } from './model/store.js';
+import { runOnHost } from './host.js';
+import { filledResult, type Missing } from './model/filled.js';
 import type { ResultSink } from './model/sink.js';
-import type { ResultStore } from './model/store.js';
-import { caseKey, type Accel, type KernelRecord, type KernelRole, type PlannedCase } from './model/types.js';
+import { caseKey, type KernelRecord, type MatrixKernel, type PlannedCase } from './model/types.js';
 import type { Mutex } from './parallel.js';
-import { chooseAccel, type AccelMode } from './qemu/accel.js';
-import type { Booter } from './qemu/boot.js';
+import { chooseAccel } from './qemu/accel.js';
+import type { GuestConfig } from './qemu/guest-config.js';
+import type { RunServices } from './run-services.js';
 import { rawLog } from './results/raw-log.js';
 import { checkScaledLimits } from './suite/compile.js';
 import { compileUnits } from './sources/plan.js';
@@ -32,25 +31,16 @@ import { CaseResultStream } from './tap/case-results.js';
 /** What every kernel of a run shares. */
 export interface KernelRunOptions {
   loaded: LoadedSuites;
-  accel: AccelMode;
-  cacheDir: string;
-  tcgSlowdown: number;
-  append: readonly string[];
-  /** Where a kernel's files go inside the results directory. */
-  path(dir: string, name: string): string;
-  events: RunEvents;
-  /** Restarts and reports printed while no case ran are recorded here. */
-  store: ResultStore;
+  guest: GuestConfig;
+  /** `--kselftest-mib`, `--kselftest-bounces`: the selftests' stress sizes, instead of the accelerator's. */
+  kselftestSizes: { mib?: number; bounces?: number };
+  services: RunServices;
+  /** The user's stop and the run's own --timeout. */
   signal: AbortSignal | undefined;
   stopped(): Missing;
   /** Kernel and selftest builds take every core, and downloads share the cache's index: one at a
    * time, whatever else runs alongside. */
   builds: Mutex;
-  /** `--kselftest-mib`, `--kselftest-bounces`: the selftests' stress sizes, instead of the accelerator's. */
-  kselftestSizes?: { mib?: number; bounces?: number };
-  /** Injected to replay saved guests or host runs instead of starting real ones. */
-  boot?: Booter;
-  host?: HostRunner;
 }
 
 /** A kernel ready to run cases on: resolved, its helper and image built, its accelerator chosen. */
@@ -73,53 +63,50 @@ export interface PreparedSelftests {
   hugetlbfs: string | null;
 }
 
-export interface KernelSlot {
-  spec: KernelSpec;
+/** A kernel of the matrix with its place: its index, and its files' directory in the results directory. */
+export interface KernelSlot extends MatrixKernel<KernelSpec> {
   index: number;
-  role: KernelRole | null;
-  /** Its files' directory inside the results directory. */
   dir: string;
 }
 
 // The kernel's stages, each timed through events: kernel, helper, and for a guest the image
 // and accelerator. Infrastructure failures throw.
 export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label: (resolved: ResolvedKernel) => string): Promise<PreparedKernel> {
-  const files: KernelFiles = { dir: slot.dir, path: (name) => o.path(slot.dir, name) };
-  if (slot.dir) mkdirSync(files.path(''), { recursive: true });
+  const files = o.services.kernelFiles(slot.dir);
   const shown = formatKernelSpec(slot.spec);
   const resolved = await o.builds.run(() =>
-    o.events.stage(
+    o.services.events.stage(
       'kernel',
       shown,
       () =>
         resolveKernel(slot.spec, {
-          cacheDir: o.cacheDir,
+          cacheDir: o.services.cacheDir,
           ...(o.signal ? { signal: o.signal } : {}),
-          onProgress: (p) => o.events.emit({ type: 'progress', stage: 'kernel', kernel: shown, step: p.step, detail: p.detail }),
+          onProgress: (p) => o.services.events.emit({ type: 'progress', stage: 'kernel', label: shown, step: p.step, detail: p.detail }),
         }),
       (k) => ({ cached: k.cached, detail: `${k.label}${k.release && k.release !== k.label ? ` (${k.release})` : ''}` }),
     ),
   );
   const name = label(resolved);
-  for (const note of resolved.configNotes ?? []) o.events.emit({ type: 'note', message: `${name}: ${note}` });
-  const helper = await o.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.cacheDir }), (h) => ({ cached: h.cached, detail: h.hash }));
+  for (const note of resolved.configNotes ?? []) o.services.events.emit({ type: 'note', message: `${name}: ${note}` });
+  const helper = await o.services.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.services.cacheDir }), (h) => ({ cached: h.cached, detail: h.hash }));
   const plan = o.loaded.kselftest?.[slot.index];
-  const built = plan ? await o.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved, name)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
+  const built = plan ? await o.services.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved, name)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
   const base = { id: resolved.id, label: name, index: slot.index, spec: resolved.spec, role: slot.role, release: resolved.release, dir: slot.dir };
   const selftests = (accel: 'kvm' | 'tcg' | 'host'): PreparedSelftests | null => {
     if (!plan || !built) return null;
-    const prepared = { info: plan.info, sizes: kselftestSizes(accel, o.kselftestSizes ?? {}), dir: built.dir, hugetlbfs: accel === 'host' ? hostHugetlbfs() : '/dev/hugepages' };
+    const prepared = { info: plan.info, sizes: kselftestSizes(accel, o.kselftestSizes), dir: built.dir, hugetlbfs: accel === 'host' ? hostHugetlbfs() : '/dev/hugepages' };
     const { dir: _programs, ...saved } = prepared;
-    writeFileSync(files.path('kselftest.json'), `${JSON.stringify(saved, null, 2)}\n`);
-    o.events.emit({ type: 'note', message: `${name}: ${describeSizes(prepared.sizes, accel)}` });
+    files.write('kselftest.json', `${JSON.stringify(saved, null, 2)}\n`);
+    o.services.events.emit({ type: 'note', message: `${name}: ${describeSizes(prepared.sizes, accel)}` });
     return prepared;
   };
   if (resolved.image === null) {
     return { record: { ...base, accel: 'host', timeoutScale: 1 }, resolved, helper: helper.path, baseImage: null, files, selftests: selftests('host') };
   }
-  const image = await o.events.stage('image', name, () => buildBaseImage({ helperPath: helper.path, cacheDir: o.cacheDir }), (i) => ({ cached: i.cached, detail: i.hash }));
-  const accel = await o.events.stage('accel', name, () => chooseAccel(o.accel, resolved.image!, o.cacheDir), (a) => ({ cached: a.cached, detail: `${a.accel}: ${a.reason}` }));
-  const timeoutScale = accel.accel === 'tcg' ? o.tcgSlowdown : 1;
+  const image = await o.services.events.stage('image', name, () => buildBaseImage({ helperPath: helper.path, cacheDir: o.services.cacheDir }), (i) => ({ cached: i.cached, detail: i.hash }));
+  const accel = await o.services.events.stage('accel', name, () => chooseAccel(o.guest.accel, resolved.image!, o.services.cacheDir), (a) => ({ cached: a.cached, detail: `${a.accel}: ${a.reason}` }));
+  const timeoutScale = accel.accel === 'tcg' ? o.guest.tcgSlowdown : 1;
   checkScaledLimits(o.loaded.suites, timeoutScale, 'under TCG');
   return { record: { ...base, accel: accel.accel, timeoutScale }, resolved, helper: helper.path, baseImage: image.path, files, selftests: selftests(accel.accel) };
 }
@@ -130,19 +117,19 @@ async function buildKselftests(o: KernelRunOptions, plan: KselftestPlan, resolve
   const signal = o.signal ? { signal: o.signal } : {};
   if (plan.origin.kind === 'source') {
     if (!resolved.source) throw new FaultlineError('kernel', `${resolved.spec} was not built by faultline, so it has no tree of its own to take selftests from`, { hint: 'Give --selftests-from TREE.' });
-    return buildSourceSelftests(resolved.source, { cacheDir: o.cacheDir, ...signal, onProgress: (p) => o.events.emit({ type: 'progress', stage: 'selftests', kernel: name, step: p.step, detail: p.detail }) });
+    return buildSourceSelftests(resolved.source, { cacheDir: o.services.cacheDir, ...signal, onProgress: (p) => o.services.events.emit({ type: 'progress', stage: 'selftests', label: name, step: p.step, detail: p.detail }) });
   }
-  const root = await preparedTree({ ...plan.origin, kind: plan.origin.kind === 'tarball' ? 'tarball' : 'tree' }, o.cacheDir, o.signal);
-  return buildSelftests(root, { cacheDir: o.cacheDir, ...signal });
+  const root = await preparedTree({ ...plan.origin, kind: plan.origin.kind === 'tarball' ? 'tarball' : 'tree' }, o.services.cacheDir, o.signal);
+  return buildSelftests(root, { cacheDir: o.services.cacheDir, ...signal });
 }
 
 /** Runs `cases` on a prepared kernel, reporting into `sink`; `rerun` N > 0 is a rerun in fresh guests. */
 export async function runCases(o: KernelRunOptions, k: PreparedKernel, cases: readonly PlannedCase[], sink: ResultSink, rerun = 0): Promise<void> {
   const stage = rerun > 0 ? 'rerun' : k.baseImage === null ? 'cases' : 'boot';
   const ready = () => {
-    if (rerun === 0) o.events.emit({ type: 'kernel-ready', kernel: k.record });
+    if (rerun === 0) o.services.events.emit({ type: 'kernel-ready', kernel: k.record });
   };
-  await o.events.stage(stage, k.record.label, () => (k.baseImage === null ? runHost(o, k, cases, sink, rerun, ready) : runGuest(o, k, cases, sink, rerun, ready)));
+  await o.services.events.stage(stage, k.record.label, () => (k.baseImage === null ? runHost(o, k, cases, sink, rerun, ready) : runGuest(o, k, cases, sink, rerun, ready)));
 }
 
 // What the kernel runs for `cases`: the YAML cases, and the selftest runs that give the kernel's
@@ -176,9 +163,8 @@ async function runGuest(o: KernelRunOptions, k: PreparedKernel, cases: readonly 
     kernel: k.record,
     units,
     programs: k.selftests?.dir ?? null,
-    accel: k.record.accel as Accel,
+    guest: o.guest,
     kernelImage: k.resolved.image!,
-    append: o.append,
     baseImage: k.baseImage!,
     suites: o.loaded.suites,
     cases: runnable,
@@ -187,11 +173,11 @@ async function runGuest(o: KernelRunOptions, k: PreparedKernel, cases: readonly 
     rerun,
     signal: o.signal,
     stopped: o.stopped,
-    ...(o.boot ? { boot: o.boot } : {}),
+    ...(o.services.boot ? { boot: o.services.boot } : {}),
     onFirstStart: ready,
-    onRestart: (r) => o.store.addRestart({ kernel, guest: r.guest, cases: r.cases, reason: r.reason }),
-    onFinding: (finding) => o.store.addFinding({ kernel, ...finding }),
-    onCaseStart: (ref) => o.events.emit({ type: 'case-start', kernel, ...ref }),
+    onRestart: (r) => o.services.store.addRestart({ kernel, guest: r.guest, cases: r.cases, reason: r.reason }),
+    onReport: (report) => o.services.store.addReport({ kernel, ...report }),
+    onCaseStart: (ref) => o.services.events.emit({ type: 'case-start', kernel, ...ref }),
   });
 }
 
@@ -207,17 +193,17 @@ async function runHost(o: KernelRunOptions, k: PreparedKernel, planned: readonly
     for (const r of unitOf.get(caseKey(result))?.expand({ ...result, diag, console: [] }, []) ?? []) sink.report(r);
   });
   const raw = rawLog(k.files.path(guestFileName('results', 1, rerun)));
-  const done = await (o.host ?? runOnHost)(k.helper, plan, (chunk) => {
+  const done = await (o.services.host ?? runOnHost)(k.helper, plan, (chunk) => {
     raw(chunk);
     stream.write(chunk);
   }, o.signal);
   stream.end();
-  await writeFile(k.files.path(hostEndFile(rerun)), `${JSON.stringify(done, null, 2)}\n`);
+  k.files.write(hostEndFile(rerun), `${JSON.stringify(done, null, 2)}\n`);
   if (done.exitCode === 2) throw new FaultlineError('build', `the helper rejected the compiled plan: ${done.stderr.trim()}`, { where: plan });
   const missing: Missing = o.signal?.aborted
     ? o.stopped()
-    : { status: 'crash', reason: done.signal ? `no result: the helper was stopped by ${done.signal}` : `no result: the helper exited (${done.exitCode}) before this case reported` };
-  for (const p of cases) if (!sink.has(p)) sink.report({ kernel: k.record.id, ...p, ...missing, durationMs: 0 });
+    : { status: 'crash', cause: 'helper-exited', detail: done.signal ? `the helper was stopped by ${done.signal}` : `the helper exited (${done.exitCode}) before this case reported` };
+  for (const p of cases) if (!sink.has(p)) sink.report(filledResult(k.record.id, p, missing));
 }
 
 /** How the helper ended on the host, saved so the run can be read again. */

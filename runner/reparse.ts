@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKernelSpec } from '../kernels/spec.js';
@@ -11,6 +11,8 @@ import { readRun } from './model/document.js';
 import { ResultStore } from './model/store.js';
 import { caseKey, type RunModel } from './model/types.js';
 import { runMatrix } from './run.js';
+import { defaultGuestConfig } from './qemu/guest-config.js';
+import { filesIn } from './results/kernel-files.js';
 import { loadSuites } from './suites.js';
 
 // `report --reparse`: the results rebuilt from what the run left (each guest's console, result
@@ -49,41 +51,39 @@ export async function reparseRun(dir: string): Promise<RunModel> {
     const prepare = async (_o: KernelRunOptions, slot: KernelSlot): Promise<PreparedKernel> => {
       const record = saved.kernels.find((k) => k.index === slot.index);
       if (!record || record.accel === null) {
-        const reason = saved.results.find((r) => r.kernel === record?.id)?.reason?.replace(/^no result: /, '') ?? 'the kernel did not resolve';
-        throw new FaultlineError('kernel', reason);
+        throw new FaultlineError('kernel', record?.failure ?? 'the kernel did not resolve');
       }
-      const outDir = join(scratch, record.dir);
-      mkdirSync(outDir, { recursive: true });
       return {
         record,
         resolved: { id: record.id, label: record.label, spec: record.spec, image: record.accel === 'host' ? null : 'saved', release: record.release, config: null, headersDir: null, cached: true },
         helper: 'saved',
         baseImage: record.accel === 'host' ? null : base,
-        files: { dir: record.dir, path: (name) => join(outDir, name) },
+        files: filesIn(scratch, record.dir),
         selftests: savedSelftests(join(dir, record.dir, 'kselftest.json')),
       };
     };
-    const events = new RunEvents();
     await runMatrix(
       {
         loaded: { suites, planned: saved.matrix.cases },
         kernels: saved.matrix.kernels.map((k) => ({ spec: specOf(k.spec), role: k.role })),
         pairs: saved.matrix.pairs,
-        accel: 'tcg',
-        cacheDir: scratch,
-        path: (kernelDir, name) => join(scratch, kernelDir, name),
-        tcgSlowdown: saved.kernels.find((k) => k.accel === 'tcg')?.timeoutScale ?? 1,
         jobs: 1,
         shard: saved.shard,
         retries: Math.max(0, ...saved.reruns.map((r) => r.attempt)),
         failOn: saved.failOn,
+        kselftestSizes: {},
         expectations: saved.expectations ? { entries, strict: saved.expectations.strict, now } : null,
+      },
+      { ...defaultGuestConfig, accel: 'tcg', tcgSlowdown: saved.kernels.find((k) => k.accel === 'tcg')?.timeoutScale ?? 1 },
+      {
         store,
+        events: new RunEvents(),
+        cacheDir: scratch,
+        kernelFiles: (kernelDir) => filesIn(scratch, kernelDir),
         prepare,
         boot: (opts) => replayBooter(join(dir, dirOf(saved, opts.consoleLog ?? '', scratch)))(opts),
         host: (helper, plan, onData, signal) => replayHost(join(dir, dirOf(saved, plan, scratch)))(helper, plan, onData, signal),
       },
-      events,
       null,
     ).catch((error: unknown) => {
       if (!(error instanceof FaultlineError)) throw error;

@@ -1,100 +1,64 @@
 import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
 import type { ResolvedKernel } from '../kernels/resolve.js';
 import { FaultlineError } from './core/errors.js';
-import type { RunEvents } from './events.js';
+import { announceStore } from './events.js';
 import { applyExpectations } from './expect/apply.js';
-import type { HostRunner } from './host.js';
 import { prepareKernel, runCases, type KernelRunOptions, type KernelSlot, type PreparedKernel } from './kernel-run.js';
 import { comparePairs } from './model/compare.js';
 import type { ResultSink } from './model/sink.js';
 import { shardJobs } from './model/shard.js';
 import { ResultStore } from './model/store.js';
 import { defaultFailOn, verdictOf } from './model/summary.js';
-import { caseKey, type CaseRef, type ComparisonClass, type ExpectationEntry, type KernelRecord, type KernelRole, type PlannedCase, type Shard } from './model/types.js';
+import { caseKey, type CaseRef, type ComparisonClass, type ExpectationEntry, type KernelRecord, type MatrixKernel, type PlannedCase, type Shard } from './model/types.js';
 import { eachLimited, Mutex } from './parallel.js';
-import type { AccelMode } from './qemu/accel.js';
-import type { Booter } from './qemu/boot.js';
+import type { GuestConfig } from './qemu/guest-config.js';
+import type { RunServices } from './run-services.js';
 import { runStop } from './stopping.js';
 import type { LoadedSuites } from './suites.js';
 
 /** A kernel of the matrix as the command line gave it. */
-export interface MatrixEntry {
-  spec: KernelSpec;
-  role: KernelRole | null;
-  /** What the column is when the spec does not say (the patch of a per-patch column). */
-  title?: string;
-}
+export type MatrixEntry = MatrixKernel<KernelSpec>;
 
-export interface RunOptions {
+/** What the run is asked to do: the cases, the kernels and how they are compared, how many at
+ * once, which share (a shard), and when to stop. Built once by the command. */
+export interface RunPlan {
   /** The cases, loaded and checked before anything else happens. */
   loaded: LoadedSuites;
   kernels: MatrixEntry[];
   /** Which kernel is compared with which: indexes into `kernels`, baseline first. */
   pairs: [number, number][];
-  accel: AccelMode;
-  cacheDir: string;
-  /** Where a file goes: the results directory, and a kernel's own directory inside it. */
-  path(dir: string, name: string): string;
-  /** Guest time limits are multiplied by this under TCG. */
-  tcgSlowdown: number;
-  /** The whole run's limit (`--timeout`): cases still without a result then get `timeout`. */
-  timeoutMs?: number;
-  /** Extra guest kernel command-line words. */
-  append?: readonly string[];
   /** Guests of different kernels at once. */
   jobs: number;
   shard: Shard | null;
   /** How often a regression is rerun on both kernels, in fresh guests, before it is called one. */
   retries: number;
   failOn?: readonly ComparisonClass[];
-  kselftestSizes?: { mib?: number; bounces?: number };
+  /** The whole run's limit (`--timeout`): cases still without a result then get `timeout`. */
+  timeoutMs?: number;
+  kselftestSizes: { mib?: number; bounces?: number };
   expectations?: { entries: ExpectationEntry[]; strict: boolean; now: Date } | null;
-  signal?: AbortSignal;
-  /** Injected to replay saved guests and host runs (report --reparse, tests). */
-  boot?: Booter;
-  host?: HostRunner;
-  /** Injected to take a saved run's kernels as they were instead of resolving them again. */
-  prepare?: (o: KernelRunOptions, slot: KernelSlot) => Promise<PreparedKernel>;
-  /** The store to fill, made by the caller so reporters can watch it from the start. */
-  store: ResultStore;
 }
+
+/** The services, and for `report --reparse` the kernels of a saved run taken as they were. */
+export type MatrixServices = RunServices & { prepare?: (o: KernelRunOptions, slot: KernelSlot) => Promise<PreparedKernel> };
 
 // The stages of a run: the kernels of the matrix, several at once (each resolved, built and
 // booted, its cases run), then the regressions rerun in fresh guests, the comparisons and the
 // expectations. The store holds every result; the exit code is read from its model.
-export async function runMatrix(options: RunOptions, events: RunEvents, resultsDir: string | null): Promise<{ exitCode: number; why: string[] }> {
+export async function runMatrix(options: RunPlan, guest: GuestConfig, services: MatrixServices, resultsDir: string | null): Promise<{ exitCode: number; why: string[] }> {
   const started = performance.now();
-  const stop = runStop(options.signal, options.timeoutMs);
+  const stop = runStop(services.signal, options.timeoutMs);
   const signal = stop.signal;
-  const { store, loaded } = options;
+  const { store, events } = services;
+  const { loaded } = options;
   const model = store.model;
   model.matrix.pairs = options.pairs;
   model.failOn = [...(options.failOn ?? defaultFailOn)];
-  store.on({
-    result: (result) => events.emit({ type: 'case-result', result }),
-    rerun: (rerun) => events.emit({ type: 'rerun-result', rerun }),
-    restart: (r) => events.emit({ type: 'guest-restart', kernel: r.kernel, guest: r.guest, cases: r.cases, reason: r.reason }),
-    finding: ({ kernel, ...finding }) => events.emit({ type: 'kernel-finding', kernel, finding }),
-  });
+  announceStore(store, events);
   const slots = options.kernels.map((k, index): KernelSlot => ({ spec: k.spec, index, role: k.role, dir: options.kernels.length === 1 ? '' : `kernel-${index}` }));
   const casesOf = planShare(options, loaded.planned);
   const labels = new Labels();
-  const kernelOptions: KernelRunOptions = {
-    loaded,
-    accel: options.accel,
-    cacheDir: options.cacheDir,
-    tcgSlowdown: options.tcgSlowdown,
-    append: options.append ?? [],
-    path: options.path,
-    events,
-    store,
-    signal,
-    stopped: () => stop.missing(),
-    builds: new Mutex(),
-    ...(options.kselftestSizes ? { kselftestSizes: options.kselftestSizes } : {}),
-    ...(options.boot ? { boot: options.boot } : {}),
-    ...(options.host ? { host: options.host } : {}),
-  };
+  const kernelOptions: KernelRunOptions = { loaded, guest, kselftestSizes: options.kselftestSizes, services, signal, stopped: () => stop.missing(), builds: new Mutex() };
   events.emit({ type: 'run-start', model, resultsDir, jobs: options.jobs, share: slots.map((s) => casesOf(s.index).length) });
 
   const prepared = new Map<number, PreparedKernel>();
@@ -106,7 +70,7 @@ export async function runMatrix(options: RunOptions, events: RunEvents, resultsD
       let kernel: KernelRecord | null = null;
       try {
         if (signal?.aborted) throw signal.reason;
-        const ready = await (options.prepare ? options.prepare(kernelOptions, slot) : prepareKernel(kernelOptions, slot, (r) => labels.of(r)));
+        const ready = await (services.prepare ? services.prepare(kernelOptions, slot) : prepareKernel(kernelOptions, slot, (r) => labels.of(r)));
         const twin = model.kernels.find((k) => k.id === ready.record.id);
         if (twin) {
           events.emit({ type: 'note', message: `${formatKernelSpec(slot.spec)} is the same kernel as ${twin.spec} (${twin.label}); its cases run once` });
@@ -123,14 +87,15 @@ export async function runMatrix(options: RunOptions, events: RunEvents, resultsD
         store.addKernel(kernel);
         if (signal?.aborted) return store.fillMissing(kernel.id, cases, stop.missing());
         const message = error instanceof Error ? error.message : String(error);
-        store.fillMissing(kernel.id, cases, { status: 'error', reason: `no result: ${firstLine(message)}` });
+        kernel.failure ??= firstLine(message);
+        store.fillMissing(kernel.id, cases, { status: 'error', cause: 'infrastructure', detail: firstLine(message) });
         if (!(error instanceof FaultlineError)) throw error;
         failures.push(error);
       } finally {
         if (kernel) events.emit({ type: 'kernel-end', kernel: kernel.id });
       }
     });
-    if (!signal?.aborted) await rerunRegressions(options, kernelOptions, prepared, events, signal);
+    if (!signal?.aborted) await rerunRegressions(options, kernelOptions, prepared, signal);
     model.comparisons = comparePairs(model);
     if (options.expectations) model.expectations = applyExpectations(model, options.expectations);
     const failure = failures[0];
@@ -141,13 +106,13 @@ export async function runMatrix(options: RunOptions, events: RunEvents, resultsD
     if (failure) throw failure;
     return exit;
   } finally {
-    store.finish(exit.exitCode);
+    store.finish(exit.exitCode, exit.why);
     events.emit({ type: 'run-end', model, exitCode: exit.exitCode, why: exit.why, ms: Math.round(performance.now() - started) });
   }
 }
 
 /** The cases each kernel runs: all of them, or this shard's share. */
-function planShare(options: RunOptions, planned: readonly PlannedCase[]): (kernel: number) => PlannedCase[] {
+function planShare(options: RunPlan, planned: readonly PlannedCase[]): (kernel: number) => PlannedCase[] {
   if (!options.shard) return () => [...planned];
   const jobs = new Set(shardJobs(options.kernels.length, planned, options.shard, options.pairs.length > 0).map((j) => `${j.kernel} ${j.case}`));
   return (kernel) => planned.filter((p) => jobs.has(`${kernel} ${caseKey(p)}`));
@@ -155,9 +120,10 @@ function planShare(options: RunOptions, planned: readonly PlannedCase[]): (kerne
 
 // Before a case is called a regression it runs again on both kernels, in fresh guests; a case
 // whose outcome does not hold is flaky, not a regression (compare.ts reads the reruns).
-async function rerunRegressions(options: RunOptions, kernelOptions: KernelRunOptions, prepared: Map<number, PreparedKernel>, events: RunEvents, signal: AbortSignal | undefined): Promise<void> {
+async function rerunRegressions(options: RunPlan, kernelOptions: KernelRunOptions, prepared: Map<number, PreparedKernel>, signal: AbortSignal | undefined): Promise<void> {
   if (options.retries === 0 || options.pairs.length === 0) return;
-  const model = options.store.model;
+  const { store, events } = kernelOptions.services;
+  const model = store.model;
   const wanted = new Map<number, PlannedCase[]>();
   for (const comparison of comparePairs(model)) {
     const regressed = comparison.cases.filter((c) => c.class === 'regression').map((c) => options.loaded.planned.find((p) => p.suite === c.suite && p.case === c.case)!);
@@ -177,7 +143,7 @@ async function rerunRegressions(options: RunOptions, kernelOptions: KernelRunOpt
   for (let attempt = 1; attempt <= options.retries && !signal?.aborted; attempt++) {
     await eachLimited(work, options.jobs, async ([index, cases]) => {
       const kernel = prepared.get(index)!;
-      await runCases(kernelOptions, kernel, cases, rerunSink(options.store, kernel.record.id, cases, attempt, signal), attempt);
+      await runCases(kernelOptions, kernel, cases, rerunSink(store, kernel.record.id, cases, attempt, signal), attempt);
     });
   }
 }

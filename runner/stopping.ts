@@ -1,5 +1,5 @@
 import { abortExitCode } from './core/abort.js';
-import type { CaseStatus } from './model/types.js';
+import type { Missing } from './model/filled.js';
 import { formatDuration } from './suite/schema.js';
 
 /** Why a run stops early: a signal from the user, or its own time limit (`--timeout`). */
@@ -7,7 +7,7 @@ export interface RunStop {
   /** Aborted by either. */
   signal: AbortSignal | undefined;
   /** What the cases left without a result get. */
-  missing(): { status: CaseStatus; reason: string };
+  missing(): Missing;
   /** 128 + the signal's number when the user stopped the run; null otherwise (the results decide). */
   exitCode(): number | null;
 }
@@ -19,8 +19,8 @@ export function runStop(user: AbortSignal | undefined, limitMs: number | undefin
     signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
     missing: () =>
       user?.aborted || !deadline?.aborted
-        ? { status: 'error', reason: 'no result: the run was interrupted' }
-        : { status: 'timeout', reason: `no result: the run's time limit (${formatDuration(limitMs!)}) ran out` },
+        ? { status: 'error', cause: 'stopped', detail: 'the run was interrupted' }
+        : { status: 'timeout', cause: 'time-limit', detail: `the run's time limit (${formatDuration(limitMs!)}) ran out` },
     exitCode: () => (user?.aborted ? abortExitCode(user) : null),
   };
 }

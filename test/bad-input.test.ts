@@ -28,7 +28,6 @@ const kernelHint = '  give the path of a bzImage (arch/x86/boot/bzImage or /boot
 
 let kernel = '';
 t.before(async () => {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
   kernel = (await defaultKernel()).image!;
 });
 

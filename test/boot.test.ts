@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { buildBaseImage, planArchive } from '../images/initramfs.js';
 import { bootGuest } from '../runner/qemu/boot.js';
+import { defaultGuestConfig } from '../runner/qemu/guest-config.js';
 import { buildStandInHelper } from './fixtures/guest/stand-in.js';
 import { defaultKernel, hostAccel } from './fixtures/host.js';
 
@@ -58,7 +59,7 @@ t.test('boots the default Debian kernel and carries TAP on the result channel', 
 
 t.test('the watchdog kills a guest that never finishes', async (t) => {
   const kernel = await defaultKernel();
-  const boot = await bootGuest({ kernel: kernel.image!, initrd: null, accel: 'tcg', timeoutMs: 1500, append: ['panic=0'] });
+  const boot = await bootGuest({ kernel: kernel.image!, initrd: null, accel: 'tcg', guest: { ...defaultGuestConfig, append: ['panic=0'] }, timeoutMs: 1500 });
   t.equal(boot.timedOut, true);
   t.equal(boot.exitCode, null);
   t.ok(boot.ms < 6000);

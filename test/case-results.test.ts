@@ -27,7 +27,7 @@ function feed(text: string, chunk = 7): { live: CaseResult[]; final: CaseResult[
     i += size;
   }
   stream.end();
-  store.fillMissing('k1', planned, { status: 'crash', reason: 'no result: the guest stopped' });
+  store.fillMissing('k1', planned, { status: 'crash', cause: 'guest-died', detail: 'the guest stopped' });
   return { live, final: store.model.results };
 }
 

@@ -13,7 +13,7 @@ const cli = join(root, 'dist', 'runner', 'cli.js');
 const runs = join(import.meta.dirname, 'fixtures', 'runs');
 const scratch = mkdtempSync(join(tmpdir(), 'faultline-compare-'));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
-const r = (status: CaseStatus, reason: string | null = null, findings?: KernelReport[]) => ({ ...result('k', 's', 'c', status, reason), ...(findings ? { findings } : {}) });
+const r = (status: CaseStatus, reason: string | null = null, reports?: KernelReport[]) => ({ ...result('k', 's', 'c', status, reason), ...(reports ? { reports } : {}) });
 
 t.test('each pair of statuses has its class', async (t) => {
   const table: [CaseStatus | null, CaseStatus | null, string][] = [
@@ -34,7 +34,7 @@ t.test('a report the baseline never printed is named, and makes a case that pass
   const base = kernelRecord('b', 0);
   const cand = kernelRecord('c', 1);
   const lockdep: KernelReport = { kind: 'lockdep', title: 'WARNING: possible circular locking dependency detected', text: '', fatal: false };
-  const comparison = compareKernels({ baseline: base, candidate: cand, results: [result('b', 's', 'c', 'pass'), { ...result('c', 's', 'c', 'pass'), findings: [lockdep] }] });
+  const comparison = compareKernels({ baseline: base, candidate: cand, results: [result('b', 's', 'c', 'pass'), { ...result('c', 's', 'c', 'pass'), reports: [lockdep] }] });
   t.same(comparison.cases, [{ suite: 's', case: 'c', class: 'changed', baseline: { status: 'pass', reason: null }, candidate: { status: 'pass', reason: null }, newReports: [lockdep.title] }]);
   t.equal(reportSignature('WARNING: CPU: 3 PID: 77 at fs/userfaultfd.c:1940 userfaultfd_ioctl+0x8d/0x2a0'), 'WARNING: CPU PID at fs/userfaultfd.c:1940 userfaultfd_ioctl');
 });
@@ -47,7 +47,6 @@ t.test('reruns decide between a regression and a flaky case', async (t) => {
 });
 
 t.test('faultline compare on two saved runs, and on a run.json of version 1', async (t) => {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
   const heads = join(runs, 'coin-heads');
   const tails = join(runs, 'coin-tails');
   const out = join(scratch, 'compare.json');

@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { classify, SplatScanner, splatKinds, type Splat } from '../runner/console/splats.js';
-import { ConsoleWatcher, type Finding } from '../runner/console/watcher.js';
+import { classify, ReportScanner, type ScannedReport } from '../runner/console/kernel-reports.js';
+import { reportKinds } from '../runner/model/types.js';
+import { ConsoleWatcher, type WatchedReport } from '../runner/console/watcher.js';
 import { LineSplitter } from '../runner/qemu/lines.js';
 
 // Real consoles: runs/ are faultline guests booting the fixture-patched 6.1 kernels (case marks
@@ -11,9 +12,9 @@ const consoles = join(import.meta.dirname, 'fixtures', 'console');
 const read = (name: string) => readFileSync(join(consoles, name));
 
 /** Feeds raw console bytes in uneven chunks, as QEMU's stdout delivers them. */
-function watch(bytes: Buffer, chunk = 61): { watcher: ConsoleWatcher; findings: Finding[] } {
-  const findings: Finding[] = [];
-  const watcher = new ConsoleWatcher({ finding: (f) => findings.push(f) });
+function watch(bytes: Buffer, chunk = 61): { watcher: ConsoleWatcher; reports: WatchedReport[] } {
+  const reports: WatchedReport[] = [];
+  const watcher = new ConsoleWatcher({ report: (f) => reports.push(f) });
   const lines = new LineSplitter((line) => watcher.line(line));
   for (let i = 0, n = 0; i < bytes.length; n++) {
     const size = chunk + (n % 7);
@@ -22,15 +23,15 @@ function watch(bytes: Buffer, chunk = 61): { watcher: ConsoleWatcher; findings: 
   }
   lines.end();
   watcher.end();
-  return { watcher, findings };
+  return { watcher, reports };
 }
 
-const during = (f: Finding) => (f.during ? `${f.during.suite}/${f.during.case}` : null);
+const during = (f: WatchedReport) => (f.during ? `${f.during.suite}/${f.during.case}` : null);
 
 t.test('a WARNING in a case: its message, first line and call trace, tied to that case', async (t) => {
-  const { findings } = watch(read('runs/warning.log'));
-  t.equal(findings.length, 1);
-  const [w] = findings as [Finding];
+  const { reports } = watch(read('runs/warning.log'));
+  t.equal(reports.length, 1);
+  const [w] = reports as [WatchedReport];
   t.equal(w.kind, 'warning');
   t.equal(w.fatal, false);
   t.equal(during(w), 'minor-faults/continue-dontwake-eexist-no-wake-shmem');
@@ -40,27 +41,27 @@ t.test('a WARNING in a case: its message, first line and call trace, tied to tha
 });
 
 t.test('an oops in a case: fatal, one report for "BUG:" and "Oops:", the kernel going on', async (t) => {
-  const { findings, watcher } = watch(read('runs/oops.log'));
-  t.same(findings.map((f) => [f.kind, f.fatal, during(f)]), [['oops', true, 'zeropage-dontwake/dontwake']]);
-  t.equal(findings[0]!.title, 'BUG: kernel NULL pointer dereference, address: 0000000000000000');
-  t.match(findings[0]!.text, /\nOops: 0002 \[#1\][\s\S]*userfaultfd_ioctl[\s\S]*---\[ end trace/);
+  const { reports, watcher } = watch(read('runs/oops.log'));
+  t.same(reports.map((f) => [f.kind, f.fatal, during(f)]), [['oops', true, 'zeropage-dontwake/dontwake']]);
+  t.equal(reports[0]!.title, 'BUG: kernel NULL pointer dereference, address: 0000000000000000');
+  t.match(reports[0]!.text, /\nOops: 0002 \[#1\][\s\S]*userfaultfd_ioctl[\s\S]*---\[ end trace/);
   t.ok(watcher.ended.has('zeropage-dontwake/after'), 'the later case began and ended in the same guest');
 });
 
 t.test('oops=panic: the oops and the panic, both in the case; the guest dies with no end mark', async (t) => {
-  const { findings, watcher } = watch(read('runs/panic.log'));
-  t.same(findings.map((f) => [f.kind, f.fatal, during(f)]), [
+  const { reports, watcher } = watch(read('runs/panic.log'));
+  t.same(reports.map((f) => [f.kind, f.fatal, during(f)]), [
     ['oops', true, 'zeropage-dontwake/dontwake'],
     ['panic', true, 'zeropage-dontwake/dontwake'],
   ]);
-  t.equal(findings[1]!.title, 'Kernel panic - not syncing: Fatal exception');
+  t.equal(reports[1]!.title, 'Kernel panic - not syncing: Fatal exception');
   t.same(watcher.current, { suite: 'zeropage-dontwake', case: 'dontwake' }, 'the case that was running when the console stopped');
 });
 
 t.test('a hung guest: each soft lockup report separately, ending after its call trace', async (t) => {
-  const { findings } = watch(read('runs/soft-lockup.log'));
-  t.ok(findings.length >= 2, `${findings.length} reports`);
-  for (const f of findings) {
+  const { reports } = watch(read('runs/soft-lockup.log'));
+  t.ok(reports.length >= 2, `${reports.length} reports`);
+  for (const f of reports) {
     t.equal(f.kind, 'soft-lockup');
     t.equal(during(f), 'zeropage-dontwake/dontwake');
     t.match(f.title, /^watchdog: BUG: soft lockup - CPU#0 stuck for \d+s! \[helper:\d+\]$/);
@@ -69,34 +70,34 @@ t.test('a hung guest: each soft lockup report separately, ending after its call 
   }
 });
 
-t.test('a whole clean run on the Debian kernel: no findings, every case begun and ended', async (t) => {
-  const { findings, watcher } = watch(read('runs/debian-clean.log'));
-  t.same(findings, []);
+t.test('a whole clean run on the Debian kernel: no reports, every case begun and ended', async (t) => {
+  const { reports, watcher } = watch(read('runs/debian-clean.log'));
+  t.same(reports, []);
   t.ok(watcher.ready);
   t.equal(watcher.current, null);
   t.equal(watcher.ended.size, 66, 'every case that ran (the two skipped ones write no marks)');
 });
 
-t.test('the same findings whatever the chunking', async (t) => {
+t.test('the same reports whatever the chunking', async (t) => {
   for (const name of ['runs/warning.log', 'runs/panic.log', 'runs/soft-lockup.log']) {
-    const whole = watch(read(name), 1 << 20).findings;
-    for (const chunk of [1, 3, 17, 4096]) t.same(watch(read(name), chunk).findings, whole, `${name} in ${chunk}-byte chunks`);
+    const whole = watch(read(name), 1 << 20).reports;
+    for (const chunk of [1, 3, 17, 4096]) t.same(watch(read(name), chunk).reports, whole, `${name} in ${chunk}-byte chunks`);
   }
 });
 
 t.test('reports outside any case are kept with no case; timestamps and carriage returns are dropped', async (t) => {
-  const findings: Splat[] = [];
-  const scanner = new SplatScanner((s) => findings.push(s));
+  const reports: ScannedReport[] = [];
+  const scanner = new ReportScanner((s) => reports.push(s));
   for (const line of ['[    0.512345] WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2\r', '[    0.512400] Call Trace:', '[    0.512401]  <TASK>', '[    0.512402]  </TASK>', '[    0.512403] ---[ end trace 0000000000000000 ]---']) scanner.line(line);
-  t.same(findings.map((f) => [f.kind, f.title]), [['warning', 'WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2']]);
+  t.same(reports.map((f) => [f.kind, f.title]), [['warning', 'WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2']]);
   const watcher = new ConsoleWatcher();
   watcher.line('WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2');
   watcher.end();
-  t.equal(watcher.findings[0]!.during, null);
+  t.equal(watcher.reports[0]!.during, null);
 });
 
 t.test('first lines of every kind classify, and ordinary lines do not', async (t) => {
-  const firstLines: [string, (typeof splatKinds)[number]][] = [
+  const firstLines: [string, (typeof reportKinds)[number]][] = [
     ['Kernel panic - not syncing: Fatal exception', 'panic'],
     ['BUG: kernel NULL pointer dereference, address: 0000000000000000', 'oops'],
     ['BUG: unable to handle page fault for address: ffffc90000a3f000', 'oops'],
@@ -140,12 +141,12 @@ const reportEnds = {
 t.test('recorded consoles of each kind: found, of that kind, in the recording case', async (t) => {
   const recorded = readdirSync(consoles).filter((f) => f.endsWith('.log'));
   // Hard lockups cannot be recorded under TCG (no PMU, no NMI watchdog): see the README there.
-  t.same(recorded.map((f) => f.replace(/\.log$/, '')).sort(), splatKinds.filter((k) => k !== 'hard-lockup').sort(), 'one recording per kind');
+  t.same(recorded.map((f) => f.replace(/\.log$/, '')).sort(), reportKinds.filter((k) => k !== 'hard-lockup').sort(), 'one recording per kind');
   for (const file of recorded) {
     const kind = file.replace(/\.log$/, '');
-    const { findings } = watch(read(file));
-    const own = findings.filter((f) => f.kind === kind);
-    t.ok(own.length > 0, `${file}: a ${kind} report (found ${findings.map((f) => f.kind).join(', ') || 'none'})`);
+    const { reports } = watch(read(file));
+    const own = reports.filter((f) => f.kind === kind);
+    t.ok(own.length > 0, `${file}: a ${kind} report (found ${reports.map((f) => f.kind).join(', ') || 'none'})`);
     t.ok(own.every((f) => during(f) === `record/${kind}`), `${file}: attributed to record/${kind}`);
     t.ok(own.every((f) => f.text.split('\n').length > 2), `${file}: the report's body is kept`);
     const end = reportEnds[kind as keyof typeof reportEnds];
@@ -154,9 +155,9 @@ t.test('recorded consoles of each kind: found, of that kind, in the recording ca
 });
 
 /** Scans lines written out here (formats other kernels print, not recorded). */
-function scan(lines: string[]): Splat[] {
-  const found: Splat[] = [];
-  const scanner = new SplatScanner((s) => found.push(s));
+function scan(lines: string[]): ScannedReport[] {
+  const found: ScannedReport[] = [];
+  const scanner = new ReportScanner((s) => found.push(s));
   for (const line of lines) scanner.line(line);
   scanner.flush();
   return found;

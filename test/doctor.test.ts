@@ -14,7 +14,6 @@ t.teardown(() => rmSync(bare, { recursive: true, force: true }));
 symlinkSync(process.execPath, join(bare, 'node'));
 
 t.before(async () => {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
   await defaultKernel(); // in the cache, so the bare PATH needs no apt to find it
 });
 

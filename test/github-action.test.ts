@@ -14,9 +14,6 @@ const action = join(root, '.ci', 'github');
 const scratch = mkdtempSync(join(tmpdir(), 'faultline-action-'));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
 
-t.before(async () => {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
-});
 
 t.test('the action and the workflow: every step of the action runs a script that is here', async (t) => {
   const spec = parse(readFileSync(join(action, 'action.yml'), 'utf8')) as { runs: { using: string; steps: { run?: string; uses?: string; shell?: string }[] } };
@@ -72,6 +69,10 @@ t.test('the run step on a small git tree: the series against its base, the summa
   t.same(model.matrix.kernels.map((k) => k.role), ['baseline', 'candidate']);
   t.match(run.stdout, /^::error file=bench\/trivial\.yaml,line=4,title=error%3A trivial\/open-uffd on .*::no result: make tinyconfig failed/m, 'the failure is annotated at its case');
   t.match(readFileSync(summary, 'utf8'), /^### ❌ faultline: exit 3: make tinyconfig failed[^\n]* \(0 passed, 0 failed, 0 skipped, \d+ errored\)\n/, 'the step summary has the verdict and why');
-  t.ok(existsSync(join(results, 'junit.xml')), 'JUnit beside the results');
-  t.ok(existsSync(join(results, 'report.html')), 'and the HTML report');
+  const junit = JSON.parse((await execa('/usr/bin/python3', [join(root, 'test', 'fixtures', 'junit-read.py'), join(results, 'junit.xml')])).stdout) as { errors: number; suites: { cases: { name: string; results: { kind: string; message: string }[] }[] }[] };
+  const junitCases = junit.suites.flatMap((s) => s.cases);
+  t.equal(junitCases.length, 2, 'JUnit beside the results: the case on both kernels');
+  t.same(junitCases.map((c) => c.results.map((r) => r.kind)), [['Error'], ['Error']], 'each an error, not a failure of the case');
+  for (const c of junitCases) t.match(c.results[0]!.message, /^no result: make tinyconfig failed/);
+  t.match(readFileSync(join(results, 'report.html'), 'utf8'), /make tinyconfig failed/, 'and the HTML report says why');
 });

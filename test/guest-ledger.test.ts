@@ -73,9 +73,9 @@ t.test('a panic: what arrived is reported, the running case is left for the sess
     const { reported, ledger } = replay('panic', zeropage, order);
     t.same(brief(reported), ['before pass'], order);
     t.same(ledger.unfinished(), { ref: { suite: 'zeropage-dontwake', case: 'dontwake' }, ended: false }, order);
-    t.same(ledger.recentFindings().map((f) => f.kind), ['oops', 'panic'], order);
-    ledger.reportUnfinished(ledger.unfinished()!.ref, { status: 'crash', reason: 'no result: the guest died during this case' }, 0);
-    t.match(reported[1], { case: 'dontwake', status: 'crash', reason: /^kernel oops: BUG: kernel NULL pointer dereference.*; no result: the guest died during this case$/ });
+    t.same(ledger.recentReports().map((f) => f.kind), ['oops', 'panic'], order);
+    ledger.reportUnfinished(ledger.unfinished()!.ref, { status: 'crash', cause: 'guest-died', detail: 'the guest died during this case' }, 0);
+    t.match(reported[1], { case: 'dontwake', status: 'crash', filled: 'guest-died', reason: /^kernel oops: BUG: kernel NULL pointer dereference.*; no result: the guest died during this case$/ });
   }
 });
 
@@ -88,7 +88,7 @@ t.test('a result that never came after its end mark: that case is the unfinished
   ledger.end();
   t.same(brief(reported), ['before pass', 'dontwake crash']);
   t.same(ledger.unfinished(), { ref: { suite: 'zeropage-dontwake', case: 'after' }, ended: true });
-  t.same(ledger.recentFindings(), [], 'the oops belongs to an earlier case, not to this death');
+  t.same(ledger.recentReports(), [], 'the oops belongs to an earlier case, not to this death');
 });
 
 t.test('a whole clean run: every result once, skips in their place, whichever stream leads', async (t) => {

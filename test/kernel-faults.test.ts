@@ -6,6 +6,7 @@ import t from 'tap';
 import { cacheDir } from '../runner/core/paths.js';
 import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
+import { reportTellsTheRun } from './fixtures/same-report.js';
 
 // The kernel under test misbehaving for real: Debian's 6.1 tree with a fixture patch that
 // warns, oopses or hangs in the userfaultfd ioctl path, built and booted by faultline.
@@ -19,12 +20,9 @@ const scratch = mkdtempSync(join(tmpdir(), 'faultline-kernel-faults-'));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
 const tree = linuxSourceMissing ? '' : await linuxTree(cacheDir());
 
-t.before(async () => {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
-});
 
-const run = async (dir: string, args: string[]) => {
-  const out = await execa('node', [cli, 'run', '--tree', tree, '--results', join(scratch, dir), ...args], { cwd: root, reject: false, env: { CI: 'true' } });
+const run = async (dir: string, args: string[], env: Record<string, string> = {}) => {
+  const out = await execa('node', [cli, 'run', '--tree', tree, '--results', join(scratch, dir), ...args], { cwd: root, reject: false, env: { CI: 'true', ...env } });
   const doc = JSON.parse(readFileSync(join(scratch, dir, 'run.json'), 'utf8')) as RunDocument;
   return { out, doc, dir: join(scratch, dir), result: (name: string) => doc.results.find((r) => r.case === name)! };
 };
@@ -36,15 +34,15 @@ t.test('a WARNING in a path the suites use fails the case that passed its own ch
   t.same(statuses(doc), ['continue-dontwake-eexist-no-wake-shmem fail', 'continue-dontwake-eexist-no-wake-hugetlb pass'], 'WARN_ONCE: only the first case that hits it');
   const warned = result('continue-dontwake-eexist-no-wake-shmem');
   t.match(warned.reason, /^kernel warning: WARNING: CPU: \d+ PID: \d+ at fs\/userfaultfd\.c:\d+ userfaultfd_ioctl\+/);
-  t.equal(warned.findings?.length, 1);
-  t.match(warned.findings?.[0]?.text, /^faultline fixture: UFFDIO_CONTINUE with DONTWAKE\nWARNING:[\s\S]*Call Trace:[\s\S]*---\[ end trace/);
+  t.equal(warned.reports?.length, 1);
+  t.match(warned.reports?.[0]?.text, /^faultline fixture: UFFDIO_CONTINUE with DONTWAKE\nWARNING:[\s\S]*Call Trace:[\s\S]*---\[ end trace/);
   t.match(readFileSync(join(dir, 'results.tap'), 'utf8'), /kernel_reports:\n\s+- kind: warning\n\s+title: "?WARNING: CPU/);
 
   t.test('the same warning allowed by the suite: pass, with the warning recorded', async (t) => {
     const allowed = await run('warns-allowed', ['--patches', join(patches, 'warns'), '--suite', join(root, 'test', 'fixtures', 'suites', 'continue-dontwake-allowed.yaml')]);
     t.equal(allowed.out.exitCode, 0, allowed.out.stdout + allowed.out.stderr);
     t.same(statuses(allowed.doc), ['continue-dontwake-shmem pass']);
-    t.match(allowed.doc.results[0]!.findings, [{ kind: 'warning', allowed: 'the warns fixture patch warns here on purpose' }]);
+    t.match(allowed.doc.results[0]!.reports, [{ kind: 'warning', allowed: 'the warns fixture patch warns here on purpose' }]);
   });
 
   t.test('an allow pattern that backtracks without end is set aside; the run, its timers and signals go on', async (t) => {
@@ -55,8 +53,8 @@ t.test('a WARNING in a path the suites use fails the case that passed its own ch
     t.same(statuses(slow.doc), ['continue-dontwake-shmem fail']);
     const reason = slow.doc.results[0]!.reason ?? '';
     t.match(reason, /^kernel warning: WARNING: CPU: \d+ PID: \d+ at fs\/userfaultfd\.c:\d+ userfaultfd_ioctl\+\S+; allow pattern \/\(\\w\+\\s\?\)\+QQQ\/ not applied: it runs over 100 ms on a report \(catastrophic backtracking\); simplify it$/);
-    t.match(slow.doc.results[0]!.findings, [{ kind: 'warning', allowSkipped: /^allow pattern/ }]);
-    t.equal(slow.doc.results[0]!.findings?.[0]?.allowed, undefined);
+    t.match(slow.doc.results[0]!.reports, [{ kind: 'warning', allowSkipped: /^allow pattern/ }]);
+    t.equal(slow.doc.results[0]!.reports?.[0]?.allowed, undefined);
   });
 });
 
@@ -65,20 +63,27 @@ t.test('an oops in the ioctl path: that case crashes with the oops, the kernel g
   t.equal(out.exitCode, 1, out.stdout + out.stderr);
   t.same(statuses(doc), ['before pass', 'dontwake crash', 'after pass']);
   t.match(result('dontwake').reason, /^kernel oops: BUG: kernel NULL pointer dereference, address: 0+/);
-  t.match(result('dontwake').findings, [{ kind: 'oops', fatal: true, text: /Oops: 0002[\s\S]*RIP: \S+:userfaultfd_ioctl\+[\s\S]*Call Trace:/ }]);
+  t.match(result('dontwake').reports, [{ kind: 'oops', fatal: true, text: /Oops: 0002[\s\S]*RIP: \S+:userfaultfd_ioctl\+[\s\S]*Call Trace:/ }]);
   t.match(result('dontwake').reason, /; line \d+: ioctl: the case's main thread died in the kernel/, 'the helper saw the task die');
   t.same(doc.restarts, [], 'one guest was enough');
 });
 
 t.test('a panic (oops=panic): the case crashes with the panic, a fresh guest runs the rest', async (t) => {
-  const { out, doc, dir, result } = await run('panics', ['--patches', join(patches, 'oopses'), '--suite', zeropage, '--append', 'oops=panic']);
+  const junit = join(scratch, 'panics.junit.xml');
+  const summary = join(scratch, 'panics-summary.md');
+  const { out, doc, dir, result } = await run('panics', ['--patches', join(patches, 'oopses'), '--suite', zeropage, '--append', 'oops=panic', '--junit', junit], { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary });
   t.equal(out.exitCode, 1, out.stdout + out.stderr);
   t.same(statuses(doc), ['before pass', 'dontwake crash', 'after pass']);
-  t.same(result('dontwake').findings?.map((f) => f.kind), ['oops', 'panic']);
+  t.same(result('dontwake').reports?.map((f) => f.kind), ['oops', 'panic']);
   t.match(result('dontwake').reason, /the guest died during this case: the kernel panicked: "Kernel panic - not syncing: Fatal exception"/);
   t.match(doc.restarts, [{ guest: 2, cases: 1, reason: /during zeropage-dontwake\/dontwake/ }]);
   t.match(readFileSync(join(dir, 'console-2.log'), 'utf8'), /faultline: case zeropage-dontwake\/after begin/);
   t.ok(existsSync(join(dir, 'qemu-command-2.txt')), 'the fresh guest can be replayed');
+  t.match(out.stdout, /^guest  linux-source-6\.1\+1 #2: the guest died during zeropage-dontwake\/dontwake/m, 'the restart is told');
+
+  t.test('faultline report tells the saved run as the run told it, restart included', async (t) => {
+    await reportTellsTheRun(t, cli, root, scratch, { dir, stdout: out.stdout, exitCode: out.exitCode, junit, summary });
+  });
 });
 
 t.test('a hang with preemption off: timeout, soft lockups reported in the case, then the rest', async (t) => {
@@ -86,7 +91,7 @@ t.test('a hang with preemption off: timeout, soft lockups reported in the case, 
   t.equal(out.exitCode, 1, out.stdout + out.stderr);
   t.same(statuses(doc), ['before pass', 'dontwake timeout', 'after pass']);
   t.match(result('dontwake').reason, /^no result: the guest stopped responding during this case \(no end mark within 16s: its 3s limit \+ 5s grace, x2 for TCG\); QEMU was stopped; kernel soft-lockup: watchdog: BUG: soft lockup/);
-  const lockups = result('dontwake').findings ?? [];
+  const lockups = result('dontwake').reports ?? [];
   t.ok(lockups.length >= 2, `${lockups.length} soft lockup reports`);
   t.ok(lockups.every((f) => f.kind === 'soft-lockup' && /userfaultfd_ioctl/.test(f.text)));
   t.equal(doc.restarts.length, 1);
@@ -111,7 +116,7 @@ t.test('a task asleep for good in the kernel: timeout with the hung-task report,
   t.equal(out.exitCode, 1, out.stdout + out.stderr);
   t.same(statuses(doc), ['before pass', 'dontwake timeout', 'after pass']);
   t.match(result('dontwake').reason, /^line \d+: ioctl: timed out after 18000ms; the case process did not die after SIGKILL \(stuck in the kernel\); kernel hung-task: INFO: task helper:\d+ blocked for more than 6 seconds\./);
-  t.match(result('dontwake').findings?.[0]?.text, /Call Trace:[\s\S]*userfaultfd_ioctl/, 'with the stuck stack');
+  t.match(result('dontwake').reports?.[0]?.text, /Call Trace:[\s\S]*userfaultfd_ioctl/, 'with the stuck stack');
   t.same(doc.restarts, [], 'no fresh guest was needed');
 });
 

@@ -57,7 +57,7 @@ t.test('a kernel warning while "minor on hugetlb" ran fails that case alone', as
   t.same(results.map((r) => `${r.case} ${r.status}`), ['unit-minor-shmem pass', 'unit-minor-hugetlb fail', 'unit-minor-wp-shmem pass']);
   const hugetlb = results.find((r) => r.case === 'unit-minor-hugetlb')!;
   t.match(hugetlb.reason, /^kernel warning: WARNING: CPU: 0 PID: 37 at drivers\/misc\/lkdtm\/bugs\.c:85/);
-  t.equal(hugetlb.findings?.length, 1);
+  t.equal(hugetlb.reports?.length, 1);
 });
 
 t.test('a report while a test runs goes to it: its "done" not on the console yet, the report read to its end only later', async (t) => {
@@ -78,7 +78,7 @@ t.test('a guest that dies mid-run: its console is the output, the test it was in
   ledger.consoleLine('faultline-out: Testing minor on hugetlb...');
   ledger.end();
   t.same(ledger.unfinished(), { ref: unit.ref, ended: false });
-  ledger.reportUnfinished(unit.ref, { status: 'crash', reason: 'no result: the guest died during this case: the kernel panicked' }, 1000);
-  t.same(store.model.results.map((r) => `${r.case} ${r.status}`), ['unit-minor-shmem pass', 'unit-minor-hugetlb crash', 'unit-minor-wp-shmem error']);
+  ledger.reportUnfinished(unit.ref, { status: 'crash', cause: 'guest-died', detail: 'the guest died during this case: the kernel panicked' }, 1000);
+  t.same(store.model.results.map((r) => `${r.case} ${r.status} ${r.filled ?? 'reported'}`), ['unit-minor-shmem pass reported', 'unit-minor-hugetlb crash guest-died', 'unit-minor-wp-shmem error guest-died'], 'what the program said is its report; the rest is filled');
   t.match(store.model.results[2]!.reason, /^not reached: uffd-unit-tests stopped in "minor on hugetlb"/);
 });

@@ -14,9 +14,6 @@ const scratch = mkdtempSync(join(tmpdir(), 'faultline-matrix-'));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
 const faultline = (args: string[]) => execa('node', [cli, ...args], { cwd: root, reject: false, env: { CI: 'true' } });
 
-t.before(async () => {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
-});
 
 t.test('a debian: glob names every matching package in the apt lists, oldest first', async (t) => {
   const found = await matchingPackages('linux-image-6.1.0-*-cloud-amd64');

@@ -1,16 +1,15 @@
 import t from 'tap';
-import { defaultCpu, defaultMemoryMiB, kernelCommandLine, qemuArgv, type QemuOptions } from '../runner/qemu/argv.js';
+import { defaultCpu, kernelCommandLine, memoryMiB, qemuArgv, type QemuOptions } from '../runner/qemu/argv.js';
+import { defaultGuestConfig, type GuestMachine } from '../runner/qemu/guest-config.js';
 
+const guest: GuestMachine = { machine: 'pc', cpus: 2, baseMemoryMiB: 512, loglevel: 7, append: [] };
 const base: QemuOptions = {
   kernel: 'k/vmlinuz',
   initrd: 'i/initrd.img',
   accel: 'tcg',
-  machine: 'pc',
-  memoryMiB: 512,
-  smp: 2,
+  guest,
   result: { kind: 'socket', path: '/tmp/r/result.sock' },
   hugepages: 0,
-  loglevel: 7,
 };
 
 t.test('TCG on pc with a socket result channel', async (t) => {
@@ -29,7 +28,7 @@ t.test('TCG on pc with a socket result channel', async (t) => {
 
 t.test('KVM on microvm with a file result channel, huge pages and extra words', async (t) => {
   t.same(
-    qemuArgv({ ...base, accel: 'kvm', machine: 'microvm', memoryMiB: 528, smp: 1, hugepages: 8, result: { kind: 'file', path: 'out/result.tap' }, append: ['nokaslr'] }),
+    qemuArgv({ ...base, accel: 'kvm', guest: { ...guest, machine: 'microvm', cpus: 1, append: ['nokaslr'] }, hugepages: 8, result: { kind: 'file', path: 'out/result.tap' } }),
     [
       '-M', 'microvm', '-accel', 'kvm', '-cpu', 'qemu64',
       '-m', '528', '-smp', '1',
@@ -61,12 +60,13 @@ t.test('commas in a chardev path are doubled', async (t) => {
 });
 
 t.test('kernel command line and defaults', async (t) => {
-  t.equal(kernelCommandLine({ machine: 'microvm', hugepages: 0, loglevel: 5 }), 'console=ttyS0 loglevel=5 panic=-1 reboot=t');
-  t.equal(kernelCommandLine({ machine: 'pc', hugepages: 4, loglevel: 7, append: ['a=1'] }), 'console=ttyS0 loglevel=7 panic=-1 faultline.hugepages=4 a=1');
+  t.equal(kernelCommandLine({ guest: { ...guest, machine: 'microvm', loglevel: 5 }, hugepages: 0 }), 'console=ttyS0 loglevel=5 panic=-1 reboot=t');
+  t.equal(kernelCommandLine({ guest: { ...guest, append: ['a=1'] }, hugepages: 4 }), 'console=ttyS0 loglevel=7 panic=-1 faultline.hugepages=4 a=1');
   t.equal(defaultCpu('tcg'), 'max');
   t.equal(defaultCpu('kvm'), 'qemu64');
-  t.equal(defaultMemoryMiB(0), 512);
-  t.equal(defaultMemoryMiB(16), 544);
+  t.equal(memoryMiB(defaultGuestConfig, 0), 512, 'the default guest');
+  t.equal(memoryMiB(defaultGuestConfig, 16), 544, 'grows with its huge pages');
+  t.same([defaultGuestConfig.machine, defaultGuestConfig.cpus, defaultGuestConfig.loglevel], ['pc', 1, 6]);
 });
 
 t.test('a swap disk is an NVMe drive the agent is told about', async (t) => {
@@ -77,5 +77,5 @@ t.test('a swap disk is an NVMe drive the agent is told about', async (t) => {
 });
 
 t.test('the hung-task timeout goes to the agent as a faultline word, before the user\'s own', async (t) => {
-  t.equal(kernelCommandLine({ machine: 'pc', hugepages: 0, loglevel: 6, hungTaskSecs: 6, append: ['oops=panic'] }), 'console=ttyS0 loglevel=6 panic=-1 faultline.hung_task_secs=6 oops=panic');
+  t.equal(kernelCommandLine({ guest: { ...guest, loglevel: 6, append: ['oops=panic'] }, hugepages: 0, hungTaskSecs: 6 }), 'console=ttyS0 loglevel=6 panic=-1 faultline.hung_task_secs=6 oops=panic');
 });

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import t from 'tap';
@@ -11,6 +11,8 @@ import { ResultStore } from '../runner/model/store.js';
 import type { RunModel } from '../runner/model/types.js';
 import { reparseRun } from '../runner/reparse.js';
 import { runMatrix } from '../runner/run.js';
+import { filesIn } from '../runner/results/kernel-files.js';
+import { defaultGuestConfig } from '../runner/qemu/guest-config.js';
 import { loadSuites } from '../runner/suites.js';
 import { kernelRecord } from './fixtures/model.js';
 
@@ -51,7 +53,6 @@ t.test('what the recordings hold: a panic and a hang each cost one guest, and th
 });
 
 t.test('faultline report renders a saved run, and --reparse through the CLI writes the same run.json', async (t) => {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
   const cli = join(root, 'dist', 'runner', 'cli.js');
   const out = join(scratch, 'reparsed.json');
   const report = await execa('node', [cli, 'report', join(runs, 'baseline-regression'), '--reparse', '--json', out], { reject: false, env: { CI: 'true' } });
@@ -74,26 +75,19 @@ async function coinRun(candidate: ('heads' | 'tails')[]): Promise<{ model: RunMo
   const kernels = [kernelRecord('base', 0, { role: 'baseline', label: 'base', dir: 'kernel-0' }), kernelRecord('series', 1, { role: 'candidate', label: 'series', dir: 'kernel-1' })];
   const prepare = async (_o: KernelRunOptions, slot: KernelSlot): Promise<PreparedKernel> => {
     const record = kernels[slot.index]!;
-    const dir = join(work, record.dir);
-    mkdirSync(dir, { recursive: true });
-    return { record, resolved: { id: record.id, label: record.label, spec: record.spec, image: 'recorded', release: null, config: null, headersDir: null, cached: true }, helper: 'recorded', baseImage: base, files: { dir: record.dir, path: (n) => join(dir, n) }, selftests: null };
+    return { record, resolved: { id: record.id, label: record.label, spec: record.spec, image: 'recorded', release: null, config: null, headersDir: null, cached: true }, helper: 'recorded', baseImage: base, files: filesIn(work, record.dir), selftests: null };
   };
   const boots: string[] = [];
   const store = new ResultStore({ command: ['test'], kernels: kernels.map((k) => ({ spec: k.spec, role: k.role })), cases: loaded.planned });
   const events: RunEvent[] = [];
   await runMatrix(
+    { loaded, kernels: kernels.map((k) => ({ spec: { kind: 'host' as const }, role: k.role })), pairs: [[0, 1]], jobs: 2, shard: null, retries: 2, kselftestSizes: {} },
+    { ...defaultGuestConfig, accel: 'tcg', tcgSlowdown: 4 },
     {
-      loaded,
-      kernels: kernels.map((k) => ({ spec: { kind: 'host' as const }, role: k.role })),
-      pairs: [[0, 1]],
-      accel: 'tcg',
-      cacheDir: work,
-      path: (dir, name) => join(work, dir, name),
-      tcgSlowdown: 4,
-      jobs: 2,
-      shard: null,
-      retries: 2,
       store,
+      events: new RunEvents().on((e) => events.push(e)),
+      cacheDir: work,
+      kernelFiles: (dir) => filesIn(work, dir),
       prepare,
       boot: (opts) => {
         const kernel = basename(dirname(opts.consoleLog!));
@@ -102,7 +96,6 @@ async function coinRun(candidate: ('heads' | 'tails')[]): Promise<{ model: RunMo
         return replayBooter(join(runs, `coin-${side}`))({ ...opts, consoleLog: join(work, 'console.log') });
       },
     },
-    new RunEvents().on((e) => events.push(e)),
     null,
   );
   t.equal(boots.length, 6, 'each kernel booted once, then twice more for the reruns');

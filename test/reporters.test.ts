@@ -2,9 +2,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { filledResult } from '../runner/model/filled.js';
 import { verdictOf } from '../runner/model/summary.js';
 import { Parser } from 'tap-parser';
-import type { RunEvent } from '../runner/events.js';
+import { announceStore, type RunEvent } from '../runner/events.js';
 import { compareKernels } from '../runner/model/compare.js';
 import { ResultStore } from '../runner/model/store.js';
 import type { CaseResult, KernelRecord, PlannedCase } from '../runner/model/types.js';
@@ -30,15 +31,12 @@ const oneKernel = [
 
 type Step = { kernel: KernelRecord } | { result: CaseResult } | { end: string } | { event: RunEvent } | { act(store: ResultStore): void };
 
-// Drives reporters the way the engine does: a store owns the model, its changes become events.
+// Drives reporters the way the engine does: a store owns the model, and its changes become events
+// through the engine's own wiring (announceStore).
 function drive(opts: { kernels: KernelRecord[]; steps: Step[]; jobs?: number; exitCode?: number; compare?: boolean }, ...reporters: { handle(e: RunEvent): void }[]): ResultStore {
   const store = new ResultStore({ command: ['faultline', 'run'], kernels: opts.kernels.map((k) => ({ spec: k.spec, role: k.role })), cases, startedAt: new Date('2026-11-28T10:00:00Z') });
   const emit = (e: RunEvent) => reporters.forEach((r) => r.handle(e));
-  store.on({
-    result: (r) => emit({ type: 'case-result', result: r }),
-    restart: (r) => emit({ type: 'guest-restart', ...r }),
-    finding: ({ kernel, ...finding }) => emit({ type: 'kernel-finding', kernel, finding }),
-  });
+  announceStore(store, { emit });
   emit({ type: 'run-start', model: store.model, resultsDir: 'results/x', jobs: opts.jobs ?? 1, share: store.model.matrix.kernels.map(() => store.model.matrix.cases.length) });
   for (const step of opts.steps) {
     if ('kernel' in step) {
@@ -52,7 +50,7 @@ function drive(opts: { kernels: KernelRecord[]; steps: Step[]; jobs?: number; ex
   if (opts.compare) store.model.comparisons = [compareKernels({ baseline: opts.kernels[0]!, candidate: opts.kernels[1]!, results: store.model.results, order: cases })];
   // The exit code the run would give these results, unless the step list stands for a stop.
   const exitCode = opts.exitCode ?? verdictOf(store.model).exitCode;
-  store.finish(exitCode);
+  store.finish(exitCode, []);
   emit({ type: 'run-end', model: store.model, exitCode, why: [], ms: 2345 });
   return store;
 }
@@ -112,7 +110,7 @@ t.test('results directory: run.json is the model, kept current; --json gets the 
   t.same(seen?.results.map((r) => r.case), ['a', 'b'], 'written as results arrive');
   t.equal(seen?.finishedAt, null, 'and not yet finished');
   const doc = JSON.parse(readFileSync(join(dir, 'r', 'run.json'), 'utf8'));
-  t.equal(doc.version, 2);
+  t.equal(doc.version, 3);
   t.same(doc.kernels, [k1]);
   t.same(doc.results, oneKernel);
   t.same(doc.summary, { pass: 1, fail: 1, skip: 1, timeout: 1, crash: 0, error: 0 });
@@ -185,7 +183,7 @@ t.test('terminal with several kernels: lines name their kernel; a cases x kernel
 t.test('kernel reports and fresh guests reach the terminal, TAP and run.json', async (t) => {
   const k = kernelRecord('k', 0, { timeoutScale: 2 });
   const lockup = (n: number) => ({ kind: 'soft-lockup' as const, title: `watchdog: BUG: soft lockup - CPU#0 stuck for ${n}s! [helper:39]`, text: `watchdog: BUG: soft lockup - CPU#0 stuck for ${n}s! [helper:39]\nCall Trace:`, fatal: false });
-  const hung: CaseResult = { ...result('k', 'minor-faults', 'a', 'timeout', 'no result: the guest stopped responding'), findings: [lockup(4), lockup(7), lockup(10), lockup(13)] };
+  const hung: CaseResult = { ...result('k', 'minor-faults', 'a', 'timeout', 'no result: the guest stopped responding'), reports: [lockup(4), lockup(7), lockup(10), lockup(13)] };
   const boot = { kind: 'warning' as const, title: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2', text: 'WARNING: CPU: 0 PID: 1 at init/main.c:1 start_kernel+0x1/0x2', fatal: false };
   let text = '';
   let tap = '';
@@ -196,7 +194,7 @@ t.test('kernel reports and fresh guests reach the terminal, TAP and run.json', a
       kernels: [k],
       steps: [
         { kernel: k },
-        { act: (store) => store.addFinding({ kernel: 'k', ...boot }) },
+        { act: (store) => store.addReport({ kernel: 'k', ...boot }) },
         { result: hung },
         { act: (store) => store.addRestart({ kernel: 'k', guest: 2, cases: 3, reason: 'the guest died or hung during minor-faults/a (no end mark in time)' }) },
       ],
@@ -212,12 +210,12 @@ t.test('kernel reports and fresh guests reach the terminal, TAP and run.json', a
   t.match(tap, /kernel_reports:\n\s+- kind: soft-lockup\n\s+title: "watchdog: BUG: soft lockup - CPU#0 stuck for 4s! \[helper:39\]"\n\s+text: \|-?\n\s+watchdog: BUG/);
   const doc = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
   t.same(doc.restarts, [{ kernel: 'k', guest: 2, cases: 3, reason: 'the guest died or hung during minor-faults/a (no end mark in time)' }]);
-  t.same(doc.findings, [{ kernel: 'k', ...boot }]);
-  t.equal(doc.results[0].findings.length, 4);
+  t.same(doc.reports, [{ kernel: 'k', ...boot }]);
+  t.equal(doc.results[0].reports.length, 4);
 });
 
 t.test('cases left without a result for one reason: one line, then a count', async (t) => {
-  const left = (name: string): CaseResult => ({ ...result(k1.id, 'minor-faults', name, 'error', 'no result: the run was interrupted'), durationMs: 0 });
+  const left = (name: string): CaseResult => filledResult(k1.id, { suite: 'minor-faults', case: name }, { status: 'error', cause: 'stopped', detail: 'the run was interrupted' });
   let text = '';
   drive({ kernels: [k1], steps: [{ result: result(k1.id, 'minor-faults', 'a', 'pass') }, { result: left('b') }, { result: left('c') }, { result: { ...left('d'), suite: 'missing-faults' } }], exitCode: 130 }, new TerminalReporter({ write: (s: string) => (text += s), isTTY: false }));
   t.match(text, ['  ok      minor-faults/a 4ms', '  ERROR   minor-faults/b 0ms  no result: the run was interrupted', '          and 2 more cases with the same reason', ''].join('\n'));

@@ -92,7 +92,7 @@ t.test('GitHub: past ten annotations the rest are named in one ::notice; reports
   const k = kernelRecord('k', 0, { label: 'k' });
   const cases = Array.from({ length: 13 }, (_, i) => ({ suite: 's', case: `c${i}`, file: join(process.cwd(), 'suite.yaml'), line: 10 + i }));
   const oops = { kind: 'oops' as const, title: 'BUG: kernel NULL pointer dereference', text: 'BUG: kernel NULL pointer dereference\n::error this line is kernel text\n  ::endgroup::\n##[error]so is this\nCall Trace:', fatal: true };
-  const results: CaseResult[] = cases.map((c, i) => ({ ...result('k', 's', c.case, 'crash', `reason ${i}: 100% gone,\nsecond line`), ...(i === 0 ? { findings: [oops] } : {}) }));
+  const results: CaseResult[] = cases.map((c, i) => ({ ...result('k', 's', c.case, 'crash', `reason ${i}: 100% gone,\nsecond line`), ...(i === 0 ? { reports: [oops] } : {}) }));
   const text = githubAnnotations(modelOf({ kernels: [k], cases, results }).model, null);
   const lines = text.split('\n');
   // What the runner reads as commands: every line but those between ::stop-commands::T and ::T::.

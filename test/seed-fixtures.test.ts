@@ -21,9 +21,6 @@ const patches = join(root, 'test', 'fixtures', 'patches');
 const patchOf = (dir: string) => join(patches, dir, readdirSync(join(patches, dir)).find((f) => f.endsWith('.patch'))!);
 const seed = ['replace-while-pending', 'many-faults-arrival-order', 'range-continue-wakes-all', 'range-copy-wakes-all', 'thp-continue-subpage'];
 
-t.before(async () => {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
-});
 
 async function run(name: string, patch: string | null) {
   const dir = join(scratch, name);

@@ -20,7 +20,6 @@ let gid = process.getegid?.() ?? 0;
 let project = root;
 
 t.before(async () => {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root });
   mkdirSync(home);
   await chmod(work, 0o755);
   if (!asRoot) return;

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import * as vocabulary from '../runner/suite/vocabulary.js';
+import { reportedFailures } from '../runner/model/status.js';
+import { agentReadyLine, caseMarkText, isAgentReady, markPrefix, parseAgentDone, parseCaseMark, programLinePrefix } from '../runner/protocol/guest.js';
 
 // The case language's names live in runner/suite/vocabulary.ts; the helper's C tables and the
 // plan format page must say exactly the same, so a name added on one side and not the other
@@ -50,4 +52,29 @@ t.test('the helper\'s ranges are the ones suites are checked against', async (t)
 t.test('the plan format page lists the same errnos', async (t) => {
   const listed = /Errno names: ([A-Z0-9 \n]+)\./.exec(planFormat)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
   t.same(sorted(listed), sorted(vocabulary.errnoNames));
+});
+
+t.test('the helper names only the failing statuses the host reads, and an unknown outcome is an error', async (t) => {
+  const tapC = readFileSync(join(native, 'tap.c'), 'utf8');
+  const body = /static const char \*status_name\(enum outcome o\)\n\{([\s\S]*?)\n\}/.exec(tapC)?.[1] ?? '';
+  const named = [...body.matchAll(/return "([a-z]+)";/g)].map((m) => m[1]!);
+  t.same(sorted(named), sorted(reportedFailures), 'fail, timeout, crash and the default');
+  t.match(body, /default:\s*return "error";/, 'the default is an error');
+});
+
+t.test('the guest agent and the helper print the protocol the host reads', async (t) => {
+  const init = readFileSync(join(import.meta.dirname, '..', 'images', 'guest', 'init'), 'utf8');
+  const runnerC = readFileSync(join(native, 'runner.c'), 'utf8');
+  t.match(init, `echo "${agentReadyLine}"`, 'the agent\'s ready line');
+  const done = /echo "(faultline: agent done rc=)\$rc"/.exec(init);
+  t.ok(done, 'the agent\'s last line');
+  t.equal(parseAgentDone(`${done?.[1]}3`), 3);
+  t.match(runnerC, `kmsg_line("${markPrefix}case %s/%s %s\\n", c->suite, c->name, what)`, 'the helper\'s case marks');
+  t.match(runnerC, `kmsg_line("${programLinePrefix}%.*s\\n"`, 'the helper\'s program lines');
+  const ref = { suite: 'minor-faults', case: 'read-minor-continue-shmem' };
+  t.same(parseCaseMark(caseMarkText(ref, 'end')), { ref, edge: 'end' });
+  t.equal(parseCaseMark(`${programLinePrefix}echo ${caseMarkText(ref, 'end')}`), null, 'a program line that ends in a mark is no mark');
+  t.equal(parseCaseMark('faultline: case a b/c begin'), null);
+  t.ok(isAgentReady(`${agentReadyLine}  `));
+  t.equal(parseAgentDone('x faultline: agent done rc=0'), null, 'anchored');
 });

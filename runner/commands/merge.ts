@@ -7,7 +7,7 @@ import { readRun, runFileOf } from '../model/document.js';
 import { putInOrder } from '../model/store.js';
 import { summarize, verdictOf } from '../model/summary.js';
 import { caseKey, type KernelRecord, type RunModel } from '../model/types.js';
-import { replayEvents } from '../model/replay-events.js';
+import { replayEvents } from '../results/replay-events.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { claimResultsDirectory } from '../results/location.js';
 import { writeReports } from '../results/final-reports.js';
@@ -66,7 +66,7 @@ export function mergeShards(shards: { dir: string; model: RunModel }[]): RunMode
     results: all((m) => m.results),
     reruns: all((m) => m.reruns),
     restarts: all((m) => m.restarts),
-    findings: all((m) => m.findings),
+    reports: all((m) => m.reports),
     comparisons: [],
   };
   model.comparisons = comparePairs(model);
@@ -74,8 +74,10 @@ export function mergeShards(shards: { dir: string; model: RunModel }[]): RunMode
   if (expectations) model.expectations = applyExpectations(model, { entries: expectations.entries, strict: expectations.strict, now: new Date(model.startedAt) });
   putInOrder(model);
   model.summary = summarize(model.results);
-  const infrastructure = shards.map((s) => s.model.exitCode ?? 0).find((code) => code > 1);
-  model.exitCode = infrastructure ?? verdictOf(model, model.failOn).exitCode;
+  const infrastructure = shards.find((s) => (s.model.exitCode ?? 0) > 1)?.model;
+  const verdict = verdictOf(model, model.failOn);
+  model.exitCode = infrastructure?.exitCode ?? verdict.exitCode;
+  model.why = infrastructure ? infrastructure.why : verdict.why;
   return model;
 }
 

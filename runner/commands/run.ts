@@ -3,14 +3,14 @@ import { availableParallelism } from 'node:os';
 import { formatKernelSpec } from '../../kernels/spec.js';
 import { FaultlineError } from '../core/errors.js';
 import { usableCacheDir } from '../core/paths.js';
-import { RunEvents } from '../events.js';
+import { RunEvents, type RunEvent } from '../events.js';
 import { liveExpectation } from '../expect/apply.js';
 import { loadExpectations } from '../expect/load.js';
 import { parseShard } from '../model/shard.js';
 import { ResultStore } from '../model/store.js';
 import { defaultFailOn } from '../model/summary.js';
 import { comparisonClasses, type ComparisonClass } from '../model/types.js';
-import type { AccelMode } from '../qemu/accel.js';
+import { defaultGuestConfig, type AccelMode, type GuestConfig } from '../qemu/guest-config.js';
 import { PerPatchReporter } from '../reporters/per-patch.js';
 import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
@@ -20,7 +20,6 @@ import { ResultsDirectory } from '../results/results-dir.js';
 import { runMatrix } from '../run.js';
 import { loadRunCases } from '../suites.js';
 import { kselftestSpec } from '../sources/kselftest/source.js';
-import { join } from 'node:path';
 import { abortOnSignals } from './interrupt.js';
 import { kernelMatrix, type MatrixFlags } from './matrix-flags.js';
 import { parseRunTimeout } from './run-timeout.js';
@@ -64,7 +63,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   // The results directory hears of a result before anyone is shown it: a run killed outright
   // the moment a result line is printed still has that result on disk.
   let results: ResultsDirectory | null = null;
-  events.on((e) => results?.handle(e));
+  // What happens before the directory exists (loading the suites, a glob's note) is told to it once it does.
+  const early: RunEvent[] = [];
+  events.on((e) => (results ? results.handle(e) : early.push(e)));
   events.on((e) => terminal.handle(e));
   events.on((e) => {
     // Loaded while the guest runs its cases, the report writers cost the run nothing at its end.
@@ -82,6 +83,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   }));
 
   results = new ResultsDirectory(claimResultsDirectory(flags.results, now), json);
+  for (const e of early.splice(0)) results.handle(e);
   results.saveSuites(loaded.suites);
   const dir = results;
   if (flags.tap) {
@@ -107,22 +109,16 @@ export async function runCommand(flags: RunFlags): Promise<number> {
         loaded,
         kernels: matrix.kernels,
         pairs: matrix.pairs,
-        accel: flags.accel,
-        cacheDir,
-        path: (kernelDir, name) => dir.path(join(kernelDir, name)),
-        signal: abort.signal,
-        append: flags.append.flatMap((words) => words.split(/\s+/).filter(Boolean)),
         jobs: limits.jobs ?? Math.min(matrix.kernels.length, defaultJobs()),
-        expectations: entries.length || flags.strictExpect ? { entries, strict: Boolean(flags.strictExpect), now } : null,
-        store,
-        tcgSlowdown: limits.tcgSlowdown,
         shard: limits.shard,
         retries: limits.retries,
         failOn: limits.failOn,
         kselftestSizes: limits.kselftestSizes,
+        expectations: entries.length || flags.strictExpect ? { entries, strict: Boolean(flags.strictExpect), now } : null,
         ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
       },
-      events,
+      limits.guest,
+      { store, events, cacheDir, kernelFiles: (kernelDir) => dir.kernelFiles(kernelDir), signal: abort.signal },
       dir.dir,
     );
     return exitCode;
@@ -149,7 +145,8 @@ export function defaultJobs(): number {
 }
 
 interface Limits {
-  tcgSlowdown: number;
+  /** What every guest of the run is. */
+  guest: GuestConfig;
   timeoutMs?: number;
   jobs?: number;
   retries: number;
@@ -178,7 +175,8 @@ function runLimits(flags: RunFlags): Limits {
     ...(flags.kselftestMib !== undefined ? { mib: count('--kselftest-mib', flags.kselftestMib, 1, 4096) } : {}),
     ...(flags.kselftestBounces !== undefined ? { bounces: count('--kselftest-bounces', flags.kselftestBounces, 1, 10_000) } : {}),
   };
-  return { tcgSlowdown, retries, shard, failOn, kselftestSizes, ...(jobs !== undefined ? { jobs } : {}), ...(flags.timeout !== undefined ? { timeoutMs: parseRunTimeout(flags.timeout) } : {}) };
+  const guest: GuestConfig = { ...defaultGuestConfig, accel: flags.accel, tcgSlowdown, append: flags.append.flatMap((words) => words.split(/\s+/).filter(Boolean)) };
+  return { guest, retries, shard, failOn, kselftestSizes, ...(jobs !== undefined ? { jobs } : {}), ...(flags.timeout !== undefined ? { timeoutMs: parseRunTimeout(flags.timeout) } : {}) };
 }
 
 /** `--fail-on regression,still-failing`, or `none`. */

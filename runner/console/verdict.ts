@@ -1,6 +1,6 @@
 import type { CaseResult, KernelReport } from '../model/types.js';
 import { allowMatchBudgetMs, matchAllowPattern } from './allow-match.js';
-import type { Splat } from './splats.js';
+import type { ScannedReport } from './kernel-reports.js';
 
 export interface AllowRule {
   /** Searched for in the report's text: the WARN() message, the first line and the call trace. */
@@ -8,7 +8,7 @@ export interface AllowRule {
   reason: string;
 }
 
-/** A suite's `console:` setting: whether splats fail its cases, and known ones that do not. */
+/** A suite's `console:` setting: whether kernel reports fail its cases (its `splats` key), and known ones that do not. */
 export interface ConsolePolicy {
   splats: 'fail' | 'report';
   allow: readonly AllowRule[];
@@ -18,8 +18,8 @@ export const defaultConsolePolicy: ConsolePolicy = { splats: 'fail', allow: [] }
 
 const reportOnly = 'the suite reports console splats without failing cases (console.splats: report)';
 
-export function toReport(splat: Splat, policy: ConsolePolicy): KernelReport {
-  const { kind, title, text, fatal } = splat;
+export function toReport(scanned: ScannedReport, policy: ConsolePolicy): KernelReport {
+  const { kind, title, text, fatal } = scanned;
   let rule: AllowRule | undefined;
   const skipped: string[] = [];
   for (const candidate of policy.allow) {
@@ -40,16 +40,16 @@ export function toReport(splat: Splat, policy: ConsolePolicy): KernelReport {
 // A case's own verdict meets what the kernel printed meanwhile. A fatal report (the kernel
 // killed a task, or died) makes it a crash whatever the case saw; any other report not allowed
 // fails a case that passed its own checks. Allow-lists cannot hide a fatal report.
-export function withFindings(result: CaseResult, splats: readonly Splat[], policy: ConsolePolicy): CaseResult {
-  if (splats.length === 0) return result;
-  const findings = splats.map((s) => toReport(s, policy));
-  const fatal = findings.find((f) => f.fatal);
-  const failing = findings.filter((f) => f.allowed === undefined);
+export function withReports(result: CaseResult, scanned: readonly ScannedReport[], policy: ConsolePolicy): CaseResult {
+  if (scanned.length === 0) return result;
+  const reports = scanned.map((s) => toReport(s, policy));
+  const fatal = reports.find((f) => f.fatal);
+  const failing = reports.filter((f) => f.allowed === undefined);
   const own = result.status === 'pass' ? null : result.reason;
-  if (fatal) return { ...result, status: 'crash', reason: joinReasons(describe(fatal, findings.length), own), findings };
-  if (failing.length === 0) return { ...result, findings };
-  if (result.status === 'pass') return { ...result, status: 'fail', reason: describe(failing[0]!, failing.length), findings };
-  return { ...result, reason: joinReasons(own, describe(failing[0]!, failing.length)), findings };
+  if (fatal) return { ...result, status: 'crash', reason: joinReasons(describe(fatal, reports.length), own), reports };
+  if (failing.length === 0) return { ...result, reports };
+  if (result.status === 'pass') return { ...result, status: 'fail', reason: describe(failing[0]!, failing.length), reports };
+  return { ...result, reason: joinReasons(own, describe(failing[0]!, failing.length)), reports };
 }
 
 function describe(report: KernelReport, count: number): string {

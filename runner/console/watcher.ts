@@ -1,8 +1,9 @@
 import { caseKey, type CaseRef } from '../model/types.js';
-import { programLinePrefix, SplatScanner, type Splat } from './splats.js';
+import { isAgentReady, parseCaseMark, programLinePrefix } from '../protocol/guest.js';
+import { ReportScanner, type ScannedReport } from './kernel-reports.js';
 
-/** A splat and the case that was running when the kernel printed it (null: none was). */
-export interface Finding extends Splat {
+/** A kernel report and the case that was running when the kernel printed it (null: none was). */
+export interface WatchedReport extends ScannedReport {
   during: CaseRef | null;
   /** How many lines the case's program had printed when the report began (its programLines). */
   outputBefore: number;
@@ -13,19 +14,17 @@ export interface ConsoleWatcherHooks {
   agentReady?(): void;
   caseBegin?(ref: CaseRef): void;
   caseEnd?(ref: CaseRef): void;
-  finding?(finding: Finding): void;
+  report?(report: WatchedReport): void;
 }
-
-const caseMark = /^faultline: case ([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+) (begin|end)$/;
 
 // Reads the guest console live: the agent's marks (ready, each case's begin and end, written
 // to /dev/kmsg by the helper so they interleave exactly with kernel messages) and the splats
 // between them, each attributed to the case that was running.
 export class ConsoleWatcher {
-  private readonly scanner = new SplatScanner((splat) => this.attribute(splat));
+  private readonly scanner = new ReportScanner((splat) => this.attribute(splat));
   private running: CaseRef | null = null;
   private seenLine = false;
-  readonly findings: Finding[] = [];
+  readonly reports: WatchedReport[] = [];
   readonly ended = new Set<string>();
   /** What each case's program printed, as echoed to the console: all there is of a program the
    * guest died under. */
@@ -52,7 +51,7 @@ export class ConsoleWatcher {
     }
     if (!this.scanner.reporting) this.outputBefore = this.running ? (this.programLines.get(caseKey(this.running))?.length ?? 0) : 0;
     const text = this.scanner.line(raw).trim();
-    if (text === 'faultline: agent ready') {
+    if (isAgentReady(text)) {
       this.ready = true;
       this.hooks.agentReady?.();
       return;
@@ -66,10 +65,10 @@ export class ConsoleWatcher {
       }
       return;
     }
-    const mark = caseMark.exec(text);
+    const mark = parseCaseMark(text);
     if (!mark) return;
-    const ref = { suite: mark[1]!, case: mark[2]! };
-    if (mark[3] === 'begin') {
+    const { ref } = mark;
+    if (mark.edge === 'begin') {
       this.running = ref;
       this.hooks.caseBegin?.(ref);
     } else {
@@ -79,18 +78,18 @@ export class ConsoleWatcher {
     }
   }
 
-  /** The console ended: a report cut off by the guest's death is still a finding. */
+  /** The console ended: a report cut off by the guest's death is still a report. */
   end(): void {
     this.scanner.flush();
   }
 
-  findingsFor(ref: CaseRef): Finding[] {
-    return this.findings.filter((f) => f.during !== null && caseKey(f.during) === caseKey(ref));
+  reportsFor(ref: CaseRef): WatchedReport[] {
+    return this.reports.filter((f) => f.during !== null && caseKey(f.during) === caseKey(ref));
   }
 
-  private attribute(splat: Splat): void {
-    const finding: Finding = { ...splat, during: this.running, outputBefore: this.outputBefore };
-    this.findings.push(finding);
-    this.hooks.finding?.(finding);
+  private attribute(splat: ScannedReport): void {
+    const report: WatchedReport = { ...splat, during: this.running, outputBefore: this.outputBefore };
+    this.reports.push(report);
+    this.hooks.report?.(report);
   }
 }

@@ -1,5 +1,6 @@
 import { globMatch } from '../core/glob.js';
 import { caseKey, type CaseResult, type ExpectationEntry, type ExpectationOutcome, type ExpectedBy, type KernelRecord, type RunModel } from '../model/types.js';
+import { isFailingStatus } from '../model/status.js';
 
 const caseMatches = (entry: ExpectationEntry, r: CaseResult) => globMatch(entry.case, entry.case.includes('/') ? caseKey(r) : r.case);
 const kernelMatches = (entry: ExpectationEntry, k: KernelRecord | undefined) =>
@@ -12,7 +13,7 @@ export function expired(entry: ExpectationEntry, now: Date): boolean {
 
 /** The entry that accepts this result, if any: used as results arrive, so reports say it live. */
 export function expectationFor(entries: readonly ExpectationEntry[], now: Date, kernel: KernelRecord | undefined, result: CaseResult): ExpectationEntry | undefined {
-  if (result.status === 'pass' || result.status === 'skip') return undefined;
+  if (!isFailingStatus(result.status)) return undefined;
   return entries.find((e) => !expired(e, now) && e.status === result.status && caseMatches(e, result) && kernelMatches(e, kernel));
 }
 

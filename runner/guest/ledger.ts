@@ -1,18 +1,20 @@
-import { ConsoleWatcher, type ConsoleWatcherHooks, type Finding } from '../console/watcher.js';
+import { ConsoleWatcher, type ConsoleWatcherHooks, type WatchedReport } from '../console/watcher.js';
 import type { ResultSink } from '../model/sink.js';
-import { caseKey, type CaseRef, type CaseStatus } from '../model/types.js';
+import { caseKey, type CaseRef, type ConsoleExcerpt } from '../model/types.js';
+import type { LineSpan } from '../qemu/lines.js';
+import { filledResult, type Missing } from '../model/filled.js';
 import type { RunUnit, UnitResult } from '../sources/unit.js';
 import { CaseResultStream } from '../tap/case-results.js';
 
-export type LedgerHooks = Omit<ConsoleWatcherHooks, 'finding'> & {
+export type LedgerHooks = Omit<ConsoleWatcherHooks, 'report'> & {
   /** A report printed while no case was running. */
-  caseless?(finding: Finding): void;
+  caseless?(report: WatchedReport): void;
 };
 
-// One guest's two streams brought together: the console (unit marks, splats, program lines) and
+// One guest's two streams brought together: the console (unit marks, kernel reports, program lines) and
 // the result channel (TAP). They travel on separate serial ports, so a unit's TAP line can
 // overtake its end mark; a result is turned into case results only once its end mark has been
-// seen, so the splats printed before the mark are in its verdict, and results are reported in
+// seen, so the kernel reports printed before the mark are in its verdict, and results are reported in
 // the order they arrived.
 export class GuestLedger {
   private readonly watcher: ConsoleWatcher;
@@ -22,17 +24,22 @@ export class GuestLedger {
   private readonly unitOf: Map<string, RunUnit>;
   /** Units whose result (or the status the guest's end gave them) was turned into case results. */
   private readonly resulted = new Set<string>();
-  /** The unit whose end mark came last, and how many findings there were then. */
+  /** The unit whose end mark came last, and how many reports there were then. */
   private lastEnded: CaseRef | null = null;
-  private findingsAtLastEnd = 0;
+  private reportsAtLastEnd = 0;
   /** Case results this guest reported that the sink kept. */
   reported = 0;
+  /** Each unit's stretch of the console, by the byte offsets of its marks. */
+  private readonly spans = new Map<string, { start: number; end: number | null }>();
+  private line: LineSpan = { start: 0, end: 0 };
 
   constructor(
     private readonly kernel: string,
     units: readonly RunUnit[],
     private readonly sink: ResultSink,
     hooks: LedgerHooks = {},
+    /** The console log's name in the kernel's directory, for the results' excerpts. */
+    private readonly consoleFile: string | null = null,
   ) {
     this.unitOf = new Map(units.map((u) => [caseKey(u.ref), u] as const));
     this.watcher = new ConsoleWatcher({
@@ -40,15 +47,18 @@ export class GuestLedger {
       ...(hooks.agentReady ? { agentReady: hooks.agentReady } : {}),
       caseBegin: (ref) => {
         this.begunAt.set(caseKey(ref), performance.now());
+        this.spans.set(caseKey(ref), { start: this.line.start, end: null });
         hooks.caseBegin?.(ref);
       },
       caseEnd: (ref) => {
+        const span = this.spans.get(caseKey(ref));
+        if (span) span.end = this.line.end;
         this.lastEnded = ref;
-        this.findingsAtLastEnd = this.watcher.findings.length;
+        this.reportsAtLastEnd = this.watcher.reports.length;
         hooks.caseEnd?.(ref);
         this.drain(false);
       },
-      finding: (f) => {
+      report: (f) => {
         if (f.during === null) hooks.caseless?.(f);
       },
     });
@@ -62,7 +72,8 @@ export class GuestLedger {
     );
   }
 
-  consoleLine(line: string): void {
+  consoleLine(line: string, span?: LineSpan): void {
+    if (span) this.line = span;
     this.watcher.line(line);
   }
 
@@ -99,14 +110,14 @@ export class GuestLedger {
   }
 
   /** Reports since the last end mark: what the kernel said just before the guest stopped. */
-  recentFindings(): Finding[] {
-    return this.watcher.findings.slice(this.findingsAtLastEnd);
+  recentReports(): WatchedReport[] {
+    return this.watcher.reports.slice(this.reportsAtLastEnd);
   }
 
-  /** Gives the unfinished unit's cases the status the guest's end implies, with their splats and
+  /** Gives the unfinished unit's cases the status the guest's end implies, with their kernel reports and
    * what a program of theirs printed before it. */
-  reportUnfinished(ref: CaseRef, own: { status: CaseStatus; reason: string }, durationMs: number): void {
-    this.keep({ kernel: this.kernel, suite: ref.suite, case: ref.case, ...own, durationMs, diag: null, console: [] });
+  reportUnfinished(ref: CaseRef, own: Missing, durationMs: number): void {
+    this.keep({ ...filledResult(this.kernel, ref, own, durationMs), diag: null, console: [] });
   }
 
   /** The unit's result has been reported (the store may keep only some of its cases: a selftest
@@ -120,7 +131,15 @@ export class GuestLedger {
     if (!unit) return;
     this.resulted.add(caseKey(result));
     const lines = this.watcher.programLines.get(caseKey(result)) ?? [];
-    for (const r of unit.expand({ ...result, console: lines }, this.watcher.findingsFor(result))) if (this.sink.report(r)) this.reported++;
+    const excerpt = this.excerptOf(result);
+    for (const r of unit.expand({ ...result, console: lines, ...(excerpt ? { excerpt } : {}) }, this.watcher.reportsFor(result))) if (this.sink.report(r)) this.reported++;
+  }
+
+  /** The unit's console lines: from its begin mark to its end mark, or to the last line when the guest stopped in it. */
+  private excerptOf(ref: CaseRef): ConsoleExcerpt | null {
+    const span = this.spans.get(caseKey(ref));
+    if (!span || this.consoleFile === null) return null;
+    return { file: this.consoleFile, start: span.start, end: span.end ?? this.line.end };
   }
 
   private drain(all: boolean): void {

@@ -16,11 +16,12 @@ export function replayBooter(savedDir: string): Booter {
     const tag = basename(opts.consoleLog ?? 'console.log').replace(/^console/, '').replace(/\.log$/, '');
     const end = JSON.parse(await read(join(savedDir, `guest-end${tag}.json`))) as Omit<BootResult, 'argv' | 'stderr'> & { failed?: SavedFailure };
     if (end.failed) throw new FaultlineError(end.failed.kind, end.failed.message, { ...(end.failed.where ? { where: end.failed.where } : {}), ...(end.failed.hint ? { hint: end.failed.hint } : {}) });
-    const [console, results] = await Promise.all([read(join(savedDir, `console${tag}.log`)), read(join(savedDir, `results${tag}.raw`))]);
+    // The console as bytes, as QEMU wrote them, so every line is where it was (its excerpt's offsets).
+    const [console, results] = await Promise.all([readBytes(join(savedDir, `console${tag}.log`)), read(join(savedDir, `results${tag}.raw`))]);
     const argv = ['replay', join(savedDir, `console${tag}.log`)];
     opts.onStart?.(argv);
-    const lines = new LineSplitter((line) => opts.onConsoleLine?.(line));
-    lines.write(Buffer.from(console));
+    const lines = new LineSplitter((line, span) => opts.onConsoleLine?.(line, span));
+    lines.write(console);
     lines.end();
     opts.onExit?.();
     if (results) opts.onResult?.(results);
@@ -46,8 +47,12 @@ interface SavedFailure {
 }
 
 async function read(file: string): Promise<string> {
+  return (await readBytes(file)).toString('utf8');
+}
+
+async function readBytes(file: string): Promise<Buffer> {
   try {
-    return await readFile(file, 'utf8');
+    return await readFile(file);
   } catch (error) {
     throw new FaultlineError('usage', `cannot read ${file} of the saved run: ${errnoText(error)}`, { hint: 'A run is read again from the files it left; give a results directory faultline wrote, whole.' });
   }

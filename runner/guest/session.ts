@@ -1,19 +1,20 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { planArchive, programsArchive } from '../../images/initramfs.js';
-import type { Finding } from '../console/watcher.js';
+import type { WatchedReport } from '../console/watcher.js';
 import { defaultConsolePolicy, toReport } from '../console/verdict.js';
 import { compileUnits } from '../sources/plan.js';
 import { unitsFor, type RunUnit } from '../sources/unit.js';
 import { FaultlineError } from '../core/errors.js';
-import type { Missing } from '../model/store.js';
+import { filledResult, type Missing } from '../model/filled.js';
 import type { ResultSink } from '../model/sink.js';
 import { caseKey, type Accel, type KernelRecord, type KernelReport, type PlannedCase } from '../model/types.js';
 import { bootGuest, type Booter, type BootResult, type RecordedEnd } from '../qemu/boot.js';
+import type { GuestConfig } from '../qemu/guest-config.js';
 import { replayScript } from '../qemu/replay-script.js';
 import type { Suite } from '../suite/model.js';
 import { rawLog } from '../results/raw-log.js';
 import { Timers } from '../timers.js';
-import { guestFileName, type GuestFile, type KernelFiles } from './files.js';
+import { guestFileName, type GuestFile, type KernelFiles } from '../results/kernel-files.js';
 import { GuestLedger } from './ledger.js';
 
 /** Guest time limits before the TCG slowdown factor: first console line, then the agent's ready mark. */
@@ -28,10 +29,11 @@ const swapDiskMiB = 64;
 export const guestHugepagesMax = 1024;
 
 export interface GuestSessionOptions {
+  /** The kernel, with the accelerator chosen for it and the factor its time limits are scaled by. */
   kernel: KernelRecord;
-  accel: Accel;
+  /** The run's guest. */
+  guest: GuestConfig;
   kernelImage: string;
-  append: readonly string[];
   baseImage: string;
   /** What the guest can run (YAML cases, selftest programs) and the suites the YAML ones are from;
    * the session runs the units of `cases`, in plan order. */
@@ -51,7 +53,7 @@ export interface GuestSessionOptions {
   onFirstStart(): void;
   onRestart(restart: { guest: number; cases: number; reason: string }): void;
   /** A kernel report printed while no case ran. */
-  onFinding(finding: KernelReport): void;
+  onReport(report: KernelReport): void;
   /** The helper marked a case's start on the console. */
   onCaseStart?(ref: PlannedCase): void;
   /** QEMU by default; a replay of saved guests to read a run again. */
@@ -87,8 +89,8 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
     remaining = remaining.filter((p) => !o.sink.has(p));
     if (remaining.length === 0) break;
     if (end.restart === null || remaining.length === before) {
-      const missing = end.restart === null ? end.missing : { status: 'crash' as const, reason: `no result: ${end.restart}` };
-      for (const p of remaining) o.sink.report({ kernel: o.kernel.id, suite: p.suite, case: p.case, ...missing, durationMs: 0 });
+      const missing: Missing = end.restart === null ? end.missing : { status: 'crash', cause: 'guest-died', detail: end.restart };
+      for (const p of remaining) o.sink.report(filledResult(o.kernel.id, p, missing));
       break;
     }
     restartReason = end.restart;
@@ -108,16 +110,16 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
   const file = (kind: GuestFile) => guestFileName(kind, guest, o.rerun ?? 0);
   const units = unitsFor(o.units, cases);
   const unitOf = new Map(units.map((u) => [caseKey(u.ref), u] as const));
-  const scale = o.kernel.timeoutScale;
+  const { timeoutScale } = o.kernel;
 
   // The plan this guest really ran (limits scaled), and its initramfs, beside the results: the
   // qemu-command script there boots this guest again.
-  const plan = compileUnits(o.suites, units, scale);
+  const plan = compileUnits(o.suites, units, timeoutScale);
   const initrd = o.files.path(file('initrd'));
-  await writeFile(o.files.path(file('plan')), plan);
-  await writeFile(initrd, Buffer.concat([base, planArchive(plan)]));
+  o.files.write(file('plan'), plan);
+  o.files.write(file('initrd'), Buffer.concat([base, planArchive(plan)]));
   const hugepages = Math.max(0, ...units.map((u) => u.hugepages));
-  const backstopMs = (bootReadyMs + units.reduce((sum, u) => sum + u.timeoutMs + caseGraceMs, 0)) * scale;
+  const backstopMs = (bootReadyMs + units.reduce((sum, u) => sum + u.timeoutMs + caseGraceMs, 0)) * timeoutScale;
   const swapMiB = units.some((u) => u.swap) ? swapDiskMiB : 0;
 
   const stopGuest = new AbortController();
@@ -133,40 +135,39 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     agentReady: () => timers.clear('ready'),
     caseBegin: (ref) => {
       const own = unitOf.get(caseKey(ref))?.timeoutMs ?? 0;
-      const limit = (own + caseGraceMs) * scale;
-      const why = `its ${seconds(own)} limit + ${seconds(caseGraceMs)} grace${scale === 1 ? '' : `, x${scale} for ${o.accel.toUpperCase()}`}`;
-      const reason = `no result: the guest stopped responding during this case (no end mark within ${seconds(limit)}: ${why}); QEMU was stopped`;
+      const limit = (own + caseGraceMs) * timeoutScale;
+      const why = `its ${seconds(own)} limit + ${seconds(caseGraceMs)} grace${timeoutScale === 1 ? '' : `, x${timeoutScale} for ${String(o.kernel.accel).toUpperCase()}`}`;
+      const reason = `the guest stopped responding during this case (no end mark within ${seconds(limit)}: ${why}); QEMU was stopped`;
       timers.set('case', limit, () => stop({ why: 'case', reason }));
       o.onCaseStart?.(ref);
     },
     caseEnd: () => timers.clear('case'),
-    caseless: (f) => o.onFinding(toReport(f, defaultConsolePolicy)),
-  });
+    caseless: (f) => o.onReport(toReport(f, defaultConsolePolicy)),
+  }, file('console'));
   const raw = rawLog(o.files.path(file('results')));
 
-  timers.set('output', bootFirstOutputMs * scale, () => stop({ why: 'no-output', reason: `no console output within ${seconds(bootFirstOutputMs * scale)}` }));
-  timers.set('ready', bootReadyMs * scale, () => stop({ why: 'not-ready', reason: `faultline stopped QEMU: no agent ready mark within ${seconds(bootReadyMs * scale)}` }));
-  let script: Promise<void> = Promise.resolve();
-  const saveEnd = (end: object) => writeFile(o.files.path(file('guest-end')), `${JSON.stringify(end, null, 2)}\n`);
+  timers.set('output', bootFirstOutputMs * timeoutScale, () => stop({ why: 'no-output', reason: `no console output within ${seconds(bootFirstOutputMs * timeoutScale)}` }));
+  timers.set('ready', bootReadyMs * timeoutScale, () => stop({ why: 'not-ready', reason: `faultline stopped QEMU: no agent ready mark within ${seconds(bootReadyMs * timeoutScale)}` }));
+  const saveEnd = (end: object) => o.files.write(file('guest-end'), `${JSON.stringify(end, null, 2)}\n`);
   const boot = await (o.boot ?? bootGuest)({
     kernel: o.kernelImage,
     initrd,
-    accel: o.accel,
+    accel: guestAccel(o.kernel),
+    guest: o.guest,
     hugepages,
     ...(swapMiB ? { swapMiB } : {}),
-    hungTaskSecs: hungTaskSeconds(units, scale),
-    append: o.append,
+    hungTaskSecs: hungTaskSeconds(units, timeoutScale),
     consoleLog: o.files.path(file('console')),
     timeoutMs: backstopMs,
     signal: o.signal ? AbortSignal.any([o.signal, stopGuest.signal]) : stopGuest.signal,
     onStart: (argv) => {
-      script = writeFile(o.files.path(file('qemu-command')), replayScript(argv, { dir: o.files.path(''), resultsFile: `results-replay${file('results').slice('results'.length)}`, swapFile: 'swap-replay.img', swapMiB }));
+      o.files.write(file('qemu-command'), replayScript(argv, { dir: o.files.path(''), resultsFile: `results-replay${file('results').slice('results'.length)}`, swapFile: 'swap-replay.img', swapMiB }));
       if (guest === 1) firstStart();
       else o.onRestart({ guest, cases: cases.length, reason: restartReason });
     },
     // A timer firing while the last result bytes drain would blame a guest that ended by itself.
     onExit: () => timers.clearAll(),
-    onConsoleLine: (line) => ledger.consoleLine(line),
+    onConsoleLine: (line, span) => ledger.consoleLine(line, span),
     onResult: (chunk) => {
       raw(chunk);
       ledger.resultChunk(chunk);
@@ -179,7 +180,6 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     })
     .finally(() => timers.clearAll());
   ledger.end();
-  await script;
 
   const stoppedBy = boot.recorded?.stoppedBy ?? stopped.by;
   const unfinished = ledger.unfinished();
@@ -209,32 +209,32 @@ function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedge
         hint: 'Check that the kernel boots with console=ttyS0 on an x86 serial port; `faultline doctor` checks QEMU and acceleration.',
       });
     }
-    return { restart: null, missing: { status: 'crash', reason: `no result: ${what} after a restart; see ${consoleName}` } };
+    return { restart: null, missing: { status: 'crash', cause: 'guest-died', detail: `${what} after a restart; see ${consoleName}` } };
   }
-  const death = describeDeath(ledger.recentFindings(), boot, stoppedBy, g.backstopMs);
+  const death = describeDeath(ledger.recentReports(), boot, stoppedBy, g.backstopMs);
   if (!ledger.agentReady) {
-    return { restart: null, missing: { status: 'crash', reason: `no result: the kernel did not start the faultline agent (${death}); see ${consoleName}` } };
+    return { restart: null, missing: { status: 'crash', cause: 'no-agent', detail: `the kernel did not start the faultline agent (${death}); see ${consoleName}` } };
   }
   if (unfinished) {
     const own: Missing =
       stoppedBy?.why === 'case'
-        ? { status: 'timeout', reason: stoppedBy.reason }
+        ? { status: 'timeout', cause: 'unresponsive', detail: stoppedBy.reason }
         : boot.timedOut
-          ? { status: 'timeout', reason: `no result: ${death}` }
-          : { status: 'crash', reason: `no result: the guest died ${unfinished.ended ? 'after this case ended, before its result arrived' : 'during this case'}: ${death}` };
+          ? { status: 'timeout', cause: 'unresponsive', detail: death }
+          : { status: 'crash', cause: 'guest-died', detail: `the guest died ${unfinished.ended ? 'after this case ended, before its result arrived' : 'during this case'}: ${death}` };
     ledger.reportUnfinished(unfinished.ref, own, g.unfinishedMs);
     return { restart: `the guest ${stoppedBy?.why === 'case' ? 'stopped responding' : 'died'} during ${caseKey(unfinished.ref)} (${death})` };
   }
   if (boot.agentExit !== null) {
-    return { restart: null, missing: { status: 'crash', reason: `no result: the helper exited (rc=${boot.agentExit}) without reporting this case; see ${consoleName}` } };
+    return { restart: null, missing: { status: 'crash', cause: 'helper-exited', detail: `the helper exited (rc=${boot.agentExit}) without reporting this case; see ${consoleName}` } };
   }
   return ledger.reported > 0
     ? { restart: `the guest stopped between cases (${death})` }
-    : { restart: null, missing: { status: 'crash', reason: `no result: the guest stopped before this case ran (${death}); see ${consoleName}` } };
+    : { restart: null, missing: { status: 'crash', cause: 'guest-died', detail: `the guest stopped before this case ran (${death}); see ${consoleName}` } };
 }
 
 /** Why the guest ended, in the words its console and QEMU give: reports since the last case ended first. */
-function describeDeath(recent: readonly Finding[], boot: BootResult, stoppedBy: HostStop | null, backstopMs: number): string {
+function describeDeath(recent: readonly WatchedReport[], boot: BootResult, stoppedBy: HostStop | null, backstopMs: number): string {
   const fatal = recent.find((f) => f.kind === 'panic') ?? recent.find((f) => f.fatal);
   if (fatal) return `${fatal.kind === 'panic' ? 'the kernel panicked' : 'the kernel reported'}: "${fatal.title}"`;
   if (stoppedBy?.why === 'case') return 'no end mark in time';
@@ -245,9 +245,15 @@ function describeDeath(recent: readonly Finding[], boot: BootResult, stoppedBy: 
 
 /** Soon enough that a task stuck in the shortest case is reported (the detector looks once per
  * period, so within two) before the case's limit; never under 5 s, which no healthy task sleeps. */
-function hungTaskSeconds(cases: readonly { timeoutMs: number }[], scale: number): number {
-  const shortest = Math.min(...cases.map((c) => c.timeoutMs)) * scale;
+function hungTaskSeconds(cases: readonly { timeoutMs: number }[], timeoutScale: number): number {
+  const shortest = Math.min(...cases.map((c) => c.timeoutMs)) * timeoutScale;
   return Math.max(5, Math.floor(shortest / 3000));
+}
+
+/** The accelerator a guest kernel's record names; a host or unresolved record boots no guest. */
+function guestAccel(kernel: KernelRecord): Accel {
+  if (kernel.accel === 'kvm' || kernel.accel === 'tcg') return kernel.accel;
+  throw new Error(`${kernel.label} has no guest accelerator (${String(kernel.accel)})`);
 }
 
 function seconds(ms: number): string {

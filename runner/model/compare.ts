@@ -1,6 +1,6 @@
 import { caseKey, comparisonClasses, type CaseResult, type CaseStatus, type ComparedCase, type Comparison, type ComparisonClass, type KernelRecord, type Rerun, type RunModel } from './types.js';
 
-const failing = (s: CaseStatus): boolean => s === 'fail' || s === 'timeout' || s === 'crash' || s === 'error';
+import { isFailingStatus as failing } from './status.js';
 
 // One case on the baseline kernel against the same case on another, as kci-dev and NIPA read
 // them: a pass that became anything else (a skip too: a series that stops the kernel offering a
@@ -88,13 +88,13 @@ export function reportSignature(title: string): string {
 }
 
 function sameReports(a: CaseResult, b: CaseResult): boolean {
-  const sig = (r: CaseResult) => (r.findings ?? []).map((f) => `${f.kind} ${reportSignature(f.title)}`).sort().join('\n');
+  const sig = (r: CaseResult) => (r.reports ?? []).map((f) => `${f.kind} ${reportSignature(f.title)}`).sort().join('\n');
   return sig(a) === sig(b);
 }
 
 function newReports(baseline: CaseResult | undefined, candidate: CaseResult | undefined): string[] {
-  const before = new Set((baseline?.findings ?? []).map((f) => `${f.kind} ${reportSignature(f.title)}`));
-  return (candidate?.findings ?? []).filter((f) => !before.has(`${f.kind} ${reportSignature(f.title)}`)).map((f) => f.title);
+  const before = new Set((baseline?.reports ?? []).map((f) => `${f.kind} ${reportSignature(f.title)}`));
+  return (candidate?.reports ?? []).filter((f) => !before.has(`${f.kind} ${reportSignature(f.title)}`)).map((f) => f.title);
 }
 
 /** The comparisons of a run's pairs; a kernel that never resolved has no results of its own to

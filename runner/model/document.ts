@@ -2,8 +2,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import { errnoText } from '../core/files.js';
-import { defaultFailOn, summarize } from './summary.js';
+import { defaultFailOn, summarize, verdictOf } from './summary.js';
 import { caseKey, type CaseResult, type KernelRecord, type PlannedCase, type RunModel } from './types.js';
+
+/** A result as versions 1 and 2 wrote it: its kernel reports under `findings`. */
+type OldResult = Omit<CaseResult, 'reports'> & { findings?: CaseResult['reports'] };
 
 /** The run.json of version 1 (before kernels had ids by content and runs had a matrix). */
 interface RunDocumentV1 {
@@ -12,10 +15,22 @@ interface RunDocumentV1 {
   finishedAt: string | null;
   command: string[];
   kernels: { id: string; release: string | null; accel: KernelRecord['accel']; timeoutScale?: number }[];
-  results: CaseResult[];
+  results: OldResult[];
   restarts?: RunModel['restarts'];
-  findings?: RunModel['findings'];
+  findings?: RunModel['reports'];
   exitCode: number | null;
+}
+
+/** The run.json of version 2: kernel reports were `findings`; no `why`, nor `filled` or `excerpt` on results. */
+type RunDocumentV2 = Omit<RunModel, 'version' | 'why' | 'reports' | 'results' | 'reruns'> & {
+  findings: RunModel['reports'];
+  results: OldResult[];
+  reruns: (OldResult & { attempt: number })[];
+};
+
+/** A result's kernel reports under their name since version 3. */
+function upgradeResult<T extends OldResult>({ findings, ...rest }: T): Omit<T, 'findings'> & Pick<CaseResult, 'reports'> {
+  return { ...rest, ...(findings ? { reports: findings } : {}) };
 }
 
 /** Where a run is: its results directory, or the run.json itself. */
@@ -39,9 +54,10 @@ export function readRun(path: string): RunModel {
     throw new FaultlineError('usage', `${file} is not a run faultline can read: ${why}`, { hint: 'Give a results directory (results/<stamp>) or a run.json that faultline wrote.' });
   }
   const version = (doc as { version?: unknown } | null)?.version;
-  if (version === 2 && isModel(doc)) return doc;
+  if (version === 3 && isModel(doc)) return doc;
+  if (version === 2 && isModel(doc)) return fromV2(doc as unknown as RunDocumentV2);
   if (version === 1 && Array.isArray((doc as RunDocumentV1).results) && Array.isArray((doc as RunDocumentV1).kernels)) return fromV1(doc as RunDocumentV1);
-  throw new FaultlineError('usage', `${file} is not a run.json faultline wrote (version ${JSON.stringify(version ?? null)}, expected 1 or 2)`, {
+  throw new FaultlineError('usage', `${file} is not a run.json faultline wrote (version ${JSON.stringify(version ?? null)}, expected 1, 2 or 3)`, {
     hint: 'Give a results directory (results/<stamp>) or a run.json that faultline wrote.',
   });
 }
@@ -49,6 +65,15 @@ export function readRun(path: string): RunModel {
 function isModel(doc: unknown): doc is RunModel {
   const m = doc as Partial<RunModel>;
   return Array.isArray(m.results) && Array.isArray(m.kernels) && typeof m.matrix === 'object' && m.matrix !== null && Array.isArray(m.matrix.cases);
+}
+
+// Version 2 called kernel reports findings and had no `why`, nor `filled` on results: `why` is the
+// verdict again, `filled` stays unknown (such results read as reported).
+function fromV2(doc: RunDocumentV2): RunModel {
+  const { findings, ...rest } = doc;
+  const model: RunModel = { ...rest, results: doc.results.map(upgradeResult), reruns: doc.reruns.map(upgradeResult), reports: findings ?? [], version: 3, why: [] };
+  if (doc.exitCode !== null && doc.exitCode !== 0) model.why = verdictOf(model, model.failOn).why;
+  return model;
 }
 
 function fromV1(doc: RunDocumentV1): RunModel {
@@ -61,7 +86,7 @@ function fromV1(doc: RunDocumentV1): RunModel {
   }
   const several = doc.kernels.length > 1;
   return {
-    version: 2,
+    version: 3,
     startedAt: doc.startedAt,
     finishedAt: doc.finishedAt,
     command: doc.command,
@@ -79,14 +104,15 @@ function fromV1(doc: RunDocumentV1): RunModel {
       timeoutScale: k.timeoutScale ?? 1,
       dir: several ? `kernel-${index}` : '',
     })),
-    results: doc.results,
+    results: doc.results.map(upgradeResult),
     reruns: [],
     restarts: doc.restarts ?? [],
-    findings: doc.findings ?? [],
+    reports: doc.findings ?? [],
     comparisons: [],
     expectations: null,
     summary: summarize(doc.results),
     exitCode: doc.exitCode,
+    why: [],
   };
 }
 

@@ -1,17 +1,14 @@
-import { caseKey, type CaseRef, type CaseResult, type CaseStatus, type ComparisonClass, type ExpectedBy, type KernelRecord, type KernelReport, type MatrixKernel, type PlannedCase, type Rerun, type Restart, type RunModel, type Shard } from './types.js';
+import { caseKey, type CaseRef, type CaseResult, type ComparisonClass, type ExpectedBy, type KernelRecord, type KernelReport, type MatrixKernel, type PlannedCase, type Rerun, type Restart, type RunModel, type Shard } from './types.js';
 import { defaultFailOn, summarize } from './summary.js';
+import { filledResult, type Missing } from './filled.js';
 
-export interface Missing {
-  status: CaseStatus;
-  reason: string;
-}
 
 /** Told of every change, in order: reporters and the results directory listen here. */
 export interface StoreListener {
   result?(result: CaseResult): void;
   rerun?(rerun: Rerun): void;
   restart?(restart: Restart): void;
-  finding?(finding: KernelReport & { kernel: string }): void;
+  report?(report: KernelReport & { kernel: string }): void;
 }
 
 // The one owner of results: a result is kept only for a planned case, and only the first for
@@ -37,7 +34,7 @@ export class ResultStore {
   }) {
     this.expect = init.expect;
     this.model = {
-      version: 2,
+      version: 3,
       startedAt: (init.startedAt ?? new Date()).toISOString(),
       finishedAt: null,
       command: init.command,
@@ -48,11 +45,12 @@ export class ResultStore {
       results: [],
       reruns: [],
       restarts: [],
-      findings: [],
+      reports: [],
       comparisons: [],
       expectations: null,
       summary: summarize([]),
       exitCode: null,
+      why: [],
     };
     this.planned = new Set(init.cases.map(caseKey));
   }
@@ -90,9 +88,9 @@ export class ResultStore {
     this.tell((l) => l.restart?.(restart));
   }
 
-  addFinding(finding: KernelReport & { kernel: string }): void {
-    this.model.findings.push(finding);
-    this.tell((l) => l.finding?.(finding));
+  addReport(report: KernelReport & { kernel: string }): void {
+    this.model.reports.push(report);
+    this.tell((l) => l.report?.(report));
   }
 
   has(kernel: string, ref: CaseRef): boolean {
@@ -106,15 +104,16 @@ export class ResultStore {
 
   /** Gives every one of these cases still without a result on this kernel `missing`. */
   fillMissing(kernel: string, cases: readonly CaseRef[], missing: Missing): void {
-    for (const c of this.missing(kernel, cases)) this.record({ kernel, suite: c.suite, case: c.case, ...missing, durationMs: 0 });
+    for (const c of this.missing(kernel, cases)) this.record(filledResult(kernel, c, missing));
   }
 
   /** The run is over: results in a fixed order (kernels as planned, cases as planned), whatever
    * order they arrived in when kernels ran side by side. */
-  finish(exitCode: number, finishedAt = new Date()): void {
+  finish(exitCode: number, why: readonly string[], finishedAt = new Date()): void {
     putInOrder(this.model);
     this.model.finishedAt = finishedAt.toISOString();
     this.model.exitCode = exitCode;
+    this.model.why = [...why];
   }
 
   private tell(call: (listener: StoreListener) => void): void {

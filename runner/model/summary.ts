@@ -1,3 +1,4 @@
+import { failsRun } from './status.js';
 import { caseStatuses, type CaseResult, type CaseStatus, type ComparisonClass, type RunModel } from './types.js';
 
 export function summarize(results: readonly CaseResult[]): Record<CaseStatus, number> {
@@ -6,8 +7,6 @@ export function summarize(results: readonly CaseResult[]): Record<CaseStatus, nu
   return summary;
 }
 
-/** Did not pass or skip, and no expectation accepts it. */
-export const isFailure = (r: CaseResult): boolean => r.status !== 'pass' && r.status !== 'skip' && r.expected === undefined;
 
 /** "2 regressions", "1 regression", "3 fixed": a class's count in words. */
 export const classCount = (cls: ComparisonClass, n: number): string => `${n} ${cls}${cls === 'regression' && n !== 1 ? 's' : ''}`;
@@ -28,7 +27,7 @@ export function verdictOf(model: RunModel, failOn: readonly ComparisonClass[] = 
       }
     }
   } else {
-    const failed = model.results.filter(isFailure).length;
+    const failed = model.results.filter(failsRun).length;
     if (failed > 0) why.push(`${failed} case${failed === 1 ? '' : 's'} did not pass`);
   }
   const stale = model.expectations?.strict ? model.expectations.stale.length : 0;

@@ -1,5 +1,3 @@
-import type { SplatKind } from '../console/splats.js';
-
 // The one record of a run: what was planned (kernels x cases), what each kernel was, every
 // result keyed by (kernel, case), reruns, restarts, kernel reports, and what was concluded
 // (comparison, expectations). run.json is this, serialized; every report, `compare`, `merge`
@@ -9,9 +7,16 @@ export const caseStatuses: readonly CaseStatus[] = ['pass', 'fail', 'skip', 'tim
 
 export type Accel = 'kvm' | 'tcg';
 
-/** A splat from the guest console as it is reported. */
+/** What a kernel report is, by its first line (runner/console/kernel-reports.ts tells them apart). */
+export const reportKinds = [
+  'panic', 'oops', 'bug', 'warning', 'kasan', 'kfence', 'ubsan', 'lockdep',
+  'hung-task', 'soft-lockup', 'hard-lockup', 'rcu-stall',
+] as const;
+export type ReportKind = (typeof reportKinds)[number];
+
+/** A kernel report from the guest console, as the run keeps it. */
 export interface KernelReport {
-  kind: SplatKind;
+  kind: ReportKind;
   title: string;
   text: string;
   fatal: boolean;
@@ -30,12 +35,26 @@ export interface ExpectedBy {
   until?: string;
 }
 
+/** A stretch of a guest's console log, in bytes: `file` is in the kernel's directory. */
+export interface ConsoleExcerpt {
+  file: string;
+  start: number;
+  end: number;
+}
+
 /** A part of a case that its program reports on its own (a selftest's "testing events: done."). */
 export interface Subtest {
   name: string;
   status: CaseStatus;
   reason: string | null;
 }
+
+/** Why the runner gave a case its result, for want of one from the guest (or the helper on the
+ * host): the user stopped the run, its --timeout ran out, a stage of its kernel failed (build,
+ * boot), the guest stopped answering or died, the helper exited without it, or the guest's
+ * agent never started. */
+export type FillCause = 'stopped' | 'time-limit' | 'infrastructure' | 'unresponsive' | 'guest-died' | 'helper-exited' | 'no-agent';
+export const fillCauses: readonly FillCause[] = ['stopped', 'time-limit', 'infrastructure', 'unresponsive', 'guest-died', 'helper-exited', 'no-agent'];
 
 export interface CaseResult {
   /** The kernel's id (by content), never its label. */
@@ -45,8 +64,13 @@ export interface CaseResult {
   status: CaseStatus;
   reason: string | null;
   durationMs: number;
+  /** Set when the runner gave this result, the guest having reported none; absent when the guest
+   * (or the helper on the host) reported it. */
+  filled?: FillCause;
+  /** Where its console lines are: from its begin mark to its end mark (or the console's end). */
+  excerpt?: ConsoleExcerpt;
   /** Kernel reports printed while the case ran; absent when there were none. */
-  findings?: KernelReport[];
+  reports?: KernelReport[];
   /** Set when an expectation accepts this result: it does not fail the run. */
   expected?: ExpectedBy;
   /** The parts its program reported, for a case that runs a program (the kernel's selftests). */
@@ -69,9 +93,10 @@ export interface PlannedCase {
 
 export type KernelRole = 'baseline' | 'candidate';
 
-/** A kernel of the matrix as asked for, before it is resolved. */
-export interface MatrixKernel {
-  spec: string;
+/** A kernel of the matrix as asked for, before it is resolved: its spec as written (run.json),
+ * or as parsed (`MatrixKernel<KernelSpec>`, what the engine runs). */
+export interface MatrixKernel<Spec = string> {
+  spec: Spec;
   role: KernelRole | null;
   /** What this column is, when the spec alone does not say (the patch a per-patch column adds). */
   title?: string;
@@ -92,6 +117,8 @@ export interface KernelRecord {
   timeoutScale: number;
   /** Where its files are, inside the results directory ('' for its top). */
   dir: string;
+  /** Why its stages stopped before its cases ran (a build or boot failure), when they did. */
+  failure?: string;
 }
 
 export interface Restart {
@@ -152,7 +179,7 @@ export interface ExpectationOutcome {
 }
 
 export interface RunModel {
-  version: 2;
+  version: 3;
   startedAt: string;
   finishedAt: string | null;
   command: string[];
@@ -168,11 +195,13 @@ export interface RunModel {
   /** Fresh guests started after one died or hung, with why. */
   restarts: Restart[];
   /** Splats printed while no case was running (each case's own are in its result). */
-  findings: (KernelReport & { kernel: string })[];
+  reports: (KernelReport & { kernel: string })[];
   comparisons: Comparison[];
   expectations: ExpectationOutcome | null;
   summary: Record<CaseStatus, number>;
   exitCode: number | null;
+  /** Why the run exits non-zero, in words (empty while it runs and when it passed). */
+  why: string[];
 }
 
 export interface CaseRef {

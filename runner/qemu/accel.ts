@@ -6,9 +6,9 @@ import type { Accel } from '../model/types.js';
 import { hashParts } from '../core/hash.js';
 import { requireTool } from '../core/tools.js';
 import { bootGuest } from './boot.js';
+import { defaultGuestConfig, type AccelMode } from './guest-config.js';
 
 /** `--accel`: auto proves KVM with a probe boot; kvm and tcg are taken as given. */
-export type AccelMode = 'auto' | 'kvm' | 'tcg';
 
 export interface AccelChoice {
   accel: Accel;
@@ -62,8 +62,7 @@ export async function probeKvm(kernelImage: string, opts: { timeoutMs?: number; 
       kernel: kernelImage,
       initrd: null,
       accel: 'kvm',
-      memoryMiB: 256,
-      smp: 1,
+      guest: { ...defaultGuestConfig, baseMemoryMiB: 256, append: [] },
       timeoutMs,
       resultChannel: false,
       signal: stop.signal,

@@ -1,7 +1,6 @@
 import type { Accel } from '../model/types.js';
+import type { GuestMachine } from './guest-config.js';
 
-/** pc is the default (reliable); microvm boots ~0.3 s faster under TCG but can hang calibrating its clock. */
-export type Machine = 'microvm' | 'pc';
 
 /** Where the guest's second serial port (ttyS1, the TAP result channel) goes on the host. */
 export type ResultChannel = { kind: 'socket'; path: string } | { kind: 'file'; path: string };
@@ -10,31 +9,23 @@ export interface QemuOptions {
   kernel: string;
   initrd: string | null;
   accel: Accel;
-  machine: Machine;
-  memoryMiB: number;
-  smp: number;
+  /** The run's guest: machine, vCPUs, memory, loglevel, extra command-line words. */
+  guest: GuestMachine;
   /** null: no result port (the acceleration probe needs only the console). */
   result: ResultChannel | null;
   /** 2 MiB pages the agent reserves through faultline.hugepages=N; 0 for none. */
   hugepages: number;
-  /** Kernel console loglevel; 7 lets WARNINGs and "Linux version" through. */
-  loglevel: number;
   /** A raw disk image the agent turns into swap (NVMe: the Debian cloud kernel has it built in). */
   swapDisk?: string;
   /** The agent sets kernel.hung_task_timeout_secs to this (faultline.hung_task_secs=N). */
   hungTaskSecs?: number;
   /** CPU model; by default `max` under TCG and `qemu64` under KVM. */
   cpu?: string;
-  /** Extra kernel command-line words, appended last so they can override ours. */
-  append?: readonly string[];
 }
 
-/** Memory left for the kernel and the cases besides the huge page reservation. */
-const BASE_MEMORY_MIB = 512;
-
 // Huge pages come out of guest RAM, so the guest grows with the reservation.
-export function defaultMemoryMiB(hugepages: number): number {
-  return BASE_MEMORY_MIB + 2 * Math.max(0, hugepages);
+export function memoryMiB(guest: Pick<GuestMachine, 'baseMemoryMiB'>, hugepages: number): number {
+  return guest.baseMemoryMiB + 2 * Math.max(0, hugepages);
 }
 
 // `-cpu host` (and `max`, which means host under KVM) aborts on some nested KVM hosts with
@@ -45,21 +36,21 @@ export function defaultCpu(accel: Accel): string {
 
 // The guest's kernel command line: serial console, no reboot loop on panic, and microvm's
 // reboot=t (without it the guest can print "machine restart" and QEMU never exits).
-export function kernelCommandLine(opts: Pick<QemuOptions, 'machine' | 'hugepages' | 'loglevel' | 'append' | 'swapDisk' | 'hungTaskSecs'>): string {
-  const words = ['console=ttyS0', `loglevel=${opts.loglevel}`, 'panic=-1'];
-  if (opts.machine === 'microvm') words.push('reboot=t');
+export function kernelCommandLine(opts: Pick<QemuOptions, 'guest' | 'hugepages' | 'swapDisk' | 'hungTaskSecs'>): string {
+  const words = ['console=ttyS0', `loglevel=${opts.guest.loglevel}`, 'panic=-1'];
+  if (opts.guest.machine === 'microvm') words.push('reboot=t');
   if (opts.hugepages > 0) words.push(`faultline.hugepages=${opts.hugepages}`);
   if (opts.swapDisk) words.push('faultline.swap=/dev/nvme0n1');
   if (opts.hungTaskSecs) words.push(`faultline.hung_task_secs=${opts.hungTaskSecs}`);
-  words.push(...(opts.append ?? []));
+  words.push(...opts.guest.append);
   return words.join(' ');
 }
 
 // QEMU's arguments as an array (never a shell string): console on stdout, results on their own
 // serial port, no network, no display, and -no-reboot so the guest's `reboot -f` ends QEMU.
 export function qemuArgv(opts: QemuOptions): string[] {
-  const argv = ['-M', opts.machine, '-accel', opts.accel, '-cpu', opts.cpu ?? defaultCpu(opts.accel)];
-  argv.push('-m', String(opts.memoryMiB), '-smp', String(opts.smp));
+  const argv = ['-M', opts.guest.machine, '-accel', opts.accel, '-cpu', opts.cpu ?? defaultCpu(opts.accel)];
+  argv.push('-m', String(memoryMiB(opts.guest, opts.hugepages)), '-smp', String(opts.guest.cpus));
   argv.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
   argv.push('-kernel', opts.kernel);
   if (opts.initrd !== null) argv.push('-initrd', opts.initrd);

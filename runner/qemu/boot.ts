@@ -8,9 +8,11 @@ import { execa } from 'execa';
 import { FaultlineError } from '../core/errors.js';
 import type { Accel } from '../model/types.js';
 import { requireTool } from '../core/tools.js';
-import { defaultMemoryMiB, qemuArgv, type Machine } from './argv.js';
-import { LineSplitter } from './lines.js';
+import { qemuArgv } from './argv.js';
+import { defaultGuestConfig, type GuestMachine } from './guest-config.js';
+import { LineSplitter, type LineSpan } from './lines.js';
 import { diesWithUs } from './pdeathsig.js';
+import { consoleText, parseAgentDone } from '../protocol/guest.js';
 
 export interface BootOptions {
   kernel: string;
@@ -19,17 +21,10 @@ export interface BootOptions {
   /** The initramfs (base + plan segments); null boots the kernel alone (the accel probe). */
   initrd: string | null;
   accel: Accel;
-  /** Defaults to pc: microvm is a little faster but hangs in about one TCG boot in six (see DEFAULT_MACHINE). */
-  machine?: Machine;
-  memoryMiB?: number;
-  /** One vCPU by default: under TCG a second one slowed boots by about 0.5 s and the cases need none. */
-  smp?: number;
+  /** The run's guest (defaultGuestConfig when not given). */
+  guest?: GuestMachine;
   hugepages?: number;
-  /** 6 by default: WARNINGs (4) and notices such as the version banner (5) still reach the
-   * console, while the few hundred boot-time info lines that slow a TCG serial port do not. */
-  loglevel?: number;
   cpu?: string;
-  append?: readonly string[];
   /** Give the guest this much swap on a scratch disk (for cases that need pages swapped out). */
   swapMiB?: number;
   /** The agent sets the hung-task detector's timeout to this. */
@@ -44,7 +39,8 @@ export interface BootOptions {
   onStart?: (argv: string[]) => void;
   /** QEMU has exited; the result channel may still be delivering its last bytes. */
   onExit?: () => void;
-  onConsoleLine?: (line: string) => void;
+  /** Each console line, and where it is in the console (and its log), in bytes. */
+  onConsoleLine?: (line: string, span: LineSpan) => void;
   onResult?: (chunk: string) => void;
 }
 
@@ -76,12 +72,6 @@ export interface RecordedEnd {
 /** Boots a guest: QEMU for real, or a replay of a saved one (runner/guest/replay.ts). */
 export type Booter = (opts: BootOptions) => Promise<BootResult>;
 
-// microvm has no HPET or ACPI PM timer, so when TCG jitter spoils the kernel's PIT calibration
-// ("tsc: Unable to calibrate against PIT") the guest hangs; pc falls back to HPET and never did.
-export const DEFAULT_MACHINE: Machine = 'pc';
-
-const agentDone = /faultline: agent done rc=(\d+)/;
-
 // Boots one guest and streams both channels while it runs; QEMU failing to start at all is a
 // 'boot' error, while a guest that dies or hangs is reported in the result for the caller to mark.
 export async function bootGuest(opts: BootOptions): Promise<BootResult> {
@@ -100,26 +90,21 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     kernel: opts.kernel,
     initrd: opts.initrd,
     accel: opts.accel,
-    machine: opts.machine ?? DEFAULT_MACHINE,
-    memoryMiB: opts.memoryMiB ?? defaultMemoryMiB(hugepages),
-    smp: opts.smp ?? 1,
+    guest: opts.guest ?? defaultGuestConfig,
     result: wantResult ? { kind: 'socket', path: socketPath } : null,
     hugepages,
-    loglevel: opts.loglevel ?? 6,
     ...(opts.cpu ? { cpu: opts.cpu } : {}),
     ...(swapDisk ? { swapDisk } : {}),
     ...(opts.hungTaskSecs ? { hungTaskSecs: opts.hungTaskSecs } : {}),
-    ...(opts.append ? { append: opts.append } : {}),
   });
   const argv = [qemu, ...args];
   let log: WriteStream | null = null;
   let result: ResultListener | null = null;
   let agentExit: number | null = null;
   let consoleBytes = 0;
-  const lines = new LineSplitter((line) => {
-    const done = agentDone.exec(line);
-    if (done) agentExit = Number(done[1]);
-    opts.onConsoleLine?.(line);
+  const lines = new LineSplitter((line, span) => {
+    agentExit = parseAgentDone(consoleText(line)) ?? agentExit;
+    opts.onConsoleLine?.(line, span);
   });
   const started = performance.now();
   try {

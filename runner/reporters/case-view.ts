@@ -1,7 +1,9 @@
 import { isAbsolute, relative } from 'node:path';
 import { projectRoot } from '../core/paths.js';
-import { caseKey, type CaseResult, type ComparisonClass, type KernelRecord, type RunModel } from '../model/types.js';
-import type { CaseConsoles } from '../results/case-console.js';
+import { caseKey, type CaseRef, type CaseResult, type ComparisonClass, type KernelRecord, type RunModel } from '../model/types.js';
+
+/** The console lines a case printed, by kernel id and case; null when none were saved. */
+export type CaseConsoles = (kernel: string, ref: CaseRef) => string | null;
 
 /** One result as the reports show it: with its kernel, where its case is written, its class. */
 export interface CaseView {
@@ -48,7 +50,7 @@ export function caseViews(model: RunModel, consoles: CaseConsoles | null): CaseV
 
 /** A case's kernel reports as text: each report's first line, then its text. */
 export function reportsText(result: CaseResult): string {
-  return (result.findings ?? []).map((f) => `${f.allowed ? `[allowed: ${f.allowed}] ` : ''}${f.text}`).join('\n\n');
+  return (result.reports ?? []).map((f) => `${f.allowed ? `[allowed: ${f.allowed}] ` : ''}${f.text}`).join('\n\n');
 }
 
 /** What a selftest reported as its own tests, one line each: "zeropage: pass". */

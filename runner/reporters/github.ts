@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { isFailure, kernelLabel, verdictOf } from '../model/summary.js';
+import { kernelLabel, verdictOf } from '../model/summary.js';
+import { failsRun, isFailingStatus } from '../model/status.js';
 import { caseKey, type RunModel } from '../model/types.js';
-import type { CaseConsoles } from '../results/case-console.js';
-import { caseViews, type CaseView } from './case-view.js';
+import { caseViews, type CaseConsoles, type CaseView } from './case-view.js';
 import { comparisonLines, statusMarks } from './summary.js';
 
 /** What the runner shows of one step; the rest would be dropped without a word. */
@@ -23,8 +23,8 @@ export const escapeProperty = (text: string): string => escapeData(text).replace
 export function githubAnnotations(model: RunModel, consoles: CaseConsoles | null): string {
   const views = caseViews(model, consoles);
   const compared = model.comparisons.length > 0;
-  const errors = views.filter((v) => (compared ? v.comparison === 'regression' : isFailure(v.result)));
-  const warnings = compared ? views.filter((v) => v.comparison === 'flaky' || (v.comparison === 'still-failing' && isFailure(v.result))) : [];
+  const errors = views.filter((v) => (compared ? v.comparison === 'regression' : failsRun(v.result)));
+  const warnings = compared ? views.filter((v) => v.comparison === 'flaky' || (v.comparison === 'still-failing' && failsRun(v.result))) : [];
   const out: string[] = [];
   for (const [kind, list] of [['error', errors], ['warning', warnings]] as const) {
     for (const view of list.slice(0, shownPerStep)) out.push(annotation(kind, view));
@@ -35,7 +35,7 @@ export function githubAnnotations(model: RunModel, consoles: CaseConsoles | null
     }
   }
   for (const view of [...errors, ...warnings]) {
-    const text = [...(view.result.findings ?? []).map((f) => f.text), view.console ? `console:\n${view.console}` : ''].filter(Boolean).join('\n\n');
+    const text = [...(view.result.reports ?? []).map((f) => f.text), view.console ? `console:\n${view.console}` : ''].filter(Boolean).join('\n\n');
     if (!text) continue;
     // Kernel text is shown as it is, with the runner's command processing off around it: no line
     // of it (however indented, `::` or `##[`) can issue a command. The end token is a hash of the
@@ -50,7 +50,7 @@ function annotation(kind: 'error' | 'warning', view: CaseView): string {
   const r = view.result;
   const what = view.comparison ?? r.status;
   const title = `${what}: ${caseKey(r)} on ${view.label}`;
-  const reports = (r.findings ?? []).flatMap((f) => f.text.split('\n').slice(0, reportLines));
+  const reports = (r.reports ?? []).flatMap((f) => f.text.split('\n').slice(0, reportLines));
   const message = [r.reason ?? r.status, ...(reports.length ? ['', ...reports] : [])].join('\n');
   const place = view.file ? `file=${escapeProperty(view.file)},${view.line ? `line=${view.line},` : ''}` : '';
   return `::${kind} ${place}title=${escapeProperty(title)}::${escapeData(message)}`;
@@ -64,7 +64,7 @@ export function stepSummary(model: RunModel): string {
   const s = model.summary;
   const counts = `${s.pass} passed, ${s.fail} failed, ${s.skip} skipped${s.timeout ? `, ${s.timeout} timed out` : ''}${s.crash ? `, ${s.crash} crashed` : ''}${s.error ? `, ${s.error} errored` : ''}`;
   // A run that ended on a build or boot failure (exit 2 or 3) says that, not what its cases' verdict would be.
-  const stoppedBy = (model.exitCode ?? 0) > 1 ? model.results.find((r) => r.status === 'error')?.reason?.replace(/^no result: /, '') : undefined;
+  const stoppedBy = (model.exitCode ?? 0) > 1 ? model.why[0] : undefined;
   const why = stoppedBy ? `exit ${model.exitCode}: ${stoppedBy}` : verdict.why.join('; ');
   const head = verdict.exitCode === 0 && !stoppedBy ? `### ✅ faultline: passed (${counts})` : `### ❌ faultline: ${why} (${counts})`;
   const parts = [head, ''];
@@ -86,7 +86,7 @@ export function stepSummary(model: RunModel): string {
 
 function notPassedTable(model: RunModel): string[] {
   const kernels = [...model.kernels].sort((a, b) => a.index - b.index);
-  const rows = model.matrix.cases.filter((c) => model.results.some((r) => caseKey(r) === caseKey(c) && r.status !== 'pass' && r.status !== 'skip'));
+  const rows = model.matrix.cases.filter((c) => model.results.some((r) => caseKey(r) === caseKey(c) && isFailingStatus(r.status)));
   if (rows.length === 0) return [];
   const status = (kernel: string, key: string) => {
     const r = model.results.find((x) => x.kernel === kernel && caseKey(x) === key);

@@ -4,8 +4,7 @@ import Handlebars from 'handlebars';
 import { projectRoot } from '../core/paths.js';
 import { classCount, kernelLabel, verdictOf } from '../model/summary.js';
 import { caseKey, type ComparisonClass, type RunModel } from '../model/types.js';
-import type { CaseConsoles } from '../results/case-console.js';
-import { caseViews } from './case-view.js';
+import { caseViews, type CaseConsoles } from './case-view.js';
 import { statusMarks, summaryLine } from './summary.js';
 
 let template: Handlebars.TemplateDelegate | undefined;
@@ -41,7 +40,7 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
         reason: r.reason,
         known: r.expected ? `${r.expected.reason} (${r.expected.entry})` : null,
         comparison: view.comparison && view.comparison !== 'unchanged' ? view.comparison : null,
-        reports: (r.findings ?? []).map((f) => ({ kind: f.kind, allowed: f.allowed, text: f.text })),
+        reports: (r.reports ?? []).map((f) => ({ kind: f.kind, allowed: f.allowed, text: f.text })),
         subtests: (r.subtests ?? []).map((t) => ({ name: t.name, cls: t.status, mark: statusMarks[t.status], reason: t.reason })),
         console: view.console,
       };
@@ -92,7 +91,7 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
           ...model.expectations.stale.map((e) => `stale: ${e.at}: ${e.why}`),
         ]
       : null,
-    findings: model.findings.map((f) => ({ kernel: kernelLabel(model, f.kernel), kind: f.kind, text: f.text })),
+    reports: model.reports.map((f) => ({ kernel: kernelLabel(model, f.kernel), kind: f.kind, text: f.text })),
     restarts: model.restarts.map((r) => `${kernelLabel(model, r.kernel)}: guest ${r.guest} for ${r.cases} case${r.cases === 1 ? '' : 's'}: ${r.reason}`),
   };
 }

@@ -1,4 +1,5 @@
-import { classCount, isFailure, kernelLabel } from '../model/summary.js';
+import { classCount, kernelLabel } from '../model/summary.js';
+import { failsRun } from '../model/status.js';
 import { caseKey, type CaseResult, type CaseStatus, type Comparison, type ComparisonClass, type ExpectationOutcome, type RunModel } from '../model/types.js';
 
 // The end of a run in words, from the model alone: the terminal prints it after a live run and
@@ -19,7 +20,7 @@ export function summaryLine(model: RunModel, ms: number): string {
 
 /** What did not pass (and was not expected), with reasons; by kernel when there are several. */
 export function notPassed(model: RunModel): string[] {
-  const failed = model.results.filter(isFailure);
+  const failed = model.results.filter(failsRun);
   if (failed.length === 0) return [];
   const several = model.kernels.length > 1;
   const lines = ['did not pass:'];

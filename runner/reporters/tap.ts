@@ -87,10 +87,10 @@ function subtestBlock(r: CaseResult, indent: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A case's splats in its YAML block: what the kernel printed, first line and call trace. */
+/** A case's kernel reports in its YAML block: what the kernel printed, first line and call trace. */
 function kernelReports(r: CaseResult): { kernel_reports?: object[] } {
-  if (!r.findings?.length) return {};
-  return { kernel_reports: r.findings.map((f) => ({ kind: f.kind, title: f.title, ...(f.allowed ? { allowed: f.allowed } : {}), text: f.text })) };
+  if (!r.reports?.length) return {};
+  return { kernel_reports: r.reports.map((f) => ({ kind: f.kind, title: f.title, ...(f.allowed ? { allowed: f.allowed } : {}), text: f.text })) };
 }
 
 function oneLine(text: string): string {

@@ -8,7 +8,7 @@ interface Output {
   isTTY?: boolean;
 }
 
-const shownFindings = 2;
+const shownReports = 2;
 const colours: Record<CaseResult['status'], number> = { pass: 32, fail: 31, skip: 33, timeout: 31, crash: 35, error: 31 };
 
 // What a person watches: a line per stage with its time, a line per case as it finishes (named
@@ -23,7 +23,7 @@ export class TerminalReporter {
   private model: RunModel | null = null;
   /** Cases each kernel runs here, by matrix index. */
   private share: number[] = [];
-  private stage: { name: StageName; kernel: string | undefined; started: number } | null = null;
+  private stage: { name: StageName; label: string | undefined; started: number } | null = null;
   private progress: { step: string; detail: string } | null = null;
   private running = new Map<string, string>();
   private done = new Map<string, number>();
@@ -54,18 +54,18 @@ export class TerminalReporter {
         break;
       }
       case 'stage-start':
-        this.stage = { name: event.stage, kernel: event.kernel, started: performance.now() };
+        this.stage = { name: event.stage, label: event.label, started: performance.now() };
         this.progress = null;
         this.startStatus();
         break;
       case 'progress':
         // Without a terminal only the step changes are worth a line; the status line shows the rest.
-        if (!this.tty && this.progress?.step !== event.step) this.line(`${label(event.stage, event.kernel)} ${event.step}`);
+        if (!this.tty && this.progress?.step !== event.step) this.line(`${label(event.stage, event.label)} ${event.step}`);
         this.progress = { step: event.step, detail: event.detail };
         break;
       case 'stage-end':
         this.stage = null;
-        this.line(`${label(event.stage, event.kernel)} ${seconds(event.ms)}${event.cached ? ' (cached)' : ''}${event.detail ? `  ${event.detail}` : ''}`);
+        this.line(`${label(event.stage, event.label)} ${seconds(event.ms)}${event.cached ? ' (cached)' : ''}${event.detail ? `  ${event.detail}` : ''}`);
         break;
       case 'note':
         this.line(`note: ${event.message}`);
@@ -79,8 +79,8 @@ export class TerminalReporter {
       case 'guest-restart':
         this.line(`guest  ${this.labelOf(event.kernel)} #${event.guest}: ${event.reason}; a fresh guest runs the ${event.cases} case${event.cases === 1 ? '' : 's'} left`);
         break;
-      case 'kernel-finding':
-        this.line(`note: ${this.prefix(event.kernel)}kernel ${event.finding.kind} while no case ran: ${event.finding.title}`);
+      case 'kernel-report':
+        this.line(`note: ${this.prefix(event.kernel)}kernel ${event.report.kind} while no case ran: ${event.report.title}`);
         break;
       case 'case-result':
         this.counted(event.result);
@@ -140,7 +140,7 @@ export class TerminalReporter {
       return true;
     }
     this.flushRepeated();
-    this.lastNoResult = r.durationMs === 0 && r.reason?.startsWith('no result: ') ? { status: r.status, reason: r.reason, more: 0 } : null;
+    this.lastNoResult = r.durationMs === 0 && r.filled !== undefined && r.reason !== null ? { status: r.status, reason: r.reason, more: 0 } : null;
     return false;
   }
 
@@ -152,9 +152,9 @@ export class TerminalReporter {
 
   /** The reports the reason does not already name, a few at most: run.json has them all. */
   private findingLines(r: CaseResult): void {
-    const unnamed = (r.findings ?? []).filter((f) => !r.reason?.includes(f.title));
-    for (const f of unnamed.slice(0, shownFindings)) this.line(`          kernel ${f.kind}: ${f.title}${f.allowed ? ` (allowed: ${f.allowed})` : ''}`);
-    const more = unnamed.length - shownFindings;
+    const unnamed = (r.reports ?? []).filter((f) => !r.reason?.includes(f.title));
+    for (const f of unnamed.slice(0, shownReports)) this.line(`          kernel ${f.kind}: ${f.title}${f.allowed ? ` (allowed: ${f.allowed})` : ''}`);
+    const more = unnamed.length - shownReports;
     if (more > 0) this.line(`          and ${more} more kernel report${more === 1 ? '' : 's'} in run.json`);
   }
 
@@ -165,7 +165,7 @@ export class TerminalReporter {
     const parts: string[] = [];
     if (this.stage) {
       const step = this.progress ? `  ${this.progress.step}${this.progress.detail ? ` ${this.progress.detail}` : ''}` : '';
-      parts.push(`${label(this.stage.name, this.stage.kernel)} ${seconds(performance.now() - this.stage.started)}${step}`);
+      parts.push(`${label(this.stage.name, this.stage.label)} ${seconds(performance.now() - this.stage.started)}${step}`);
     }
     if (model) {
       const kernels = model.matrix.kernels.length;

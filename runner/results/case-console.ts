@@ -1,35 +1,53 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { caseKey, type CaseRef, type RunModel } from '../model/types.js';
+import { caseKey, type RunModel } from '../model/types.js';
+import type { CaseConsoles } from '../reporters/case-view.js';
+import { consoleText, parseCaseMark } from '../protocol/guest.js';
 
-/** At most this many console lines per case in a report: enough for a splat and its trace. */
+/** At most this many console lines per case in a report: enough for a kernel report and its trace. */
 const maxLines = 120;
-const mark = /faultline: case (\S+) (begin|end)$/;
 
-/** The console lines a case printed, by kernel id and case; null when none were saved. */
-export type CaseConsoles = (kernel: string, ref: CaseRef) => string | null;
 
-// What the kernel printed while each case ran, from the consoles a run left (console.log,
-// console-2.log after a restart; a rerun's are not the case's first run): the lines between the
-// helper's begin and end marks, or to the end of the console when the guest died in the case.
+// What the kernel printed while each case ran: the stretch of its guest's console log the run
+// recorded for it (its excerpt), from the helper's begin mark to its end mark, or to the end of
+// the console when the guest died in the case. A run from before excerpts is read by its marks.
 export function caseConsoles(resultsDir: string, model: RunModel): CaseConsoles {
-  const byKernel = new Map<string, Map<string, string>>();
-  const load = (kernel: string): Map<string, string> => {
-    const known = byKernel.get(kernel);
-    if (known) return known;
-    const excerpts = new Map<string, string>();
-    const dir = join(resultsDir, model.kernels.find((k) => k.id === kernel)?.dir ?? '');
-    let files: string[] = [];
-    try {
-      files = readdirSync(dir).filter((f) => /^console(-\d+)?\.log$/.test(f)).sort((a, b) => guestOf(a) - guestOf(b));
-    } catch {
-      // no consoles saved (a host run, or a run read from run.json alone)
+  const logs = new Map<string, Buffer | null>();
+  const log = (path: string): Buffer | null => {
+    if (!logs.has(path)) {
+      try {
+        logs.set(path, readFileSync(path));
+      } catch {
+        logs.set(path, null); // the run.json was copied without its consoles
+      }
     }
-    for (const file of files) collect(readFileSync(join(dir, file), 'utf8'), excerpts);
-    byKernel.set(kernel, excerpts);
-    return excerpts;
+    return logs.get(path)!;
   };
-  return (kernel, ref) => load(kernel).get(caseKey(ref)) ?? null;
+  const dirOf = (kernel: string) => join(resultsDir, model.kernels.find((k) => k.id === kernel)?.dir ?? '');
+  const byResult = new Map(model.results.map((r) => [`${r.kernel}\0${caseKey(r)}`, r] as const));
+  const scanned = new Map<string, Map<string, string>>();
+  return (kernel, ref) => {
+    const excerpt = byResult.get(`${kernel}\0${caseKey(ref)}`)?.excerpt;
+    if (excerpt) {
+      const bytes = log(join(dirOf(kernel), excerpt.file));
+      return bytes ? trim(bytes.subarray(excerpt.start, excerpt.end).toString('utf8').split('\n').map((l) => l.replace(/\r$/, ''))) : null;
+    }
+    if (!scanned.has(kernel)) scanned.set(kernel, scanMarks(dirOf(kernel)));
+    return scanned.get(kernel)!.get(caseKey(ref)) ?? null;
+  };
+}
+
+/** Every case's lines by its marks, from the consoles of a run that recorded no excerpts. */
+function scanMarks(dir: string): Map<string, string> {
+  const excerpts = new Map<string, string>();
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => /^console(-\d+)?\.log$/.test(f)).sort((a, b) => guestOf(a) - guestOf(b));
+  } catch {
+    // no consoles saved (a host run, or a run read from run.json alone)
+  }
+  for (const file of files) collect(readFileSync(join(dir, file), 'utf8'), excerpts);
+  return excerpts;
 }
 
 function guestOf(file: string): number {
@@ -44,13 +62,13 @@ function collect(text: string, into: Map<string, string>): void {
   };
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\r$/, '');
-    const m = mark.exec(line);
-    if (m?.[2] === 'begin') {
+    const m = parseCaseMark(consoleText(line));
+    if (m?.edge === 'begin') {
       close();
-      open = { key: m[1]!, lines: [line] };
+      open = { key: caseKey(m.ref), lines: [line] };
     } else if (open) {
       (open as { lines: string[] }).lines.push(line);
-      if (m?.[2] === 'end') close();
+      if (m?.edge === 'end') close();
     }
   }
   close();

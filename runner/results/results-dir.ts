@@ -9,12 +9,16 @@ import type { JsonTarget } from './location.js';
 import { TapReporter } from '../reporters/tap.js';
 import type { RunModel } from '../model/types.js';
 import { comparisonDocument } from './run-files.js';
+import { EventJournal } from './journal.js';
+import { filesIn, type KernelFiles } from './kernel-files.js';
 
 // Keeps results/<stamp>/ current while the run goes: run.json (the run model) is rewritten
-// atomically and results.tap appended as each result arrives, so an interrupted run leaves what
-// finished. `dir` exists already (claimResultsDirectory); guests write their own files in it.
+// atomically, results.tap appended as each result arrives and events.jsonl as each event does, so
+// an interrupted run leaves what finished and how it was told. `dir` exists already
+// (claimResultsDirectory); guests write their own files in it.
 export class ResultsDirectory {
   private readonly tap: TapReporter;
+  private readonly journal: EventJournal;
   private model: RunModel | null = null;
   private text = '';
 
@@ -33,10 +37,16 @@ export class ResultsDirectory {
       throw new FaultlineError('io', `cannot write --json ${extraJson!.path}: ${errnoText(cause)}`, { hint: 'Give a file in a writable directory.', cause });
     }
     this.tap = new TapReporter((text) => appendFileSync(join(dir, 'results.tap'), text));
+    this.journal = new EventJournal(dir);
   }
 
   path(name: string): string {
     return join(this.dir, name);
+  }
+
+  /** A kernel's directory in this one ('' for its top): the engine writes its guests' files through it. */
+  kernelFiles(dir: string): KernelFiles {
+    return filesIn(this.dir, dir);
   }
 
   /** The suites as they were when the run started, so `report --reparse` reads the run again as it ran. */
@@ -47,6 +57,7 @@ export class ResultsDirectory {
 
   handle(event: RunEvent): void {
     this.tap.handle(event);
+    this.journal.handle(event);
     switch (event.type) {
       case 'run-start':
         this.model = event.model;
@@ -55,7 +66,7 @@ export class ResultsDirectory {
       case 'case-result':
       case 'rerun-result':
       case 'guest-restart':
-      case 'kernel-finding':
+      case 'kernel-report':
       case 'run-end':
         break;
       default:

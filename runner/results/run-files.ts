@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeAtomically } from '../core/files.js';
 import { runDocument } from '../model/document.js';
-import { replayEvents } from '../model/replay-events.js';
+import { replayEvents } from './replay-events.js';
 import type { RunModel } from '../model/types.js';
 import { TapReporter } from '../reporters/tap.js';
 

@@ -1,5 +1,5 @@
-import type { Finding } from '../console/watcher.js';
-import { withFindings, type ConsolePolicy } from '../console/verdict.js';
+import type { WatchedReport } from '../console/watcher.js';
+import { withReports, type ConsolePolicy } from '../console/verdict.js';
 import { caseKey, type CaseRef, type CaseResult, type PlannedCase } from '../model/types.js';
 import type { Suite, SuiteCase } from '../suite/model.js';
 import { hugepagesNeeded } from '../suite/compile.js';
@@ -26,7 +26,7 @@ export interface RunUnit {
   needsHugepages: number;
   swap: boolean;
   policy: ConsolePolicy;
-  expand(result: UnitResult, findings: readonly Finding[]): CaseResult[];
+  expand(result: UnitResult, reports: readonly WatchedReport[]): CaseResult[];
 }
 
 /** Each YAML case is a unit of its own: its result, judged with the reports it caused. */
@@ -48,7 +48,7 @@ export function singleCaseUnit(planned: PlannedCase, o: { timeoutMs: number; hug
     needsHugepages: o.hugepages,
     swap: o.swap,
     policy: o.policy,
-    expand: ({ diag: _diag, console: _console, ...result }, findings) => [withFindings(result, findings, o.policy)],
+    expand: ({ diag: _diag, console: _console, ...result }, reports) => [withReports(result, reports, o.policy)],
   };
 }
 

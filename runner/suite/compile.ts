@@ -17,34 +17,34 @@ export interface CompileOptions {
 // Turns validated suites into the plan text the native helper executes
 // (suites/native/PLAN-FORMAT.md). Pure: the same suites always give the same plan.
 export function compileSuites(suites: readonly Suite[], opts: CompileOptions = {}): string {
-  const scale = opts.timeoutScale ?? 1;
+  const timeoutScale = opts.timeoutScale ?? 1;
   const out = ['plan 1'];
   for (const suite of suites) {
     if (suite.cases.length === 0) continue;
     out.push(`suite ${suite.name}`);
-    for (const c of suite.cases) out.push(...compileCase(c, scale));
+    for (const c of suite.cases) out.push(...compileCase(c, timeoutScale));
   }
   return `${out.join('\n')}\n`;
 }
 
 // A limit the helper accepts as written can grow past its range once scaled for a slow guest
 // (16m x4 under TCG); the case is named at its line, with the two ways out.
-export function checkScaledLimits(suites: readonly Suite[], scale: number, why: string): void {
-  if (scale === 1) return;
+export function checkScaledLimits(suites: readonly Suite[], timeoutScale: number, why: string): void {
+  if (timeoutScale === 1) return;
   const issues: SuiteIssue[] = suites.flatMap((suite) =>
     suite.cases
-      .filter((c) => c.timeoutMs * scale > planTimeoutMaxMs)
+      .filter((c) => c.timeoutMs * timeoutScale > planTimeoutMaxMs)
       .map((c) => ({
         file: suite.file,
         line: c.line,
         column: c.column,
         path: c.name,
-        message: `its ${formatDuration(c.timeoutMs)} time limit becomes ${formatDuration(c.timeoutMs * scale)} ${why} (x${scale}, --tcg-slowdown), past the ${formatDuration(planTimeoutMaxMs)} a case may take`,
+        message: `its ${formatDuration(c.timeoutMs)} time limit becomes ${formatDuration(c.timeoutMs * timeoutScale)} ${why} (x${timeoutScale}, --tcg-slowdown), past the ${formatDuration(planTimeoutMaxMs)} a case may take`,
       })),
   );
   if (issues.length === 0) return;
   const lines = issues.map((i) => `  ${i.file}:${i.line}:${i.column}: ${i.path}: ${i.message}`);
-  throw new SuiteError(`${issues.length === 1 ? 'a case' : `${issues.length} cases`} would run past the ${formatDuration(planTimeoutMaxMs)} a case may take ${why}:\n${lines.join('\n')}`, issues, `Lower the case's timeout to at most ${formatDuration(Math.floor(planTimeoutMaxMs / scale / 1000) * 1000)}, or the factor with --tcg-slowdown.`);
+  throw new SuiteError(`${issues.length === 1 ? 'a case' : `${issues.length} cases`} would run past the ${formatDuration(planTimeoutMaxMs)} a case may take ${why}:\n${lines.join('\n')}`, issues, `Lower the case's timeout to at most ${formatDuration(Math.floor(planTimeoutMaxMs / timeoutScale / 1000) * 1000)}, or the factor with --tcg-slowdown.`);
 }
 
 /** Free 2 MiB pages the case needs: what its own needs say, or what its mapping takes. */
@@ -54,22 +54,22 @@ export function hugepagesNeeded(c: SuiteCase): number {
   return Math.max(mapped, c.needs.hugepages);
 }
 
-function compileCase(c: SuiteCase, scale: number): string[] {
-  const lines = [`case ${c.name}`, `timeout_ms ${Math.round(c.timeoutMs * scale)}`];
+function compileCase(c: SuiteCase, timeoutScale: number): string[] {
+  const lines = [`case ${c.name}`, `timeout_ms ${Math.round(c.timeoutMs * timeoutScale)}`];
   if (c.needs.kernel) lines.push(`needs kernel=${c.needs.kernel}`);
   const hugepages = hugepagesNeeded(c);
   if (hugepages > 0) lines.push(`needs hugepages=${hugepages}`);
   for (const feature of c.needs.features) lines.push(`needs feature=${feature}`);
   if (c.needs.swap) lines.push('needs swap=1');
-  for (const step of c.steps) lines.push(statement(step, c, scale));
+  for (const step of c.steps) lines.push(statement(step, c, timeoutScale));
   lines.push('end');
   return lines;
 }
 
 type Value = string | number | boolean | undefined;
 
-function statement(step: LocatedStep, c: SuiteCase, scale: number): string {
-  const keys = stepKeys(step, c, scale);
+function statement(step: LocatedStep, c: SuiteCase, timeoutScale: number): string {
+  const keys = stepKeys(step, c, timeoutScale);
   const parts = Object.entries(keys).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${typeof v === 'boolean' ? Number(v) : v}`]));
   return [step.op, ...parts, `line=${step.line}`].join(' ');
 }
@@ -79,12 +79,12 @@ const flags = (names: readonly (string | number)[] | undefined): string | undefi
 const expectKeys = (expect: { errno?: string | undefined; result?: string | undefined } | undefined) => ({ expect_errno: expect?.errno, result: expect?.result });
 
 /** A limit scaled for a slow guest; left out (the helper's default) when nothing changes. */
-function limitMs(value: number | undefined, scale: number): number | undefined {
-  if (scale === 1) return value;
-  return Math.round((value ?? helperDefaultWaitMs) * scale);
+function limitMs(value: number | undefined, timeoutScale: number): number | undefined {
+  if (timeoutScale === 1) return value;
+  return Math.round((value ?? helperDefaultWaitMs) * timeoutScale);
 }
 
-function stepKeys(step: LocatedStep, c: SuiteCase, scale: number): Record<string, Value> {
+function stepKeys(step: LocatedStep, c: SuiteCase, timeoutScale: number): Record<string, Value> {
   switch (step.op) {
     case 'open': {
       const features = step.args.features.flatMap((f) => resolveFeature(f, c.backend) ?? []);
@@ -104,11 +104,11 @@ function stepKeys(step: LocatedStep, c: SuiteCase, scale: number): Record<string
       return {
         thread: step.args.thread,
         expect: step.args.expect,
-        wait_ms: step.args.expect === 'blocked' ? step.args.wait : limitMs(step.args.wait, scale),
+        wait_ms: step.args.expect === 'blocked' ? step.args.wait : limitMs(step.args.wait, timeoutScale),
         value: step.args.value,
       };
     case 'event':
-      return { type: step.args.type, flags: flags(step.args.flags), page: step.args.page, count: step.args.count, wait_ms: limitMs(step.args.wait, scale) };
+      return { type: step.args.type, flags: flags(step.args.flags), page: step.args.page, count: step.args.count, wait_ms: limitMs(step.args.wait, timeoutScale) };
     case 'no_event':
       return { wait_ms: step.args?.wait };
     case 'ioctl': {
@@ -126,7 +126,7 @@ function stepKeys(step: LocatedStep, c: SuiteCase, scale: number): Record<string
       return { ms: step.args };
     case 'check':
       // Reading `reg` waits for the read to finish; a slow guest gets the same scaled wait.
-      return { ...step.args, wait_ms: scale === 1 ? undefined : Math.round(helperCheckWaitMs * scale) };
+      return { ...step.args, wait_ms: timeoutScale === 1 ? undefined : Math.round(helperCheckWaitMs * timeoutScale) };
     case 'fill':
     case 'access':
       return { ...step.args };

@@ -30,7 +30,7 @@ export interface Suite {
   name: string;
   file: string;
   description: string;
-  /** What console splats during its cases mean (fail by default) and which are allowed. */
+  /** What kernel reports during its cases mean (`splats`: fail by default, or report) and which are allowed. */
   console: ConsolePolicy;
   cases: SuiteCase[];
 }

@@ -120,7 +120,7 @@ export const caseSchema = z.strictObject({
 
 const allowRule = z.strictObject({
   match: z.string().min(1).refine(isRegExp, 'expected a regular expression, e.g. "WARNING: .* at mm/userfaultfd.c"'),
-  reason: z.string().min(1, 'give the reason the splat is allowed'),
+  reason: z.string().min(1, 'give the reason the kernel report is allowed'),
 });
 
 const consoleSchema = z.strictObject({

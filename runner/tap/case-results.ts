@@ -1,7 +1,8 @@
 import { Parser, type Result } from 'tap-parser';
 import { caseKey, type CaseResult, type CaseStatus, type PlannedCase } from '../model/types.js';
+import { reportedFailures } from '../model/status.js';
 
-const failureStatuses = new Set<CaseStatus>(['fail', 'timeout', 'crash', 'error']);
+const failureStatuses = new Set<CaseStatus>(reportedFailures);
 
 // Turns the helper's TAP 14 stream (one subtest per suite) into case results as they arrive.
 // It never throws on bad input: lines that are not TAP are ignored, and results for cases

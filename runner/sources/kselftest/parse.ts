@@ -1,4 +1,5 @@
 import type { CaseStatus, Subtest } from '../../model/types.js';
+import { isFailingStatus } from '../../model/status.js';
 
 // The kernel's userfaultfd selftests speak no TAP: these read what they print. They never throw;
 // what a test never reached is never a pass.
@@ -109,13 +110,15 @@ export function parseUserfaultfd(output: string, ended: Ended, type: string): Mo
     last.status = stoppedStatus(ended);
     last.reason = error ?? `${endedWords(ended)} after its last test`;
   }
-  const failed = subtests.find((s) => s.status !== 'pass' && s.status !== 'skip');
+  const failed = subtests.find((s) => isFailingStatus(s.status));
   return failed ? { status: failed.status, reason: `${failed.name}: ${failed.reason}`, subtests } : { status: 'pass', reason: null, subtests };
 }
 
 export interface UnitOutcome {
   status: CaseStatus;
   reason: string | null;
+  /** The program said so itself ("done", "skipped", "failed"), rather than it being read from how it ended. */
+  stated?: true;
 }
 
 // 6.4+'s `uffd-unit-tests`: "Testing <test> on <mem>... done", "... skipped [reason: R]" or
@@ -135,7 +138,7 @@ export function parseUnitTests(output: string, ended: Ended, planned: readonly s
     for (const line of body) {
       const skipped = /^skipped \[reason: (.*)\]$/.exec(line);
       const failed = /^failed \[reason: (.*)\]$/.exec(line);
-      const outcome: UnitOutcome | null = line === 'done' ? { status: 'pass', reason: null } : skipped ? { status: 'skip', reason: skipped[1]! } : failed ? { status: 'fail', reason: said ? `${failed[1]!} (${said})` : failed[1]! } : null;
+      const outcome: UnitOutcome | null = line === 'done' ? { status: 'pass', reason: null, stated: true } : skipped ? { status: 'skip', reason: skipped[1]!, stated: true } : failed ? { status: 'fail', reason: said ? `${failed[1]!} (${said})` : failed[1]!, stated: true } : null;
       if (outcome) {
         results.set(name, outcome);
         return;

@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { selftestTargets, type SelftestGeneration } from '../../../kernels/selftests/programs.js';
 import { unitTestTable, type UnitTest } from '../../../kernels/selftests/unit-table.js';
-import type { Finding } from '../../console/watcher.js';
-import { withFindings, type ConsolePolicy } from '../../console/verdict.js';
-import type { CaseResult, PlannedCase } from '../../model/types.js';
+import type { WatchedReport } from '../../console/watcher.js';
+import { withReports, type ConsolePolicy } from '../../console/verdict.js';
+import type { CaseResult, CaseStatus, FillCause, PlannedCase } from '../../model/types.js';
+import { isFailingStatus } from '../../model/status.js';
 import type { ExecUnit } from '../plan.js';
 import type { RunUnit, UnitResult } from '../unit.js';
 import type { KselftestSizes } from './sizes.js';
@@ -105,9 +106,9 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
         const file = r.type === 'hugetlb_shared' ? `${place.hugetlbfs!.replace(/\/$/, '')}/faultline-uffd-test` : undefined;
         const argv = ['./userfaultfd', `${r.type}${mod}`, String(mib), String(sizes.bounces ?? r.bounces), ...(file ? [file] : [])];
         const pages = r.type.startsWith('hugetlb') ? mib : 0;
-        units.push(programUnit(ref(name), [ref(name)], { cwd, argv, ...(file ? { scratch: file } : {}) }, info.timeoutMs, { reserve: pages ? Math.max(sizes.hugepages, pages) : 0, needs: pages }, (result, findings) => {
+        units.push(programUnit(ref(name), [ref(name)], { cwd, argv, ...(file ? { scratch: file } : {}) }, info.timeoutMs, { reserve: pages ? Math.max(sizes.hugepages, pages) : 0, needs: pages }, (result, reports) => {
           const parsed = parseUserfaultfd(outputOf(result), endedOf(result), argv[1]!);
-          return [withFindings({ ...plain(result), status: parsed.status, reason: parsed.reason, subtests: parsed.subtests }, findings, policy)];
+          return [withReports({ ...plain(result), status: parsed.status, reason: parsed.reason, subtests: parsed.subtests, ...filledBy(result, parsed) }, reports, policy)];
         }));
       }
     }
@@ -125,12 +126,13 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
     const runs = filter.length ? unitCases.filter((c) => c.test.includes(shortest) && !c.test.startsWith('UFFDIO_API')) : unitCases;
     const name = filter.length ? `unit-tests-${shortest.replace(/[^A-Za-z0-9._-]/g, '-')}` : 'unit-tests';
     // It skips a hugetlb case itself when there are too few huge pages, so they are held, not needed.
-    units.push(programUnit(ref(name), runs.map((c) => ref(c.name)), { cwd, argv: ['./uffd-unit-tests', ...filter] }, info.timeoutMs, { reserve: sizes.hugepages, needs: 0 }, (result, findings) => {
+    units.push(programUnit(ref(name), runs.map((c) => ref(c.name)), { cwd, argv: ['./uffd-unit-tests', ...filter] }, info.timeoutMs, { reserve: sizes.hugepages, needs: 0 }, (result, reports) => {
       const parsed = parseUnitTests(outputOf(result), endedOf(result), runs.map((c) => c.key));
       return runs.map((c) => {
         const outcome = parsed.get(c.key)!;
-        const mine = findings.filter((f) => belongsTo(f, result.console, c.key, runs.map((r) => r.key)));
-        return withFindings({ ...plain(result), case: c.name, status: outcome.status, reason: outcome.reason }, mine, policy);
+        const mine = reports.filter((f) => belongsTo(f, result.console, c.key, runs.map((r) => r.key)));
+        const { stated: _stated, ...said } = outcome;
+        return withReports({ ...plain(result), case: c.name, ...said, ...filledBy(result, outcome) }, mine, policy);
       });
     }));
   }
@@ -139,9 +141,9 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
     if (!wanted.has(name)) continue;
     const mib = size(r);
     const pages = r.type.startsWith('hugetlb') ? mib : 0;
-    units.push(programUnit(ref(name), [ref(name)], { cwd, argv: ['./uffd-stress', r.type, String(mib), String(sizes.bounces ?? r.bounces)] }, info.timeoutMs, { reserve: pages ? Math.max(sizes.hugepages, pages) : 0, needs: pages }, (result, findings) => {
+    units.push(programUnit(ref(name), [ref(name)], { cwd, argv: ['./uffd-stress', r.type, String(mib), String(sizes.bounces ?? r.bounces)] }, info.timeoutMs, { reserve: pages ? Math.max(sizes.hugepages, pages) : 0, needs: pages }, (result, reports) => {
       const parsed = parseStress(outputOf(result), endedOf(result));
-      return [withFindings({ ...plain(result), status: parsed.status, reason: parsed.reason }, findings, policy)];
+      return [withReports({ ...plain(result), status: parsed.status, reason: parsed.reason, ...filledBy(result, parsed) }, reports, policy)];
     }));
   }
   return { units, skips };
@@ -153,15 +155,22 @@ const policy: ConsolePolicy = { splats: 'fail', allow: [] };
 // A hugetlb run of S MiB maps a source and a destination area of S/2 MiB each: S huge pages.
 // A run the helper skipped (too few huge pages) skips every case it stands for.
 function programUnit(ref: PlannedCase, cases: PlannedCase[], exec: ExecUnit['exec'], timeoutMs: number, pages: { reserve: number; needs: number }, expand: RunUnit['expand']): ExecUnit {
-  const expandRun: RunUnit['expand'] = (result, findings) =>
-    result.status === 'skip' ? cases.map((c) => ({ ...plain(result), suite: c.suite, case: c.case })) : expand(result, findings);
+  const expandRun: RunUnit['expand'] = (result, reports) =>
+    result.status === 'skip' ? cases.map((c) => ({ ...plain(result), suite: c.suite, case: c.case })) : expand(result, reports);
   return { ref, cases, timeoutMs, hugepages: pages.reserve, needsHugepages: pages.needs, swap: false, policy, expand: expandRun, exec };
 }
 
-/** The unit's own result without what only the helper and console carry. */
+/** The unit's own result without what only the helper and console carry, or how it was filled. */
 function plain(result: UnitResult): CaseResult {
-  const { diag: _diag, console: _console, ...rest } = result;
+  const { diag: _diag, console: _console, filled: _filled, ...rest } = result;
   return rest;
+}
+
+// A program run the runner had to fill (the guest died or hung under it, the run stopped) still
+// printed what it printed: what the program said of a test is its own report; a failing status
+// read from how it ended is the runner's.
+function filledBy(result: UnitResult, outcome: { status: CaseStatus; stated?: true }): { filled?: FillCause } {
+  return result.filled && !outcome.stated && isFailingStatus(outcome.status) ? { filled: result.filled } : {};
 }
 
 function outputOf(result: UnitResult): string {
@@ -185,8 +194,8 @@ function endedOf(result: UnitResult): Ended {
 
 /** A kernel report belongs to the test x memory type whose "Testing ..." line the console showed
  * last before the report began; with none, to every case of the run (a report is never dropped). */
-function belongsTo(finding: Finding, console: readonly string[], key: string, keys: readonly string[]): boolean {
-  const before = console.slice(0, finding.outputBefore);
+function belongsTo(report: WatchedReport, console: readonly string[], key: string, keys: readonly string[]): boolean {
+  const before = console.slice(0, report.outputBefore);
   const started = before.map((line) => /^Testing (.+?)\.\.\./.exec(line)?.[1]).filter((name) => name !== undefined).at(-1);
   return started && keys.includes(started) ? started === key : true;
 }

@@ -1,13 +1,11 @@
-// Finds kernel reports ("splats") in console lines: the first line says what happened, the
-// lines after it (registers, call trace) are kept until the report's own end mark.
-export const splatKinds = [
-  'panic', 'oops', 'bug', 'warning', 'kasan', 'kfence', 'ubsan', 'lockdep',
-  'hung-task', 'soft-lockup', 'hard-lockup', 'rcu-stall',
-] as const;
-export type SplatKind = (typeof splatKinds)[number];
+import type { ReportKind } from '../model/types.js';
+import { consoleText, markPrefix, programLinePrefix } from '../protocol/guest.js';
 
-export interface Splat {
-  kind: SplatKind;
+// Finds kernel reports (what kernel people call splats) in console lines: the first line says
+// what happened, the lines after it (registers, call trace) are kept until the report's own end mark.
+
+export interface ScannedReport {
+  kind: ReportKind;
   /** The report's first line, without the timestamp. */
   title: string;
   /** The report as printed (timestamps removed): a WARN() message, the first line, registers and call trace. */
@@ -21,7 +19,7 @@ type ReportEnd = 'end-trace' | 'framed' | 'trace' | 'trace-or-end-trace' | 'pani
 
 interface Trigger {
   pattern: RegExp;
-  kind: SplatKind;
+  kind: ReportKind;
   fatal: boolean;
   end: ReportEnd;
 }
@@ -65,15 +63,6 @@ const maxMessageLines = 4;
 /** A report that never prints its end mark is cut here rather than swallowing the console. */
 const maxReportLines = 200;
 
-/** What the helper puts before each line a test program prints, in the kernel log. */
-export const programLinePrefix = 'faultline-out: ';
-
-// `[    1.234567] ` and, with CONFIG_PRINTK_CALLER, `[    T1] `.
-const timestamp = /^\[\s*\d+\.\d+\](\[\s*[TC]\d+\])?\s?/;
-
-function stripTimestamp(line: string): string {
-  return line.replace(/\r/g, '').replace(timestamp, '');
-}
 
 export function classify(text: string): Trigger | null {
   return triggers.find((t) => t.pattern.test(text)) ?? null;
@@ -87,14 +76,14 @@ interface OpenReport {
   trace: 'none' | 'started' | 'frames' | 'task';
 }
 
-// Feed it console lines in order; it calls `onSplat` when a report is complete (its end mark,
+// Feed it console lines in order; it calls `onReport` when a report is complete (its end mark,
 // the next report, a faultline mark, or `flush` at the end of the console).
-export class SplatScanner {
+export class ReportScanner {
   private open: OpenReport | null = null;
   /** Lines after a "cut here" mark: WARN()'s own message comes before its WARNING line. */
   private cut: string[] | null = null;
 
-  constructor(private readonly onSplat: (splat: Splat) => void) {}
+  constructor(private readonly onReport: (report: ScannedReport) => void) {}
 
   /** A report has begun and not yet been handed on. */
   get reporting(): boolean {
@@ -103,8 +92,8 @@ export class SplatScanner {
 
   /** Returns the text of the line without its timestamp, for the caller's own matching. */
   line(raw: string): string {
-    const text = stripTimestamp(raw);
-    if (text.startsWith('faultline: ')) {
+    const text = consoleText(raw);
+    if (text.startsWith(markPrefix)) {
       this.flush();
       return text;
     }
@@ -140,7 +129,7 @@ export class SplatScanner {
     // An oops report names its cause first ("BUG: kernel NULL pointer dereference") and kills
     // the task a few lines later ("Oops: 0002"); the pair is one fatal report.
     const fatal = trigger.fatal || lines.some((l) => /^Oops: /.test(l));
-    this.onSplat({ kind: trigger.kind, title, text: lines.join('\n'), fatal });
+    this.onReport({ kind: trigger.kind, title, text: lines.join('\n'), fatal });
   }
 
   /** Lines inside an open report that look like triggers but belong to it: the "Oops:" line of

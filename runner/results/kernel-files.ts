@@ -1,8 +1,21 @@
-/** Where one kernel's files go: the results directory itself, or kernel-N/ when there are several. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Where one kernel's files go: the results directory itself, or kernel-N/ when there are several.
+ * Handed out by the directory's owner (results/results-dir.ts), which the engine writes through. */
 export interface KernelFiles {
   /** Inside the results directory ('' for its top). */
   dir: string;
+  /** For what a program streams into (QEMU's console log, the result channel's bytes, the initrd it boots). */
   path(name: string): string;
+  write(name: string, data: string | Uint8Array): void;
+}
+
+/** `dir` of the directory `root`, made if it is not there. */
+export function filesIn(root: string, dir: string): KernelFiles {
+  const path = (name: string) => join(root, dir, name);
+  mkdirSync(path(''), { recursive: true });
+  return { dir, path, write: (name, data) => writeFileSync(path(name), data) };
 }
 
 export type GuestFile = 'console' | 'results' | 'initrd' | 'qemu-command' | 'plan' | 'guest-end';

@@ -1,0 +1,50 @@
+// The words the guest and the host exchange on the console, in one place: the agent's lines
+// (images/guest/init), the helper's case marks and program lines (suites/native/runner.c, written
+// to /dev/kmsg so they interleave exactly with kernel messages). The live watcher, the boot, the
+// report excerpts and test/vocabulary.test.ts (against the C and shell sources) all read these.
+
+/** Every line of faultline's own starts with this; the kernel never prints it. */
+export const markPrefix = 'faultline: ';
+
+/** The agent has mounted what the cases need and is about to start the helper. */
+export const agentReadyLine = 'faultline: agent ready';
+
+/** What the helper puts before each line a test program prints, in the kernel log. */
+export const programLinePrefix = 'faultline-out: ';
+
+export type MarkEdge = 'begin' | 'end';
+
+/** A case as a mark names it: suite and case names are [A-Za-z0-9._-]+ (the suite schema's rule). */
+export interface MarkedCase {
+  suite: string;
+  case: string;
+}
+
+const caseMark = /^faultline: case ([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+) (begin|end)$/;
+const agentDone = /^faultline: agent done rc=(\d+)$/;
+// `[    1.234567] ` and, with CONFIG_PRINTK_CALLER, `[    T1] `.
+const timestamp = /^\[\s*\d+\.\d+\](\[\s*[TC]\d+\])?\s?/;
+
+/** A console line as the kernel's printk wrote it, without its carriage returns and timestamp. */
+export function consoleText(raw: string): string {
+  return raw.replace(/\r/g, '').replace(timestamp, '');
+}
+
+/** The helper's mark of a case beginning or ending, from a line's text (consoleText). */
+export function parseCaseMark(text: string): { ref: MarkedCase; edge: MarkEdge } | null {
+  const m = caseMark.exec(text.trim());
+  return m ? { ref: { suite: m[1]!, case: m[2]! }, edge: m[3] as MarkEdge } : null;
+}
+
+/** The mark's text, as the helper prints it. */
+export function caseMarkText(ref: MarkedCase, edge: MarkEdge): string {
+  return `${markPrefix}case ${ref.suite}/${ref.case} ${edge}`;
+}
+
+/** The agent's last line, `faultline: agent done rc=N`: the helper's exit code, or null. */
+export function parseAgentDone(text: string): number | null {
+  const m = agentDone.exec(text.trim());
+  return m ? Number(m[1]) : null;
+}
+
+export const isAgentReady = (text: string): boolean => text.trim() === agentReadyLine;

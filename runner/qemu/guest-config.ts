@@ -1,0 +1,41 @@
+/** How the accelerator is chosen: prove KVM with a probe boot (auto), or force one. */
+export type AccelMode = 'auto' | 'kvm' | 'tcg';
+
+/** pc is the default (reliable); microvm boots ~0.3 s faster under TCG but can hang calibrating its clock. */
+export type Machine = 'microvm' | 'pc';
+
+// What a guest is, the same for every guest of a run: built once from the command line
+// (commands/run.ts) and taken whole by every stage that starts one, so a new guest setting is
+// one field here and one use where QEMU's arguments are made.
+export interface GuestConfig {
+  /** How the accelerator is chosen: `auto` proves KVM with a probe boot, else TCG. */
+  accel: AccelMode;
+  /** Under TCG every guest time limit is multiplied by this (boot, each case, the helper's waits). */
+  tcgSlowdown: number;
+  /** Extra guest kernel command-line words, after faultline's own so they can override them. */
+  append: readonly string[];
+  /** pc by default: microvm has no HPET or ACPI PM timer, so when TCG jitter spoils the kernel's
+   * PIT calibration ("tsc: Unable to calibrate against PIT") about one boot in six hangs; pc falls
+   * back to HPET and never did. */
+  machine: Machine;
+  /** One by default: under TCG a second vCPU slowed boots by about 0.5 s and the cases need none. */
+  cpus: number;
+  /** Memory besides the huge pages a guest reserves, which come on top. */
+  baseMemoryMiB: number;
+  /** 6 by default: WARNINGs (4) and notices such as the version banner (5) still reach the
+   * console, while the few hundred boot-time info lines that slow a TCG serial port do not. */
+  loglevel: number;
+}
+
+/** What QEMU is told of the guest (the accelerator is chosen per kernel, and passed beside it). */
+export type GuestMachine = Pick<GuestConfig, 'machine' | 'cpus' | 'baseMemoryMiB' | 'loglevel' | 'append'>;
+
+export const defaultGuestConfig: GuestConfig = {
+  accel: 'auto',
+  tcgSlowdown: 4,
+  append: [],
+  machine: 'pc',
+  cpus: 1,
+  baseMemoryMiB: 512,
+  loglevel: 6,
+};
