@@ -6,6 +6,8 @@ import { comparisonLines, expectationLines, matrixTable, notPassed, statusMarks,
 interface Output {
   write(text: string): unknown;
   isTTY?: boolean;
+  /** The terminal's width, read at each redraw (it can change while the run goes). */
+  columns?: number;
 }
 
 const shownReports = 2;
@@ -182,7 +184,7 @@ export class TerminalReporter {
     if (!this.tty || this.timer) return;
     const draw = () => {
       this.clearStatus();
-      this.status = this.statusText();
+      this.status = fitWidth(this.statusText(), this.width());
       if (this.status) this.out.write(this.paint(this.status, 2));
     };
     draw();
@@ -196,9 +198,16 @@ export class TerminalReporter {
     this.clearStatus();
   }
 
+  // The status line is kept one column short of the width, so it never wraps; if the terminal
+  // narrowed since it was drawn, it did wrap, and every row it took is erased.
   private clearStatus(): void {
-    if (this.status) this.out.write('\r\x1b[2K');
+    if (this.status) this.out.write(`\r\x1b[2K${'\x1b[1A\x1b[2K'.repeat(Math.ceil([...this.status].length / this.width()) - 1)}`);
     this.status = '';
+  }
+
+  private width(): number {
+    const columns = this.out.columns;
+    return columns && columns > 1 ? columns : 80;
   }
 
   private line(text: string): void {
@@ -218,6 +227,13 @@ export class TerminalReporter {
 
 function label(stage: StageName, kernel: string | undefined): string {
   return kernel ? `${stage.padEnd(6)} ${kernel}` : stage.padEnd(6);
+}
+
+/** At most `width - 1` characters, so a line never reaches the last column and wraps. */
+export function fitWidth(text: string, width: number): string {
+  const chars = [...text];
+  const room = Math.max(1, width - 1);
+  return chars.length <= room ? text : `${chars.slice(0, room - 1).join('')}…`;
 }
 
 function seconds(ms: number): string {
