@@ -10,7 +10,7 @@ import { buildHelper } from './helper/build.js';
 import { runOnHost } from './host.js';
 import { filledResult, type Missing } from './model/filled.js';
 import type { ResultSink } from './model/sink.js';
-import { caseKey, type KernelRecord, type MatrixKernel, type PlannedCase } from './model/types.js';
+import { caseKey, type KernelRecord, type MatrixKernel, type PlannedCase, type SkipCause } from './model/types.js';
 import type { Mutex } from './parallel.js';
 import { chooseAccel } from './qemu/accel.js';
 import type { GuestConfig } from './qemu/guest-config.js';
@@ -139,8 +139,9 @@ function unitsOf(o: KernelRunOptions, k: PreparedKernel, cases: readonly Planned
     ? kselftestUnits(k.selftests.info, cases, k.selftests.sizes, { cwd: k.baseImage === null ? (k.selftests.dir ?? '.') : GUEST_PROGRAMS_DIR, hugetlbfs: k.selftests.hugetlbfs })
     : { units: [], skips: [] };
   const units = [...yamlUnits(o.loaded.suites), ...selftests.units];
-  const skip = (c: PlannedCase, reason: string) => sink.report({ kernel: k.record.id, suite: c.suite, case: c.case, status: 'skip', reason, durationMs: 0 });
-  for (const s of selftests.skips) skip(s.ref, s.reason);
+  const skip = (c: PlannedCase, reason: string, skipCause?: SkipCause) => sink.report({ kernel: k.record.id, suite: c.suite, case: c.case, status: 'skip', reason, durationMs: 0, ...(skipCause ? { skipCause } : {}) });
+  // The only skip the plan decides for a selftest is a missing hugetlbfs mount: a resource.
+  for (const s of selftests.skips) skip(s.ref, s.reason, 'resource');
   const covered = new Set(units.flatMap((u) => u.cases.map(caseKey)));
   const runnable = cases.filter((c) => covered.has(caseKey(c)));
   for (const c of cases) {

@@ -155,6 +155,19 @@ t.test('SIGINT mid-run stops QEMU, keeps what finished and marks the rest', asyn
   t.same(readdirSync(temp), [], 'its temporary files are gone');
 });
 
+t.test('each skip says why: a release gate, a feature the kernel lacks, a resource the machine lacks', async (t) => {
+  const suite = join(root, 'test', 'fixtures', 'suites', 'skip-causes.yaml');
+  const dir = join(scratch, 'skip-causes');
+  const run = await faultline(['run', '--kernel', 'host', '--suite', suite, '--results', dir]);
+  t.equal(run.exitCode, 0, run.stdout + run.stderr);
+  t.same(readRun(dir).results.map((r) => `${r.case} ${r.status} ${r.skipCause}`), [
+    'release-gate skip release',
+    'feature-needed skip feature',
+    'feature-opened skip feature',
+    'huge-pages skip resource',
+  ]);
+});
+
 t.test('feature bits newer than faultline: raw values in a suite', async (t) => {
   const suite = join(root, 'test', 'fixtures', 'suites', 'raw-feature-bits.yaml');
   const dir = join(scratch, 'raw-bits');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { classify, compareKernels, confirmRegression, reportSignature } from '../runner/model/compare.js';
-import type { CaseStatus, KernelReport } from '../runner/model/types.js';
+import type { CaseStatus, KernelReport, SkipCause } from '../runner/model/types.js';
 import { kernelRecord, result } from './fixtures/model.js';
 
 // The comparison classes as kci-dev and NIPA draw them, and `faultline compare` on saved runs.
@@ -28,6 +28,30 @@ t.test('each pair of statuses has its class', async (t) => {
   t.equal(classify(r('fail', 'expected EEXIST, got EAGAIN'), r('fail', 'expected EEXIST, got success')), 'changed', 'same status, another reason');
   const warning = (title: string): KernelReport => ({ kind: 'warning', title, text: title, fatal: false });
   t.equal(classify(r('pass', null, [warning('WARNING: CPU: 0 PID: 39 at mm/userfaultfd.c:140 mfill+0x1f/0x30')]), r('pass', null, [warning('WARNING: CPU: 1 PID: 52 at mm/userfaultfd.c:140 mfill+0x2f/0x30')])), 'unchanged', 'the same report from another boot');
+});
+
+t.test('a pass that became a skip: a feature the kernel stopped offering regressed; its release or a missing resource did not', async (t) => {
+  const skip = (skipCause?: SkipCause) => ({ ...r('skip', 'why'), ...(skipCause ? { skipCause } : {}) });
+  t.equal(classify(r('pass'), skip('feature')), 'regression', 'a feature it stopped offering');
+  t.equal(classify(r('pass'), skip()), 'regression', 'a skip whose cause is unknown (a selftest\'s own) counts as today');
+  t.equal(classify(r('pass'), skip('release')), 'changed', 'a release gate, decided before the case runs');
+  t.equal(classify(r('pass'), skip('resource')), 'changed', 'huge pages, swap or privileges the machine lacks');
+  t.equal(classify(skip('resource'), r('fail')), 'regression', 'a skip that became a failure still is one');
+  const base = kernelRecord('b', 0);
+  const cand = kernelRecord('c', 1);
+  const cases = [{ suite: 's', case: 'gated' }, { suite: 's', case: 'hugepages' }, { suite: 's', case: 'lost' }];
+  const compared = compareKernels({
+    baseline: base,
+    candidate: cand,
+    order: cases,
+    results: [
+      ...cases.map((c) => ({ ...result(base.id, c.suite, c.case, 'pass'), kernel: base.id })),
+      { ...result(cand.id, 's', 'gated', 'skip', 'needs kernel 6.4 or newer (running 6.1.0)'), skipCause: 'release' as const },
+      { ...result(cand.id, 's', 'hugepages', 'skip', 'needs 2 free 2 MiB huge pages (sysctl vm.nr_hugepages=2)'), skipCause: 'resource' as const },
+      { ...result(cand.id, 's', 'lost', 'skip', 'kernel lacks UFFD_FEATURE_MINOR_SHMEM'), skipCause: 'feature' as const },
+    ],
+  });
+  t.same(compared.cases.map((c) => `${c.case} ${c.class}`), ['gated changed', 'hugepages changed', 'lost regression'], 'only the feature is a regression, and only it is rerun');
 });
 
 t.test('a report the baseline never printed is named, and makes a case that passed on both changed', async (t) => {

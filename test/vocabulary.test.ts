@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import * as vocabulary from '../runner/suite/vocabulary.js';
 import { reportedFailures } from '../runner/model/status.js';
+import { skipCauses } from '../runner/model/types.js';
 import { agentReadyLine, caseMarkText, isAgentReady, markPrefix, parseAgentDone, parseCaseMark, programLinePrefix } from '../runner/protocol/guest.js';
 
 // The case language's names live in runner/suite/vocabulary.ts; the helper's C tables and the
@@ -77,4 +78,10 @@ t.test('the guest agent and the helper print the protocol the host reads', async
   t.equal(parseCaseMark('faultline: case a b/c begin'), null);
   t.ok(isAgentReady(`${agentReadyLine}  `));
   t.equal(parseAgentDone('x faultline: agent done rc=0'), null, 'anchored');
+});
+
+t.test('the helper names the skip causes the host reads', async (t) => {
+  const tapC = readFileSync(join(native, 'tap.c'), 'utf8');
+  const body = /static const char \*skip_cause_name\(enum skip_cause cause\)\n\{([\s\S]*?)\n\}/.exec(tapC)?.[1] ?? '';
+  t.same([...body.matchAll(/return "([a-z]+)";/g)].map((m) => m[1]!), [...skipCauses]);
 });

@@ -1,6 +1,5 @@
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { writeAtomically } from '../../runner/core/files.js';
 import { hashParts } from '../../runner/core/hash.js';
 import type { Patch } from './patches.js';
 
@@ -50,15 +49,24 @@ function skippedDirectory(rel: string): boolean {
 // every run needs the symbols, and a cached kernel should not pay a tree walk for them.
 export async function treeKconfigSymbols(root: string, treeId: string, cacheDir: string): Promise<Set<string>> {
   const file = join(cacheDir, 'kernels', 'source', 'kconfig', `${hashParts(['faultline-kconfig-1', treeId])}.json`);
-  const saved = await readFile(file, 'utf8').then(
-    (text) => JSON.parse(text) as unknown,
-    () => null,
-  );
-  if (Array.isArray(saved) && saved.every((s) => typeof s === 'string')) return new Set(saved);
+  const saved = await readFile(file, 'utf8').then(parseList, () => null);
+  if (saved) return new Set(saved);
   const symbols = await kconfigSymbols(root);
+  // Runs side by side may scan the same tree: each writes its own file and renames it into place.
   await mkdir(dirname(file), { recursive: true });
-  writeAtomically(file, JSON.stringify([...symbols].sort()));
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify([...symbols].sort()));
+  await rename(tmp, file);
   return symbols;
+}
+
+function parseList(text: string): string[] | null {
+  try {
+    const list = JSON.parse(text) as unknown;
+    return Array.isArray(list) && list.every((s) => typeof s === 'string') ? list : null;
+  } catch {
+    return null; // cut short by a killed run: scanned again
+  }
 }
 
 const patchedFile = /^\+\+\+ (\S+)/;

@@ -78,7 +78,7 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
     o.onFirstStart();
     for (const unit of oversized) {
       const reason = `needs ${unit.needsHugepages} free 2 MiB huge pages; a faultline guest reserves at most ${guestHugepagesMax} (${(guestHugepagesMax * 2) / 1024} GiB)`;
-      for (const p of unit.cases) o.sink.report({ kernel: o.kernel.id, suite: p.suite, case: p.case, status: 'skip', reason, durationMs: 0 });
+      for (const p of unit.cases) o.sink.report({ kernel: o.kernel.id, suite: p.suite, case: p.case, status: 'skip', reason, durationMs: 0, skipCause: 'resource' });
     }
   };
   if (remaining.length === 0) firstStart();

@@ -1,14 +1,17 @@
 import { caseKey, comparisonClasses, type CaseResult, type CaseStatus, type ComparedCase, type Comparison, type ComparisonClass, type KernelRecord, type Rerun, type RunModel } from './types.js';
 
-import { isFailingStatus as failing } from './status.js';
+import { isFailingStatus as failing, skipNeverRegresses } from './status.js';
 
 // One case on the baseline kernel against the same case on another, as kci-dev and NIPA read
 // them: a pass that became anything else (a skip too: a series that stops the kernel offering a
-// feature has regressed it), or a skip that became a failure, is a regression.
+// feature has regressed it), or a skip that became a failure, is a regression. A pass that became
+// a skip for the kernel's release or for a resource the machine lacks is not: neither kernel was
+// wrong, and running it again would change nothing.
 export function classify(baseline: CaseResult | undefined, candidate: CaseResult | undefined): ComparisonClass {
   if (!baseline) return 'new';
   if (!candidate) return 'removed';
   const [b, c] = [baseline.status, candidate.status];
+  if (b === 'pass' && c === 'skip' && skipNeverRegresses(candidate)) return 'changed';
   if (regresses(b, c)) return 'regression';
   if (b !== 'pass' && c === 'pass') return 'fixed';
   if (b === c) return baseline.reason === candidate.reason && sameReports(baseline, candidate) ? 'unchanged' : 'changed';

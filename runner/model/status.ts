@@ -1,4 +1,4 @@
-import type { CaseStatus } from './types.js';
+import type { CaseStatus, SkipCause } from './types.js';
 
 // One vocabulary for how a case ended and one rule for what of it is a failure: the comparison,
 // the verdict, and every report (terminal, TAP, JUnit, GitHub, HTML) read these, never their own
@@ -9,6 +9,10 @@ export const isFailingStatus = (s: CaseStatus): boolean => s !== 'pass' && s !==
 
 /** The failing statuses the helper reports itself, with its reason, in a result's diagnostics. */
 export const reportedFailures: readonly CaseStatus[] = ['fail', 'timeout', 'crash', 'error'];
+
+/** A skip for the kernel's release (a gate decided before the case runs) or for a resource the
+ * machine lacks says nothing about the kernel: it is never a regression, and never rerun. */
+export const skipNeverRegresses = (r: { status: CaseStatus; skipCause?: SkipCause }): boolean => r.status === 'skip' && (r.skipCause === 'release' || r.skipCause === 'resource');
 
 /** A failing result fails the run unless an expectation accepts it. */
 export const failsRun = (r: { status: CaseStatus; expected?: unknown }): boolean => isFailingStatus(r.status) && r.expected === undefined;

@@ -7,6 +7,12 @@ export const caseStatuses: readonly CaseStatus[] = ['pass', 'fail', 'skip', 'tim
 
 export type Accel = 'kvm' | 'tcg';
 
+/** Why a case skipped: its kernel release is too old for it (a gate decided before it runs), the
+ * kernel does not offer a feature it needs, or the machine lacks a resource (huge pages, swap,
+ * permission to use userfaultfd). Only a feature a kernel stopped offering can be a regression. */
+export type SkipCause = 'release' | 'feature' | 'resource';
+export const skipCauses: readonly SkipCause[] = ['release', 'feature', 'resource'];
+
 /** What a kernel report is, by its first line (runner/console/kernel-reports.ts tells them apart). */
 export const reportKinds = [
   'panic', 'oops', 'bug', 'warning', 'kasan', 'kfence', 'ubsan', 'lockdep',
@@ -69,6 +75,8 @@ export interface CaseResult {
   filled?: FillCause;
   /** Where its console lines are: from its begin mark to its end mark (or the console's end). */
   excerpt?: ConsoleExcerpt;
+  /** For a skip, why, when it is known: see SkipCause. */
+  skipCause?: SkipCause;
   /** Kernel reports printed while the case ran; absent when there were none. */
   reports?: KernelReport[];
   /** Set when an expectation accepts this result: it does not fail the run. */

@@ -3,7 +3,7 @@ import { kernelLabel, verdictOf } from '../model/summary.js';
 import { failsRun, isFailingStatus } from '../model/status.js';
 import { caseKey, type RunModel } from '../model/types.js';
 import { caseViews, type CaseConsoles, type CaseView } from './case-view.js';
-import { comparisonLines, statusMarks } from './summary.js';
+import { comparisonLines, skipBreakdown, statusMarks } from './summary.js';
 
 /** What the runner shows of one step; the rest would be dropped without a word. */
 export const shownPerStep = 10;
@@ -68,6 +68,8 @@ export function stepSummary(model: RunModel): string {
   const why = stoppedBy ? `exit ${model.exitCode}: ${stoppedBy}` : verdict.why.join('; ');
   const head = verdict.exitCode === 0 && !stoppedBy ? `### ✅ faultline: passed (${counts})` : `### ❌ faultline: ${why} (${counts})`;
   const parts = [head, ''];
+  const skips = skipBreakdown(model);
+  if (skips) parts.push(cell(skips), '');
   const regressions = model.comparisons.flatMap((c) => c.cases.filter((x) => x.class === 'regression').map((x) => `- **regression** \`${caseKey(x)}\` on ${c.candidate.label}: ${x.baseline?.status} → ${x.candidate?.status}${x.candidate?.reason ? ` — ${cell(x.candidate.reason)}` : ''}`));
   if (regressions.length) parts.push('#### Regressions', '', ...regressions, '');
   const table = notPassedTable(model);

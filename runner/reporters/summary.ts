@@ -1,6 +1,6 @@
 import { classCount, kernelLabel } from '../model/summary.js';
 import { failsRun } from '../model/status.js';
-import { caseKey, type CaseResult, type CaseStatus, type Comparison, type ComparisonClass, type ExpectationOutcome, type RunModel } from '../model/types.js';
+import { caseKey, skipCauses, type CaseResult, type CaseStatus, type Comparison, type ComparisonClass, type ExpectationOutcome, type RunModel, type SkipCause } from '../model/types.js';
 
 // The end of a run in words, from the model alone: the terminal prints it after a live run and
 // `faultline report` prints it for a saved one.
@@ -17,6 +17,24 @@ export function summaryLine(model: RunModel, ms: number): string {
   return `${parts.join(', ')}${kernels} in ${(ms / 1000).toFixed(1)}s`;
 }
 
+
+const causeWords: Record<SkipCause, [string, string]> = {
+  release: ['for its kernel release', 'for their kernel release'],
+  feature: ['for a feature the kernel lacks', 'for features the kernel lacks'],
+  resource: ['for a resource this machine lacks', 'for resources this machine lacks'],
+};
+
+/** "skipped: 2 for their kernel release, 25 for resources this machine lacks (each reason says how
+ * to meet it)": the skips by cause, when the helper said why; null when no skip did. */
+export function skipBreakdown(model: RunModel): string | null {
+  const skips = model.results.filter((r) => r.status === 'skip');
+  const counted = skipCauses.map((cause) => [cause, skips.filter((r) => r.skipCause === cause).length] as const).filter(([, n]) => n > 0);
+  if (counted.length === 0) return null;
+  const other = skips.filter((r) => r.skipCause === undefined).length;
+  const parts = counted.map(([cause, n]) => `${n} ${causeWords[cause][n === 1 ? 0 : 1]}`);
+  if (other) parts.push(`${other} for ${other === 1 ? 'a reason' : 'reasons'} of ${other === 1 ? 'its' : 'their'} own`);
+  return `skipped: ${parts.join(', ')}${counted.some(([cause]) => cause === 'resource') ? ' (each reason says how to meet it)' : ''}`;
+}
 
 /** What did not pass (and was not expected), with reasons; by kernel when there are several. */
 export function notPassed(model: RunModel): string[] {

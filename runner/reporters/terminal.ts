@@ -1,7 +1,7 @@
 import { kernelLabel } from '../model/summary.js';
 import type { RunEvent, StageName } from '../events.js';
 import { caseKey, type CaseResult, type RunModel } from '../model/types.js';
-import { comparisonLines, expectationLines, matrixTable, notPassed, statusMarks, summaryLine } from './summary.js';
+import { comparisonLines, expectationLines, matrixTable, notPassed, skipBreakdown, statusMarks, summaryLine } from './summary.js';
 
 interface Output {
   write(text: string): unknown;
@@ -108,6 +108,8 @@ export class TerminalReporter {
       for (const l of block) this.line(l);
     }
     this.line(summaryLine(model, ms));
+    const skips = skipBreakdown(model);
+    if (skips) this.line(skips);
     if (why.length > 0 && model.comparisons.length > 0) this.line(`exit 1: ${why.join('; ')}`);
     if (this.resultsDir) this.line(`results: ${this.resultsDir}`);
   }

@@ -1,5 +1,5 @@
 import { Parser, type Result } from 'tap-parser';
-import { caseKey, type CaseResult, type CaseStatus, type PlannedCase } from '../model/types.js';
+import { caseKey, skipCauses, type CaseResult, type CaseStatus, type PlannedCase, type SkipCause } from '../model/types.js';
 import { reportedFailures } from '../model/status.js';
 
 const failureStatuses = new Set<CaseStatus>(reportedFailures);
@@ -58,8 +58,11 @@ export class CaseResultStream {
   }
 }
 
-function statusOf(result: Result): { status: CaseStatus; reason: string | null } {
-  if (result.skip !== false) return { status: 'skip', reason: typeof result.skip === 'string' && result.skip ? result.skip : 'skipped' };
+function statusOf(result: Result): { status: CaseStatus; reason: string | null; skipCause?: SkipCause } {
+  if (result.skip !== false) {
+    const cause = (result.diag as Record<string, unknown> | null)?.skip;
+    return { status: 'skip', reason: typeof result.skip === 'string' && result.skip ? result.skip : 'skipped', ...(skipCauses.includes(cause as SkipCause) ? { skipCause: cause as SkipCause } : {}) };
+  }
   if (result.ok) return { status: 'pass', reason: null };
   const diag = (result.diag ?? {}) as Record<string, unknown>;
   const status = failureStatuses.has(diag.status as CaseStatus) ? (diag.status as CaseStatus) : 'fail';

@@ -11,6 +11,7 @@ struct case_shared {
 	volatile int line;      /* YAML line of the current step, 0 before the first */
 	char op[24];
 	volatile int outcome;   /* -1 until the case process reports PASS, FAIL or SKIP */
+	volatile int skip_cause; /* enum skip_cause, with SKIP */
 	char reason[1024];
 };
 

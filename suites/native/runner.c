@@ -70,7 +70,7 @@ static int swap_active(void)
 	return lines > 1; /* the first line is the header */
 }
 
-int needs_unmet(const struct plan_case *c, char *why, size_t whylen)
+enum skip_cause needs_unmet(const struct plan_case *c, char *why, size_t whylen)
 {
 	for (int i = 0; i < c->nneeds; i++) {
 		const struct need *n = &c->needs[i];
@@ -81,13 +81,13 @@ int needs_unmet(const struct plan_case *c, char *why, size_t whylen)
 			sscanf(u.release, "%d.%d", &maj, &min);
 			sscanf(n->val, "%d.%d", &wmaj, &wmin);
 			if (maj < wmaj || (maj == wmaj && min < wmin))
-				return snprintf(why, whylen, "needs kernel %s or newer (running %s)", n->val, u.release), 1;
+				return snprintf(why, whylen, "needs kernel %s or newer (running %s)", n->val, u.release), SKIP_RELEASE;
 		} else if (!strcmp(n->key, "hugepages")) {
 			uint64_t want = 0;
 			long total;
 			number_parse(n->val, &want);
 			if (hugepages_available(&total) < (long)want)
-				return hugepages_reason((long)want, why, whylen), 1;
+				return hugepages_reason((long)want, why, whylen), SKIP_RESOURCE;
 		} else if (!strcmp(n->key, "feature")) {
 			uint64_t have, bit = 0;
 			char reason[256];
@@ -95,16 +95,16 @@ int needs_unmet(const struct plan_case *c, char *why, size_t whylen)
 			if (!named)
 				number_parse(n->val, &bit);
 			if (uffd_probe(&have, reason, sizeof(reason)))
-				return snprintf(why, whylen, "%s", reason), 1;
+				return snprintf(why, whylen, "%s", reason), SKIP_RESOURCE;
 			if ((have & bit) != bit || !bit)
-				return snprintf(why, whylen, named ? "kernel lacks UFFD_FEATURE_%s" : "kernel lacks uffd feature bits %s", n->val), 1;
+				return snprintf(why, whylen, named ? "kernel lacks UFFD_FEATURE_%s" : "kernel lacks uffd feature bits %s", n->val), SKIP_FEATURE;
 		} else if (!strcmp(n->key, "swap")) {
 			if (!swap_active())
 				return snprintf(why, whylen, "needs active swap, none in /proc/swaps (swapon a swap "
-					 "device or file)"), 1;
+					 "device or file)"), SKIP_RESOURCE;
 		}
 	}
-	return 0;
+	return SKIP_NONE;
 }
 
 /* 'Z' while the case's main thread has exited but other threads live on: what an oops in the
@@ -162,7 +162,7 @@ static int wait_child(pid_t pid, int timeout_ms, int *status, const volatile int
 	}
 }
 
-static enum outcome run_case(const struct plan_case *c, char *reason, size_t reasonlen, long *ms)
+static enum outcome run_case(const struct plan_case *c, char *reason, size_t reasonlen, long *ms, enum skip_cause *cause)
 {
 	struct case_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	enum outcome outcome;
@@ -229,6 +229,8 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 	} else {
 		outcome = (enum outcome)sh->outcome;
 		snprintf(reason, reasonlen, "%s", sh->reason);
+		if (outcome == OUTCOME_SKIP)
+			*cause = (enum skip_cause)sh->skip_cause;
 	}
 	kmsg(c, "end");
 	munmap(sh, sizeof(*sh));
@@ -423,9 +425,10 @@ int run_plan(const struct plan *p)
 			char reason[1024] = "";
 			long ms = 0;
 			enum outcome o;
-			if (needs_unmet(c, reason, sizeof(reason))) {
+			enum skip_cause cause = needs_unmet(c, reason, sizeof(reason));
+			if (cause != SKIP_NONE) {
 				o = OUTCOME_SKIP;
-				tap_case(k + 1, c->name, o, reason, ms);
+				tap_case(k + 1, c->name, o, cause, reason, ms);
 			} else if (c->nargs) {
 				struct capture cap = {0};
 				char ended[64];
@@ -433,8 +436,8 @@ int run_plan(const struct plan *p)
 				tap_program_case(k + 1, c->name, o, reason, ms, ended, cap.buf, cap.len, cap.dropped);
 				free(cap.buf);
 			} else {
-				o = run_case(c, reason, sizeof(reason), &ms);
-				tap_case(k + 1, c->name, o, reason, ms);
+				o = run_case(c, reason, sizeof(reason), &ms, &cause);
+				tap_case(k + 1, c->name, o, cause, reason, ms);
 			}
 			if (o != OUTCOME_PASS && o != OUTCOME_SKIP)
 				suite_ok = 0;

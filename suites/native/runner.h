@@ -6,7 +6,9 @@
 
 /* Runs every case; returns 0 when all passed or skipped, else 1. */
 int run_plan(const struct plan *p);
-/* Fills why with the reason c must be skipped; returns 1 if so. */
-int needs_unmet(const struct plan_case *c, char *why, size_t whylen);
+#include "tap.h"
+
+/* Fills why with the reason c must be skipped; returns why it skips (SKIP_NONE: it runs). */
+enum skip_cause needs_unmet(const struct plan_case *c, char *why, size_t whylen);
 
 #endif

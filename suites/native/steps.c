@@ -46,6 +46,13 @@ static int say(struct ctx *c, int rc, const struct step *s, const char *fmt, ...
 	return rc;
 }
 
+/* A step that skips says why: what say() writes then is the reason. */
+static int skipping(struct ctx *c, enum skip_cause cause)
+{
+	c->sh->skip_cause = (int)cause;
+	return STEP_SKIP;
+}
+
 static const char *errno_or_success(int err)
 {
 	return err ? errno_name(err) : "success";
@@ -123,17 +130,17 @@ static int do_open(struct ctx *c, const struct step *s)
 	int err;
 
 	if (uffd_probe(&have, why, sizeof(why)))
-		return say(c, STEP_SKIP, s, "%s", why);
+		return say(c, skipping(c, SKIP_RESOURCE), s, "%s", why);
 	if ((want & ~have) && !step_has(s, "expect_errno")) {
 		uint64_t missing = want & ~have;
 		const char *name = name_of(feature_names, missing & -missing);
 		if (!name)
-			return say(c, STEP_SKIP, s, "kernel lacks uffd feature bits 0x%llx", (unsigned long long)missing);
-		return say(c, STEP_SKIP, s, "kernel lacks UFFD_FEATURE_%s", name);
+			return say(c, skipping(c, SKIP_FEATURE), s, "kernel lacks uffd feature bits 0x%llx", (unsigned long long)missing);
+		return say(c, skipping(c, SKIP_FEATURE), s, "kernel lacks UFFD_FEATURE_%s", name);
 	}
 	c->uffd = uffd_open(why, sizeof(why));
 	if (c->uffd < 0)
-		return say(c, STEP_SKIP, s, "%s", why);
+		return say(c, skipping(c, SKIP_RESOURCE), s, "%s", why);
 	err = uffd_api(c->uffd, want);
 	expected_errno(exp, sizeof(exp), expect);
 	if (err != expect)
@@ -152,7 +159,7 @@ static int do_map(struct ctx *c, const struct step *s)
 			    (int)step_num(s, "alias", 0), (int)step_num(s, "thp", 0), why, sizeof(why));
 
 	if (rc > 0)
-		return say(c, STEP_SKIP, s, "%s", why);
+		return say(c, skipping(c, SKIP_FEATURE), s, "%s", why);
 	if (rc < 0)
 		return say(c, STEP_FAIL, s, "map %s: %s", b, why);
 	c->mapped = 1;
@@ -196,7 +203,7 @@ static int do_require_ioctl(struct ctx *c, const struct step *s)
 
 	name_lookup(ioctl_numbers, step_str(s, "name"), &nr);
 	if (!(c->ioctls & ((uint64_t)1 << nr)))
-		return say(c, STEP_SKIP, s, "range does not support UFFDIO_%s", step_str(s, "name"));
+		return say(c, skipping(c, SKIP_FEATURE), s, "range does not support UFFDIO_%s", step_str(s, "name"));
 	return STEP_OK;
 }
 
@@ -223,10 +230,10 @@ static int do_require_thp(struct ctx *c, const struct step *s)
 	long kb = region_pmd_mapped_kb(region_page(&c->r, target, 0));
 
 	if (kb < 0)
-		return say(c, STEP_SKIP, s, "no ShmemPmdMapped in /proc/self/smaps: cannot tell whether a huge page backs %s",
+		return say(c, skipping(c, SKIP_FEATURE), s, "no ShmemPmdMapped in /proc/self/smaps: cannot tell whether a huge page backs %s",
 			   target);
 	if (kb < 2048)
-		return say(c, STEP_SKIP, s, "the kernel backed %s with small pages (ShmemPmdMapped: %ld kB, ShmemHugePages: %ld kB), not a transparent huge page",
+		return say(c, skipping(c, SKIP_FEATURE), s, "the kernel backed %s with small pages (ShmemPmdMapped: %ld kB, ShmemHugePages: %ld kB), not a transparent huge page",
 			   target, kb, meminfo_kb("ShmemHugePages"));
 	return STEP_OK;
 }

@@ -48,7 +48,21 @@ void tap_suite_begin(const char *suite, int ncases)
 	fflush(stdout);
 }
 
-void tap_case(int n, const char *name, enum outcome outcome, const char *reason, long ms)
+static const char *skip_cause_name(enum skip_cause cause)
+{
+	switch (cause) {
+	case SKIP_RELEASE:
+		return "release";
+	case SKIP_FEATURE:
+		return "feature";
+	case SKIP_RESOURCE:
+		return "resource";
+	default:
+		return NULL;
+	}
+}
+
+void tap_case(int n, const char *name, enum outcome outcome, enum skip_cause cause, const char *reason, long ms)
 {
 	if (outcome == OUTCOME_SKIP) {
 		/* a newline would end the directive early */
@@ -56,6 +70,8 @@ void tap_case(int n, const char *name, enum outcome outcome, const char *reason,
 		for (const char *s = reason; *s; s++)
 			putchar(*s == '\n' ? ' ' : *s);
 		putchar('\n');
+		if (skip_cause_name(cause))
+			printf("      ---\n      skip: %s\n      ...\n", skip_cause_name(cause));
 	} else if (outcome == OUTCOME_PASS) {
 		printf("    ok %d - %s # time=%ldms\n", n, name, ms);
 	} else {
