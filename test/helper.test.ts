@@ -42,7 +42,7 @@ t.test('a wrong expectation fails with the exact reason', async (t) => {
   const r = await run(plan('wrong.plan'));
   t.equal(r.exitCode, 1);
   t.match(r.stdout, /\n {4}not ok 1 - continue-wrong-errno # time=\d+ms\n {6}---\n {6}status: fail\n/);
-  t.ok(r.stdout.includes('      reason: "line 46: ioctl CONTINUE: expected errno EEXIST, got success (mapped=4096)"\n      ...\n'), r.stdout);
+  t.ok(r.stdout.includes('      reason: "line 46: ioctl CONTINUE: expected errno EEXIST, got success (mapped=4096)"\n      line: 46\n      ...\n'), r.stdout);
   t.match(r.stdout, /\nnot ok 1 - fixture-wrong\n/);
 });
 

@@ -9,7 +9,8 @@ import type { CaseResult, RunModel } from '../runner/model/types.js';
 import { caseConsoles } from '../runner/results/case-console.js';
 import { escapeData, escapeProperty, githubAnnotations, stepSummary, summaryLimit } from '../runner/reporters/github.js';
 import { displayPath } from '../runner/reporters/case-view.js';
-import { htmlReport } from '../runner/reporters/html.js';
+import { htmlReport, htmlView } from '../runner/reporters/html.js';
+import { compareKernels } from '../runner/model/compare.js';
 import { junitXml } from '../runner/reporters/junit.js';
 import { chromiumMissing, closeBrowser, inkShare, launch } from './fixtures/browser.js';
 import { kernelRecord, modelOf, result } from './fixtures/model.js';
@@ -153,9 +154,13 @@ t.test('HTML in headless Chromium: the matrix, the filter, a cell opening its re
     t.equal(await failed.first().locator('.reason').textContent(), 'line 86: ioctl CONTINUE: expected errno EEXIST, got EAGAIN (mapped=-11 (-EAGAIN))');
     t.ok(await failed.first().getByText('console while the case ran').isVisible());
     const visible = () => page.locator('#matrix tbody tr').evaluateAll((rows) => rows.filter((r) => getComputedStyle(r).display !== 'none').map((r) => r.getAttribute('data-case')));
-    t.equal((await visible()).length, 6);
-    await page.locator('#only-not-passed').check();
-    t.same(await visible(), ['minor-faults/continue-mapped-eexist-shmem', 'minor-faults/continue-dontwake-eexist-no-wake-shmem'], 'the filter shows only what did not pass');
+    const regressed = ['minor-faults/continue-mapped-eexist-shmem', 'minor-faults/continue-dontwake-eexist-no-wake-shmem'];
+    t.ok(await page.locator('#only-attention').isChecked(), 'the run failed: the filter starts on');
+    t.same(await visible(), regressed, 'the first screen shows what needs attention');
+    await page.locator('#only-attention').uncheck();
+    t.equal((await visible()).length, 6, 'and off, every case');
+    await page.locator('#only-attention').check();
+    t.same(await visible(), regressed);
     t.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), `${viewport.width}px: the page itself does not scroll sideways`);
     const shot = await page.screenshot({ fullPage: true });
     writeFileSync(join(scratch, `report-${viewport.width}.png`), shot);
@@ -163,6 +168,50 @@ t.test('HTML in headless Chromium: the matrix, the filter, a cell opening its re
     t.ok(ink > 0.02, `${viewport.width}px: the screenshot is not blank (${(ink * 100).toFixed(1)}% ink)`);
     await page.close();
   }
+});
+
+t.test('GitHub: an annotation at the step that failed; a case failing on both kernels is a warning', async (t) => {
+  const base = kernelRecord('b', 0, { role: 'baseline', label: 'base' });
+  const cand = kernelRecord('c', 1, { role: 'candidate', label: 'series' });
+  const cases = [{ suite: 's', case: 'regressed', file: 'suite.yaml', line: 10 }, { suite: 's', case: 'broken', file: 'suite.yaml', line: 20 }];
+  const { model } = modelOf({
+    kernels: [base, cand],
+    cases,
+    results: [
+      result(base.id, 's', 'regressed', 'pass'),
+      { ...result(cand.id, 's', 'regressed', 'fail', 'line 14: ioctl CONTINUE: expected errno EEXIST, got success'), stepLine: 14 },
+      { ...result(base.id, 's', 'broken', 'fail', 'line 23: event: expected PAGEFAULT'), stepLine: 23 },
+      { ...result(cand.id, 's', 'broken', 'fail', 'line 23: event: expected PAGEFAULT'), stepLine: 23 },
+    ],
+  });
+  model.comparisons = [compareKernels({ baseline: base, candidate: cand, results: model.results, order: cases })];
+  const lines = githubAnnotations(model, null).split('\n').filter((l) => /^::(error|warning) /.test(l));
+  t.same(lines.map((l) => /^::(\w+) file=suite\.yaml,line=(\d+),title=([^:]+)::/.exec(l)?.slice(1)), [
+    ['error', '14', 'regression%3A s/regressed on series'],
+    ['warning', '23', 'unchanged%3A s/broken on series'],
+  ]);
+});
+
+t.test('HTML: the filter keeps every row that needs attention, a pass that became a skip included', async (t) => {
+  const base = kernelRecord('b', 0, { role: 'baseline' });
+  const cand = kernelRecord('c', 1, { role: 'candidate' });
+  const cases = [{ suite: 's', case: 'lost-feature' }, { suite: 's', case: 'gated' }, { suite: 's', case: 'fine' }];
+  const { model } = modelOf({
+    kernels: [base, cand],
+    cases,
+    results: [
+      ...cases.map((c) => result(base.id, c.suite, c.case, 'pass')),
+      { ...result(cand.id, 's', 'lost-feature', 'skip', 'kernel lacks UFFD_FEATURE_MINOR_SHMEM'), skipCause: 'feature' as const },
+      { ...result(cand.id, 's', 'gated', 'skip', 'needs kernel 6.4 or newer (running 6.1.0)'), skipCause: 'release' as const },
+      result(cand.id, 's', 'fine', 'pass'),
+    ],
+  });
+  model.comparisons = [compareKernels({ baseline: base, candidate: cand, results: model.results, order: cases })];
+  const view = htmlView(model, null);
+  t.same(view.rows.filter((r) => !r.quiet).map((r) => r.key), ['s/lost-feature'], 'the regression, though no cell failed; not the release gate');
+  t.same([view.attentionCount, view.filterOn], [1, true]);
+  const calm = htmlView(modelOf({ kernels: [base], cases, results: cases.map((c) => result(base.id, c.suite, c.case, 'pass')) }).model, null);
+  t.same([calm.attentionCount, calm.filterOn], [0, false], 'nothing to see: the filter starts off');
 });
 
 t.test('HTML: kernel text is escaped, never markup', async (t) => {

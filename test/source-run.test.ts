@@ -81,18 +81,26 @@ t.test('--baseline: the tree alone against the tree + series; exactly the breaki
       ['continue-mapped-eexist-shmem', 'suites/minor-faults.yaml', lineOf('continue-mapped-eexist')],
       ['continue-dontwake-eexist-no-wake-shmem', 'suites/minor-faults.yaml', lineOf('continue-dontwake-eexist-no-wake')],
     ]);
+    // The failing step: the line its reason names ("line 86: ioctl CONTINUE: ..."), kept in run.json.
+    const candidate = doc.kernels[1]!.id;
+    const stepOf = (name: string) => {
+      const r = doc.results.find((x) => x.kernel === candidate && x.case === name)!;
+      t.equal(r.stepLine, Number(/^line (\d+): /.exec(r.reason ?? '')?.[1]), `${name}: run.json keeps the line its reason names`);
+      t.ok(r.stepLine! > lineOf(name.replace(/-shmem$/, '')), 'a step of that case, below its name');
+      return String(r.stepLine);
+    };
     const annotations = run.stdout.split('\n').filter((l) => l.startsWith('::error '));
     t.same(annotations.map((l) => /^::error file=([^,]+),line=(\d+),title=regression%3A (\S+) on /.exec(l)?.slice(1)), [
-      ['suites/minor-faults.yaml', String(lineOf('continue-mapped-eexist')), 'minor-faults/continue-mapped-eexist-shmem'],
-      ['suites/minor-faults.yaml', String(lineOf('continue-dontwake-eexist-no-wake')), 'minor-faults/continue-dontwake-eexist-no-wake-shmem'],
-    ], 'an annotation at each regressed case\'s line');
+      ['suites/minor-faults.yaml', stepOf('continue-mapped-eexist-shmem'), 'minor-faults/continue-mapped-eexist-shmem'],
+      ['suites/minor-faults.yaml', stepOf('continue-dontwake-eexist-no-wake-shmem'), 'minor-faults/continue-dontwake-eexist-no-wake-shmem'],
+    ], 'an annotation at each regressed case\'s failing step');
     const written = readFileSync(summary, 'utf8');
     t.match(written, /^### ❌ faultline: 2 regressions on linux-source-6\.1\+1 against linux-source-6\.1 /);
     for (const name of breaking) t.match(written, `- **regression** \`${name}\` on linux-source-6.1+1: pass → fail`);
     if (!chromiumMissing) {
       const page = await (await launch()).newPage({ viewport: { width: 1280, height: 900 } });
       await page.goto(`file://${join(dir, 'report.html')}`);
-      await page.locator('#only-not-passed').check();
+      t.ok(await page.locator('#only-attention').isChecked(), 'the filter starts on');
       const shown = await page.locator('#matrix tbody tr').evaluateAll((rows) => rows.filter((r) => getComputedStyle(r).display !== 'none').map((r) => `${r.getAttribute('data-case')} ${[...r.querySelectorAll('td[data-status]')].map((c) => c.getAttribute('data-status')).join(' ')}`));
       t.same(shown.sort(), breaking.map((name) => `${name} pass fail`).sort(), 'the HTML report shows the two regressions');
       const shot = await page.screenshot({ fullPage: true });

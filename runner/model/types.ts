@@ -77,6 +77,8 @@ export interface CaseResult {
   excerpt?: ConsoleExcerpt;
   /** For a skip, why, when it is known: see SkipCause. */
   skipCause?: SkipCause;
+  /** For a YAML case that did not pass: the suite file line of the step it was in. */
+  stepLine?: number;
   /** Kernel reports printed while the case ran; absent when there were none. */
   reports?: KernelReport[];
   /** Set when an expectation accepts this result: it does not fail the run. */

@@ -17,14 +17,16 @@ export const escapeData = (text: string): string => text.replace(/%/g, '%25').re
 export const escapeProperty = (text: string): string => escapeData(text).replace(/:/g, '%3A').replace(/,/g, '%2C');
 
 // GitHub Actions: an ::error per regression (or, without a comparison, per failure no
-// expectation knows), at the case's file and line, with the reason and the first lines of its
-// kernel reports; a ::warning per flaky or still-failing case. Past the runner's ten of a kind,
+// expectation knows), at the line of the step it failed in (else its case's), with the reason
+// and the first lines of its kernel reports; a ::warning per flaky case and per case that fails
+// on both kernels. Past the runner's ten of a kind,
 // one ::notice names the rest. Each annotated case's reports and console lines follow, folded.
 export function githubAnnotations(model: RunModel, consoles: CaseConsoles | null): string {
   const views = caseViews(model, consoles);
   const compared = model.comparisons.length > 0;
   const errors = views.filter((v) => (compared ? v.comparison === 'regression' : failsRun(v.result)));
-  const warnings = compared ? views.filter((v) => v.comparison === 'flaky' || (v.comparison === 'still-failing' && failsRun(v.result))) : [];
+  // A case failing on both kernels is no fault of the series, but it still failed: a warning.
+  const warnings = compared ? views.filter((v) => v.comparison === 'flaky' || (v.comparison !== null && v.comparison !== 'regression' && failsRun(v.result))) : [];
   const out: string[] = [];
   for (const [kind, list] of [['error', errors], ['warning', warnings]] as const) {
     for (const view of list.slice(0, shownPerStep)) out.push(annotation(kind, view));
@@ -52,7 +54,9 @@ function annotation(kind: 'error' | 'warning', view: CaseView): string {
   const title = `${what}: ${caseKey(r)} on ${view.label}`;
   const reports = (r.reports ?? []).flatMap((f) => f.text.split('\n').slice(0, reportLines));
   const message = [r.reason ?? r.status, ...(reports.length ? ['', ...reports] : [])].join('\n');
-  const place = view.file ? `file=${escapeProperty(view.file)},${view.line ? `line=${view.line},` : ''}` : '';
+  // At the step the message names, when the helper said which; else at the case.
+  const line = r.stepLine ?? view.line;
+  const place = view.file ? `file=${escapeProperty(view.file)},${line ? `line=${line},` : ''}` : '';
   return `::${kind} ${place}title=${escapeProperty(title)}::${escapeData(message)}`;
 }
 

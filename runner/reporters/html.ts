@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { projectRoot } from '../core/paths.js';
 import { classCount, kernelLabel, verdictOf } from '../model/summary.js';
-import { caseKey, type ComparisonClass, type RunModel } from '../model/types.js';
+import { isFailingStatus } from '../model/status.js';
+import { caseKey, type CaseStatus, type ComparisonClass, type RunModel } from '../model/types.js';
 import { caseViews, type CaseConsoles } from './case-view.js';
 import { statusMarks, summaryLine } from './summary.js';
 
@@ -45,8 +46,12 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
         console: view.console,
       };
     });
-    return { key, file: planned.file ? views.find((v) => caseKey(v.result) === key)?.file : null, line: planned.line, cells, allPassed: cells.every((c) => c.status === 'pass' || c.status === 'skip' || c.status === 'none') };
+    // What the filter keeps: a cell that failed, or whose comparison class fails the run or
+    // did not hold (a pass that became a skip is a regression though no cell failed).
+    const attention = cells.some((c) => c.result && (isFailingStatus(c.status as CaseStatus) || (c.comparison !== null && (model.failOn.includes(c.comparison!) || c.comparison === 'flaky'))));
+    return { key, file: planned.file ? views.find((v) => caseKey(v.result) === key)?.file : null, line: planned.line, cells, quiet: !attention };
   });
+  const attentionCount = rows.filter((r) => !r.quiet).length;
   return {
     verdict: { ok: verdict.exitCode === 0, text: verdict.exitCode === 0 ? 'passed' : verdict.why.join('; ') },
     summary: summaryLine(model, ms),
@@ -67,7 +72,9 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
       time: `${(model.results.filter((r) => r.kernel === k.id).reduce((sum, r) => sum + r.durationMs, 0) / 1000).toFixed(1)} s`,
     })),
     caseCount: rows.length,
-    notPassedCount: rows.filter((r) => !r.allPassed).length,
+    attentionCount,
+    /** Something needs attention: the filter starts on, so it is what the first screen shows. */
+    filterOn: attentionCount > 0,
     rows,
     comparisons: model.comparisons.map((c) => ({
       baseline: c.baseline.label,

@@ -58,7 +58,7 @@ export class CaseResultStream {
   }
 }
 
-function statusOf(result: Result): { status: CaseStatus; reason: string | null; skipCause?: SkipCause } {
+function statusOf(result: Result): { status: CaseStatus; reason: string | null; skipCause?: SkipCause; stepLine?: number } {
   if (result.skip !== false) {
     const cause = (result.diag as Record<string, unknown> | null)?.skip;
     return { status: 'skip', reason: typeof result.skip === 'string' && result.skip ? result.skip : 'skipped', ...(skipCauses.includes(cause as SkipCause) ? { skipCause: cause as SkipCause } : {}) };
@@ -66,5 +66,6 @@ function statusOf(result: Result): { status: CaseStatus; reason: string | null; 
   if (result.ok) return { status: 'pass', reason: null };
   const diag = (result.diag ?? {}) as Record<string, unknown>;
   const status = failureStatuses.has(diag.status as CaseStatus) ? (diag.status as CaseStatus) : 'fail';
-  return { status, reason: typeof diag.reason === 'string' ? diag.reason : 'failed without a reason' };
+  const stepLine = typeof diag.line === 'number' && Number.isInteger(diag.line) && diag.line > 0 ? { stepLine: diag.line } : {};
+  return { status, reason: typeof diag.reason === 'string' ? diag.reason : 'failed without a reason', ...stepLine };
 }

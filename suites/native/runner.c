@@ -162,7 +162,7 @@ static int wait_child(pid_t pid, int timeout_ms, int *status, const volatile int
 	}
 }
 
-static enum outcome run_case(const struct plan_case *c, char *reason, size_t reasonlen, long *ms, enum skip_cause *cause)
+static enum outcome run_case(const struct plan_case *c, char *reason, size_t reasonlen, long *ms, enum skip_cause *cause, int *line)
 {
 	struct case_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	enum outcome outcome;
@@ -206,6 +206,7 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 		status = -1;
 	}
 	*ms = now_ms() - start;
+	*line = sh->line;
 	if (sh->line)
 		snprintf(step, sizeof(step), "line %d: %s", sh->line, sh->op);
 	else
@@ -428,7 +429,7 @@ int run_plan(const struct plan *p)
 			enum skip_cause cause = needs_unmet(c, reason, sizeof(reason));
 			if (cause != SKIP_NONE) {
 				o = OUTCOME_SKIP;
-				tap_case(k + 1, c->name, o, cause, reason, ms);
+				tap_case(k + 1, c->name, o, cause, reason, 0, ms);
 			} else if (c->nargs) {
 				struct capture cap = {0};
 				char ended[64];
@@ -436,8 +437,9 @@ int run_plan(const struct plan *p)
 				tap_program_case(k + 1, c->name, o, reason, ms, ended, cap.buf, cap.len, cap.dropped);
 				free(cap.buf);
 			} else {
-				o = run_case(c, reason, sizeof(reason), &ms, &cause);
-				tap_case(k + 1, c->name, o, cause, reason, ms);
+				int line = 0;
+				o = run_case(c, reason, sizeof(reason), &ms, &cause, &line);
+				tap_case(k + 1, c->name, o, cause, reason, line, ms);
 			}
 			if (o != OUTCOME_PASS && o != OUTCOME_SKIP)
 				suite_ok = 0;

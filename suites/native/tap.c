@@ -62,7 +62,7 @@ static const char *skip_cause_name(enum skip_cause cause)
 	}
 }
 
-void tap_case(int n, const char *name, enum outcome outcome, enum skip_cause cause, const char *reason, long ms)
+void tap_case(int n, const char *name, enum outcome outcome, enum skip_cause cause, const char *reason, int line, long ms)
 {
 	if (outcome == OUTCOME_SKIP) {
 		/* a newline would end the directive early */
@@ -78,6 +78,8 @@ void tap_case(int n, const char *name, enum outcome outcome, enum skip_cause cau
 		printf("    not ok %d - %s # time=%ldms\n      ---\n      status: %s\n      reason: ", n, name, ms,
 		       status_name(outcome));
 		quoted(reason);
+		if (line > 0)
+			printf("\n      line: %d", line);
 		printf("\n      ...\n");
 	}
 	fflush(stdout);

@@ -12,7 +12,8 @@ enum skip_cause { SKIP_NONE, SKIP_RELEASE, SKIP_FEATURE, SKIP_RESOURCE };
 
 void tap_begin(void);
 void tap_suite_begin(const char *suite, int ncases);
-void tap_case(int n, const char *name, enum outcome outcome, enum skip_cause cause, const char *reason, long ms);
+/* line: the plan line (the YAML line of the step) the case was in when it failed; 0 if none. */
+void tap_case(int n, const char *name, enum outcome outcome, enum skip_cause cause, const char *reason, int line, long ms);
 /* A program case's point: its outcome, how it ended and everything it printed (base64), so the
  * host parses the program's own output format. */
 void tap_program_case(int n, const char *name, enum outcome outcome, const char *reason, long ms, const char *ended,
