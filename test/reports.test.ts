@@ -120,8 +120,8 @@ t.test('GitHub: past ten annotations the rest are named in one ::notice; reports
 t.test('the step summary: the verdict, regressions first, the table, the comparison; always under 1 MiB', async (t) => {
   const { model } = saved('baseline-regression');
   const summary = stepSummary(model);
-  t.match(summary, /^### ❌ faultline: 2 regressions on linux-source-6\.1\+1 against linux-source-6\.1 \(10 passed, 2 failed, 0 skipped\)\n\n#### Regressions\n\n- \*\*regression\*\* `minor-faults\/continue-mapped-eexist-shmem` on linux-source-6\.1\+1: pass → fail/);
-  t.match(summary, '| case | linux-source-6.1 | linux-source-6.1+1 |\n|---|---|---|\n| `minor-faults/continue-mapped-eexist-shmem` | ok | FAIL |');
+  t.match(summary, /^### ❌ faultline: 2 regressions on linux-source-6\.1\+1 against linux-source-6\.1 \(10 passed, 2 failed, 0 skipped\)\n\n\*\*Kernels:\*\* linux-source-6\.1 \(TCG, guest time limits x4\); linux-source-6\.1\+1 \(TCG, guest time limits x4\)\n\n#### Regressions\n\n- \*\*regression\*\* `minor-faults\/continue-mapped-eexist-shmem` on linux-source-6\.1\+1: pass → fail/);
+  t.match(summary, '| case | linux-source-6.1 | linux-source-6.1+1 |\n|---|---|---|\n| `minor-faults/continue-mapped-eexist-shmem` | ok | FAIL: line 86: ioctl CONTINUE: expected errno EEXIST, got EAGAIN (mapped=-11 (-EAGAIN)) |', 'each failure with its reason');
   t.match(summary, '#### Comparison\n\n```\nlinux-source-6.1+1 against linux-source-6.1: 2 regressions (4 unchanged)');
   const k = kernelRecord('k', 0);
   const many = Array.from({ length: 6000 }, (_, i) => ({ suite: 's', case: `case-${i}` }));

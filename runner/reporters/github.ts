@@ -71,7 +71,7 @@ export function stepSummary(model: RunModel): string {
   const stoppedBy = (model.exitCode ?? 0) > 1 ? model.why[0] : undefined;
   const why = stoppedBy ? `exit ${model.exitCode}: ${stoppedBy}` : verdict.why.join('; ');
   const head = verdict.exitCode === 0 && !stoppedBy ? `### ✅ faultline: passed (${counts})` : `### ❌ faultline: ${why} (${counts})`;
-  const parts = [head, ''];
+  const parts = [head, '', `**Kernels:** ${kernelsLine(model)}`, ''];
   const skips = skipBreakdown(model);
   if (skips) parts.push(cell(skips), '');
   const regressions = model.comparisons.flatMap((c) => c.cases.filter((x) => x.class === 'regression').map((x) => `- **regression** \`${caseKey(x)}\` on ${c.candidate.label}: ${x.baseline?.status} → ${x.candidate?.status}${x.candidate?.reason ? ` — ${cell(x.candidate.reason)}` : ''}`));
@@ -96,7 +96,9 @@ function notPassedTable(model: RunModel): string[] {
   if (rows.length === 0) return [];
   const status = (kernel: string, key: string) => {
     const r = model.results.find((x) => x.kernel === kernel && caseKey(x) === key);
-    return r ? `${statusMarks[r.status]}${r.expected ? ' (known)' : ''}` : '–';
+    if (!r) return '–';
+    const why = isFailingStatus(r.status) && r.reason ? `: ${short(r.reason)}` : '';
+    return `${statusMarks[r.status]}${r.expected ? ' (known)' : ''}${why}`;
   };
   return [
     `| case | ${kernels.map((k) => cell(k.label)).join(' | ')} |`,
@@ -106,6 +108,20 @@ function notPassedTable(model: RunModel): string[] {
 }
 
 const cell = (text: string) => text.split('\n')[0]!.replace(/\|/g, '\\|');
+
+/** A reason's first line, at most 100 characters, for a table cell. */
+const short = (text: string) => {
+  const first = cell(text);
+  return first.length > 100 ? `${first.slice(0, 99)}…` : first;
+};
+
+/** Each kernel with where it ran and how its time limits were scaled: TCG's are invisible otherwise. */
+function kernelsLine(model: RunModel): string {
+  return [...model.kernels]
+    .sort((a, b) => a.index - b.index)
+    .map((k) => `${cell(k.label)} (${k.accel === null ? 'never resolved' : k.accel === 'host' ? 'on the host' : `${k.accel.toUpperCase()}${k.timeoutScale !== 1 ? `, guest time limits x${k.timeoutScale}` : ''}`})`)
+    .join('; ');
+}
 
 function fit(markdown: string): string {
   if (Buffer.byteLength(markdown) <= summaryLimit) return markdown;
