@@ -48,7 +48,7 @@ t.test('JUnit: a testsuite per kernel and suite, read back by junitparser with e
   t.same(read.suites.map((s) => s.name), ['linux-source-6.1+1 zeropage-dontwake']);
   t.match(read.suites[0]!.properties, { kernel: 'linux-source-6.1+1', 'kernel.release': /^6\.1\.\d+/, accel: 'tcg', timeoutScale: '4' });
   const crashed = read.suites[0]!.cases[1]!;
-  t.match(crashed, { classname: 'linux-source-6.1+1.zeropage-dontwake', name: 'dontwake', line: '20', file: /zeropage-dontwake\.yaml$/ });
+  t.match(crashed, { classname: 'zeropage-dontwake', name: 'dontwake', line: '20', file: /zeropage-dontwake\.yaml$/ }, 'one kernel: the suite alone, no release in the classname');
   t.equal(crashed.results[0]!.kind, 'Error');
   t.equal(crashed.results[0]!.type, 'crash');
   t.match(crashed.results[0]!.message, /^kernel oops: BUG: kernel NULL pointer dereference/);
@@ -61,8 +61,19 @@ t.test('JUnit: a regression carries its comparison class; a known failure is ski
   const read = await readJunit(junitXml(model, consoles));
   t.same([read.tests, read.failures, read.errors, read.skipped], [12, 2, 0, 0]);
   const failed = read.suites[1]!.cases.filter((c) => c.results.length > 0);
-  t.same(failed.map((c) => [c.name, c.results[0]!.kind, c.line]), [['continue-mapped-eexist-shmem', 'Failure', '73'], ['continue-dontwake-eexist-no-wake-shmem', 'Failure', '89']]);
-  t.match(junitXml(model, consoles), /<testcase classname="linux-source-6\.1\+1\.minor-faults" name="continue-mapped-eexist-shmem"[^>]*>\s*<properties>\s*<property name="comparison" value="regression"\/>/);
+  t.same(failed.map((c) => [c.classname, c.name, c.results[0]!.kind, c.results[0]!.type, c.line]), [
+    ['candidate.minor-faults', 'continue-mapped-eexist-shmem', 'Failure', 'regression', '73'],
+    ['candidate.minor-faults', 'continue-dontwake-eexist-no-wake-shmem', 'Failure', 'regression', '89'],
+  ], 'each regression a failure of type regression, classed by the kernel\'s role, not its release');
+  t.match(failed[0]!.results[0]!.message, /^regression \(fail\): line 86: ioctl CONTINUE: expected errno EEXIST/);
+  t.match(junitXml(model, consoles), /<testcase classname="candidate\.minor-faults" name="continue-mapped-eexist-shmem"[^>]*>\s*<properties>\s*<property name="comparison" value="regression"\/>/);
+  const base = kernelRecord('b', 0, { role: 'baseline', label: '6.1.0-57-cloud-amd64' });
+  const cand = kernelRecord('c', 1, { role: 'candidate', label: '6.1.0-58-cloud-amd64' });
+  const lost = modelOf({ kernels: [base, cand], cases: [{ suite: 's', case: 'a' }], results: [result('b', 's', 'a', 'pass'), { ...result('c', 's', 'a', 'skip', 'kernel lacks UFFD_FEATURE_MINOR_SHMEM'), skipCause: 'feature' as const }] }).model;
+  lost.comparisons = [compareKernels({ baseline: base, candidate: cand, results: lost.results })];
+  const lostRead = await readJunit(junitXml(lost, null));
+  t.same([lostRead.failures, lostRead.skipped], [1, 0], 'a pass that became a regressing skip fails the JUnit reader too');
+  t.same(lostRead.suites[1]!.cases[0]!.results.map((r) => [r.kind, r.type, r.message]), [['Failure', 'regression', 'regression (skip): kernel lacks UFFD_FEATURE_MINOR_SHMEM']]);
   const k = kernelRecord('k', 0, { label: '6.1.0-56-cloud-amd64' });
   const known = modelOf({ kernels: [k], cases: [{ suite: 's', case: 'a' }], results: [{ ...result('k', 's', 'a', 'fail', 'EAGAIN'), expected: { reason: 'fixed by v2', entry: 'known.yaml:2' } }] }).model;
   const knownRead = await readJunit(junitXml(known, null));

@@ -1,14 +1,24 @@
 import { create } from 'xmlbuilder2';
 import { isFailingStatus, junitElement } from '../model/status.js';
-import type { RunModel } from '../model/types.js';
+import type { ComparisonClass, RunModel } from '../model/types.js';
 import { caseViews, reportsText, subtestsText, type CaseConsoles, type CaseView } from './case-view.js';
 
 // JUnit XML for Jenkins, GitLab and the GitHub test-report actions: a testsuite per (kernel,
-// suite), a testcase per case named by kernel label and suite, with where the case is written,
-// its time, and for what did not pass the reason, the kernel reports and the console lines.
-// A failure an expectation knows is skipped, saying so: it must not fail the job.
+// suite), a testcase per case, with where the case is written, its time, and for what did not
+// pass the reason, the kernel reports and the console lines. A comparison class that fails the
+// run (a regression, a skip included) is a <failure> of that type, so the CI page marks what
+// failed the run; a failure an expectation knows is skipped, saying so: it must not fail the job.
+// The classname is the kernel's role or place, never its release, so CI history survives an ABI
+// bump of the kernel under test.
 export function junitXml(model: RunModel, consoles: CaseConsoles | null): string {
   const views = caseViews(model, consoles);
+  /** The comparison class this case fails the run by, if it does. */
+  const failingClass = (view: CaseView) => (view.comparison !== null && model.failOn.includes(view.comparison) ? view.comparison : null);
+  const elementOf = (view: CaseView) => junitElementOf(view, failingClass(view));
+  const classname = (view: CaseView) => {
+    const place = view.kernel?.role ?? (model.matrix.kernels.length > 1 ? `kernel-${view.kernel?.index ?? 0}` : null);
+    return place ? `${place}.${view.result.suite}` : view.result.suite;
+  };
   const groups = new Map<string, CaseView[]>();
   for (const view of views) {
     const key = `${view.result.kernel}\0${view.result.suite}`;
@@ -37,17 +47,17 @@ export function junitXml(model: RunModel, consoles: CaseConsoles | null): string
     property('kernel.spec', first.kernel?.spec);
     property('accel', first.kernel?.accel);
     property('timeoutScale', first.kernel?.timeoutScale);
-    for (const view of list) testcase(suite, view);
+    for (const view of list) testcase(suite, view, elementOf(view), classname(view), failingClass(view));
   }
   return doc.end({ prettyPrint: true });
 }
 
 type Element = ReturnType<ReturnType<typeof create>['ele']>;
 
-function testcase(parent: Element, view: CaseView): void {
+function testcase(parent: Element, view: CaseView, element: 'failure' | 'error' | 'skipped' | null, classname: string, failingClass: ComparisonClass | null): void {
   const r = view.result;
   const tc = parent.ele('testcase', {
-    classname: `${view.label}.${r.suite}`,
+    classname,
     name: r.case,
     time: seconds(r.durationMs),
     ...(view.file ? { file: view.file } : {}),
@@ -60,17 +70,20 @@ function testcase(parent: Element, view: CaseView): void {
   }
   const subtests = subtestsText(r);
   const detail = [r.reason ?? '', subtests ? `subtests:\n${subtests}` : '', reportsText(r), view.console ? `console:\n${view.console}` : ''].filter(Boolean).join('\n\n');
-  const element = elementOf(view);
   if (r.expected) tc.ele('skipped', { message: `known ${r.status}: ${r.expected.reason} (${r.expected.entry}); ${r.reason ?? ''}` });
   else if (element === 'skipped') tc.ele('skipped', { message: r.reason ?? 'skipped' });
+  else if (failingClass) tc.ele('failure', { message: `${failingClass} (${r.status})${r.reason ? `: ${r.reason}` : ''}`, type: failingClass }).txt(detail);
   else if (element === 'failure') tc.ele('failure', { message: r.reason ?? 'failed', type: r.status }).txt(detail);
   else if (element === 'error') tc.ele('error', { message: r.reason ?? r.status, type: r.status }).txt(detail);
   if (subtests && !isFailingStatus(r.status)) tc.ele('system-out').txt(`subtests:\n${subtests}`);
 }
 
-/** A failure an expectation accepts is filed as skipped: it must not fail the job. */
-function elementOf(view: CaseView): 'failure' | 'error' | 'skipped' | null {
-  return view.result.expected ? 'skipped' : junitElement(view.result.status);
+/** A failure an expectation accepts is filed as skipped: it must not fail the job. A comparison
+ * class that fails the run is a failure, whatever the status (a pass that became a skip). */
+function junitElementOf(view: CaseView, failingClass: ComparisonClass | null): 'failure' | 'error' | 'skipped' | null {
+  if (view.result.expected) return 'skipped';
+  if (failingClass) return 'failure';
+  return junitElement(view.result.status);
 }
 
 function seconds(ms: number): string {
