@@ -32,7 +32,15 @@ t.test('the status line is cut to the width and leaves nothing behind', async (t
   const command = `cd ${root} && env -u CI node ${cli} run --case continue- --results ${dir}; echo "faultline-exit=$?"; sleep 120`;
   await execa(tmux!, ['new-session', '-d', '-s', session, '-x', '80', '-y', '50', command]);
   const screen = async () => (await execa(tmux!, ['capture-pane', '-p', '-t', session, '-S', '-2000'])).stdout;
-  t.ok(await eventually(async () => /faultline-exit=\d+/.test(await screen()), 300_000, 500), 'the run ended');
+  // Watched while it runs, so a status line that was never drawn cannot pass for one erased well.
+  let drawn = false;
+  const ended = await eventually(async () => {
+    const now = await screen();
+    drawn ||= /\d+\/\d+ cases/.test(now);
+    return /faultline-exit=\d+/.test(now);
+  }, 300_000, 100);
+  t.ok(ended, 'the run ended');
+  t.ok(drawn, 'a status line was on the screen while it ran');
   const text = await screen();
   t.match(text, /faultline-exit=0/, 'and passed');
   const lines = text.split('\n');
