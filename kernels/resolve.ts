@@ -11,7 +11,7 @@ import { hashParts } from '../runner/core/hash.js';
 import { buildSourceKernel, type BuildProgress } from './source/build.js';
 import { isCommitRange, loadPatchSeries } from './source/patches.js';
 import type { SourceBuildInputs } from './source/selftests.js';
-import { treeAtRevision } from './source/revision.js';
+import { commitOf, treeAtRevision } from './source/revision.js';
 import { formatKernelSpec, type KernelSpec, type SourceSpec } from './spec.js';
 
 // Everything later stages need to know about a kernel, whatever kind of spec produced it.
@@ -33,6 +33,8 @@ export interface ResolvedKernel {
   source?: SourceBuildInputs;
   /** For a kernel faultline built: config fragment lines its tree has no option for (skipped). */
   configNotes?: string[];
+  /** For a kernel faultline built: its tree's commit (null outside git), its .config, its build key. */
+  build?: { commit: string | null; configSha256: string; buildKey: string };
 }
 
 export interface ResolveOptions {
@@ -78,7 +80,8 @@ async function resolveSource(spec: SourceSpec, text: string, options: ResolveOpt
   const series = await loadPatchSeries(spec.patches, spec.tree);
   const patches = spec.take === undefined ? series : series.slice(0, spec.take);
   const range = spec.patches.find(isCommitRange);
-  const base = range ? await treeAtRevision(spec.tree, range.slice(0, range.indexOf('..')), options.cacheDir) : spec.tree;
+  const start = range ? range.slice(0, range.indexOf('..')) : 'HEAD';
+  const base = range ? await treeAtRevision(spec.tree, start, options.cacheDir) : spec.tree;
   const built = await buildSourceKernel(
     { tree: base, patches, base: spec.base, fragments: [shippedFragment, ...spec.fragments] },
     { cacheDir: options.cacheDir, ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
@@ -96,6 +99,7 @@ async function resolveSource(spec: SourceSpec, text: string, options: ResolveOpt
     cached: built.cached,
     source: { tree: base, patches, objDir: built.objDir, headersDir: built.headersDir },
     configNotes: built.configNotes,
+    build: { commit: await commitOf(spec.tree, start), configSha256: built.configSha256, buildKey: built.key },
   };
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
 import { FaultlineError, isFaultlineError } from './core/errors.js';
+import { faultlineVersion } from './core/version.js';
 
 // A reader that goes away (`faultline list | head`) is no error: output stops, the work goes on
 // and its results still reach the results directory.
@@ -13,7 +14,7 @@ for (const stream of [process.stdout, process.stderr]) {
 // Subcommands are imported only when chosen, so `faultline --help` starts instantly.
 const program = new Command('faultline')
   .description('Run userfaultfd test suites against real Linux kernels in QEMU guests')
-  .version('0.1.0')
+  .version(faultlineVersion)
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(text) });
 

@@ -13,6 +13,7 @@ import type { ResultSink } from './model/sink.js';
 import { caseKey, type KernelRecord, type MatrixKernel, type PlannedCase, type SkipCause } from './model/types.js';
 import type { Mutex } from './parallel.js';
 import { chooseAccel } from './qemu/accel.js';
+import { qemuVersion } from './qemu/version.js';
 import type { GuestConfig } from './qemu/guest-config.js';
 import type { RunServices } from './run-services.js';
 import { rawLog } from './results/raw-log.js';
@@ -92,7 +93,7 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
   const helper = await o.services.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.services.cacheDir }), (h) => ({ cached: h.cached, detail: h.hash }));
   const plan = o.loaded.kselftest?.[slot.index];
   const built = plan ? await o.services.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved, name)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
-  const base = { id: resolved.id, label: name, index: slot.index, spec: resolved.spec, role: slot.role, release: resolved.release, dir: slot.dir };
+  const base = { id: resolved.id, label: name, index: slot.index, spec: resolved.spec, role: slot.role, release: resolved.release, dir: slot.dir, ...(resolved.build ? { tree: resolved.build } : {}) };
   const selftests = (accel: 'kvm' | 'tcg' | 'host'): PreparedSelftests | null => {
     if (!plan || !built) return null;
     const prepared = { info: plan.info, sizes: kselftestSizes(accel, o.kselftestSizes), dir: built.dir, hugetlbfs: accel === 'host' ? hostHugetlbfs() : '/dev/hugepages' };
@@ -106,9 +107,11 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
   }
   const image = await o.services.events.stage('image', name, () => buildBaseImage({ helperPath: helper.path, cacheDir: o.services.cacheDir }), (i) => ({ cached: i.cached, detail: i.hash }));
   const accel = await o.services.events.stage('accel', name, () => chooseAccel(o.guest.accel, resolved.image!, o.services.cacheDir), (a) => ({ cached: a.cached, detail: `${a.accel}: ${a.reason}` }));
+  o.services.store.noteQemu(await qemuVersion());
   const timeoutScale = accel.accel === 'tcg' ? o.guest.tcgSlowdown : 1;
   checkScaledLimits(o.loaded.suites, timeoutScale, 'under TCG');
-  return { record: { ...base, accel: accel.accel, timeoutScale }, resolved, helper: helper.path, baseImage: image.path, files, selftests: selftests(accel.accel) };
+  const accelProof = { reason: accel.reason, probeMs: accel.probeMs, cached: accel.cached };
+  return { record: { ...base, accel: accel.accel, accelProof, timeoutScale }, resolved, helper: helper.path, baseImage: image.path, files, selftests: selftests(accel.accel) };
 }
 
 // A source kernel's own selftests are built from its series in its scratch copy; any other

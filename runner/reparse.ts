@@ -46,6 +46,7 @@ export async function reparseRun(dir: string): Promise<RunModel> {
       failOn: saved.failOn,
       shard: saved.shard,
       startedAt: now,
+      origin: { faultline: saved.faultline, host: saved.host },
       ...(expect ? { expect } : {}),
     });
     const prepare = async (_o: KernelRunOptions, slot: KernelSlot): Promise<PreparedKernel> => {

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import t from 'tap';
 import { defaultKernelPackage } from '../kernels/default.js';
-import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { defaultKernel } from './fixtures/host.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 // The robustness issues as a table: each bad input gets its exit code and its exact paragraph
 // (where, what, the fix), never a stack trace, and leaves nothing it should not. The CLI is the
@@ -304,7 +304,7 @@ t.test('bad input: the right exit code and the exact paragraph naming the input 
     else t.match(run.stderr.trim(), says, `${row.input}: says exactly`);
     t.notMatch(run.stderr, /\n\s+at |internal error/, `${row.input}: no stack trace`);
     if (row.marks) {
-      const doc = JSON.parse(readFileSync(join(scratch, row.marks.dir, 'run.json'), 'utf8')) as RunDocument;
+      const doc = assertRunValid(t, join(scratch, row.marks.dir));
       t.equal(doc.exitCode, row.exit, `${row.input}: run.json has the exit code`);
       t.equal(doc.results.length, doc.matrix.cases.length * doc.matrix.kernels.length, `${row.input}: a result for every planned case`);
       t.ok(doc.results.length > 0 && doc.results.every((r) => r.status === 'error' && row.marks!.reason.test(r.reason ?? '')), `${row.input}: every planned case is an error with the reason`);
@@ -333,7 +333,7 @@ t.test('--json /dev/stdout writes the document to standard output and leaves /de
   t.equal(run.exitCode, 0, run.stderr);
   t.ok(lstatSync('/dev/stdout').isSymbolicLink(), '/dev/stdout is still a symlink');
   t.equal(readlinkSync('/dev/stdout'), before);
-  const doc = JSON.parse(readFileSync(join(scratch, 'json-stdout', 'run.json'), 'utf8')) as RunDocument;
+  const doc = assertRunValid(t, join(scratch, 'json-stdout'));
   t.ok(run.stdout.endsWith(JSON.stringify(doc, null, 2)), 'the document reached stdout, after the progress lines');
 });
 
@@ -345,7 +345,7 @@ t.test('--json through a symlink writes the file it points to and keeps the link
   const run = await faultline(['run', '--kernel', 'host', '--suite', trivial, '--json', link, ...results('json-link')]);
   t.equal(run.exitCode, 0, run.stderr);
   t.ok(lstatSync(link).isSymbolicLink(), 'the link is still a link');
-  t.same(JSON.parse(readFileSync(target, 'utf8')), JSON.parse(readFileSync(join(scratch, 'json-link', 'run.json'), 'utf8')));
+  t.same(JSON.parse(readFileSync(target, 'utf8')), assertRunValid(t, join(scratch, 'json-link')));
 });
 
 t.test('--json to a FIFO gives its reader the document and leaves the FIFO a FIFO', async (t) => {
@@ -355,7 +355,7 @@ t.test('--json to a FIFO gives its reader the document and leaves the FIFO a FIF
   const run = await faultline(['run', '--kernel', 'host', '--suite', trivial, '--json', fifo, ...results('json-fifo')]);
   t.equal(run.exitCode, 0, run.stderr);
   const read = await reader;
-  t.same(JSON.parse(read.stdout), JSON.parse(readFileSync(join(scratch, 'json-fifo', 'run.json'), 'utf8')));
+  t.same(JSON.parse(read.stdout), assertRunValid(t, join(scratch, 'json-fifo')));
   t.ok(lstatSync(fifo).isFIFO(), 'still a FIFO');
 });
 
@@ -376,7 +376,7 @@ t.test('a case needing more huge pages than a guest can hold skips; the others r
   writeFileSync(huge, 'suite: huge\ncases:\n  - name: too-many\n    needs: { hugepages: 100000000 }\n    steps:\n      - open: {}\n  - name: fine\n    steps:\n      - open: {}\n');
   const run = await faultline(['run', '--suite', huge, ...results('huge')]);
   t.equal(run.exitCode, 0, run.stdout + run.stderr);
-  const doc = JSON.parse(readFileSync(join(scratch, 'huge', 'run.json'), 'utf8')) as RunDocument;
+  const doc = assertRunValid(t, join(scratch, 'huge'));
   t.same(doc.results.map((r) => [r.case, r.status, r.reason]), [
     ['too-many', 'skip', 'needs 100000000 free 2 MiB huge pages; a faultline guest reserves at most 1024 (2 GiB)'],
     ['fine', 'pass', null],
@@ -390,7 +390,7 @@ t.test('two runs in the same second get a directory each', async (t) => {
   t.equal(b.exitCode, 0, b.stderr);
   const dirs = readdirSync(join(cwd, 'results')).sort();
   t.equal(dirs.length, 2, dirs.join(', '));
-  for (const dir of dirs) t.equal((JSON.parse(readFileSync(join(cwd, 'results', dir, 'run.json'), 'utf8')) as RunDocument).results.length, 1, `${dir} holds one run`);
+  for (const dir of dirs) t.equal(assertRunValid(t, join(cwd, 'results', dir)).results.length, 1, `${dir} holds one run`);
 });
 
 t.test('a kernel package file runs like debian:<package>', async (t) => {
@@ -398,7 +398,7 @@ t.test('a kernel package file runs like debian:<package>', async (t) => {
   const dir = join(scratch, 'deb-run');
   const run = await faultline(['run', '--kernel', deb, '--case', 'read-minor-continue-shmem', '--results', dir]);
   t.equal(run.exitCode, 0, run.stdout + run.stderr);
-  const doc = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunDocument;
+  const doc = assertRunValid(t, dir);
   t.same(doc.results.map((r) => `${r.case} ${r.status}`), ['read-minor-continue-shmem pass']);
   t.match(doc.kernels[0], { release: /^6\.1\.0-\d+-cloud-amd64$/ });
 });

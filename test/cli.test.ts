@@ -1,12 +1,13 @@
 import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { Parser } from 'tap-parser';
 import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { hostAccel, type HostAccel } from './fixtures/host.js';
 import { eventually, untilLine } from './fixtures/process.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 // The built CLI, run as a user runs it: real kernels, real QEMU, real helper.
 const root = join(import.meta.dirname, '..');
@@ -22,16 +23,17 @@ t.before(async () => {
 });
 
 const faultline = (args: string[]) => execa('node', [cli, ...args], { cwd: root, reject: false, env: { CI: 'true' } });
-const readRun = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunDocument;
+const readRun = (dir: string): RunDocument => assertRunValid(t, dir);
 
 t.test('default suites on the Debian cloud kernel under QEMU: everything passes or skips with a reason', async (t) => {
   const dir = join(scratch, 'guest');
   const run = await faultline(['run', '--results', dir]);
   t.equal(run.exitCode, 0, run.stdout + run.stderr);
   const doc = readRun(dir);
-  t.equal(doc.version, 3);
+  t.equal(doc.version, 4);
+  t.match(doc.host, { cpus: availableParallelism(), qemu: /^QEMU emulator version \d/ }, 'where it ran: the QEMU that booted it');
   t.equal(doc.kernels.length, 1);
-  t.match(doc.kernels[0], { id: /^deb-[0-9a-f]{24}$/, label: /^6\.1\.0-\d+-cloud-amd64$/, release: /^6\.1\.0-\d+-cloud-amd64$/, accel: host.choice.accel });
+  t.match(doc.kernels[0], { id: /^deb-[0-9a-f]{24}$/, label: /^6\.1\.0-\d+-cloud-amd64$/, release: /^6\.1\.0-\d+-cloud-amd64$/, accel: host.choice.accel, accelProof: { reason: host.choice.reason.replace(/ \(probe cached for this host boot\)$/, '') } });
   const suites = new Set(doc.results.map((r) => r.suite));
   t.same([...suites].sort(), ['minor-faults', 'missing-faults']);
   t.ok(doc.results.length >= 60, `ran ${doc.results.length} cases`);

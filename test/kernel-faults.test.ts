@@ -5,7 +5,9 @@ import { execa } from 'execa';
 import t from 'tap';
 import { cacheDir } from '../runner/core/paths.js';
 import type { RunModel as RunDocument } from '../runner/model/types.js';
+import { assertJunitValid } from './fixtures/junit-schema.js';
 import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 import { reportTellsTheRun } from './fixtures/same-report.js';
 
 // The kernel under test misbehaving for real: Debian's 6.1 tree with a fixture patch that
@@ -23,7 +25,7 @@ const tree = linuxSourceMissing ? '' : await linuxTree(cacheDir());
 
 const run = async (dir: string, args: string[], env: Record<string, string> = {}) => {
   const out = await execa('node', [cli, 'run', '--tree', tree, '--results', join(scratch, dir), ...args], { cwd: root, reject: false, env: { CI: 'true', ...env } });
-  const doc = JSON.parse(readFileSync(join(scratch, dir, 'run.json'), 'utf8')) as RunDocument;
+  const doc = assertRunValid(t, join(scratch, dir));
   return { out, doc, dir: join(scratch, dir), result: (name: string) => doc.results.find((r) => r.case === name)! };
 };
 const statuses = (doc: RunDocument) => doc.results.map((r) => `${r.case} ${r.status}`);
@@ -80,6 +82,7 @@ t.test('a panic (oops=panic): the case crashes with the panic, a fresh guest run
   t.match(readFileSync(join(dir, 'console-2.log'), 'utf8'), /faultline: case zeropage-dontwake\/after begin/);
   t.ok(existsSync(join(dir, 'qemu-command-2.txt')), 'the fresh guest can be replayed');
   t.match(out.stdout, /^guest  linux-source-6\.1\+1 #2: the guest died during zeropage-dontwake\/dontwake/m, 'the restart is told');
+  await assertJunitValid(t, junit);
 
   t.test('faultline report tells the saved run as the run told it, restart included', async (t) => {
     await reportTellsTheRun(t, cli, root, scratch, { dir, stdout: out.stdout, exitCode: out.exitCode, junit, summary });

@@ -5,10 +5,10 @@ import { execa } from 'execa';
 import t from 'tap';
 import { matchingPackages } from '../kernels/debian.js';
 import { cacheDir } from '../runner/core/paths.js';
-import { readRun } from '../runner/model/document.js';
 import type { CaseResult, RunModel } from '../runner/model/types.js';
 import { skipUnlessCi } from './fixtures/ci-needs.js';
 import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 // The kernel's own selftests as a case source, for real: the 6.1 tree's userfaultfd built and run
 // in a guest of that tree's kernel (and with the breaks-minor patch), the 6.12 tree's
@@ -46,7 +46,7 @@ t.test('the 6.1 tree: its selftests and the minor-fault suite in one run, one ru
   t.equal(run.exitCode, 0, run.stdout + run.stderr);
   t.match(run.stdout, /^selftests linux-source-6\.1 .*the tree .*: userfaultfd$/m, 'built from the tree itself');
   t.match(run.stdout, /^note: linux-source-6\.1: kselftest stress runs use /m, 'the sizes are said');
-  const doc = readRun(dir);
+  const doc = assertRunValid(t, dir);
   const own = selftests(doc);
   t.same(own.map((r) => r.case).sort(), vmModes, 'one case per memory type and mode run_vmtests.sh runs');
   for (const r of own) {
@@ -74,7 +74,7 @@ t.test('the breaks-minor patch: the minor-fault subtests fail and nothing else d
   const dir = join(scratch, 'breaks');
   const run = await faultline(['run', '--tree', tree, '--patches', patch('breaks-minor'), '--suite', 'kselftest:userfaultfd', '--results', dir]);
   t.equal(run.exitCode, 1, run.stdout + run.stderr);
-  const own = selftests(readRun(dir));
+  const own = selftests(assertRunValid(t, dir));
   t.same(failingSubtests(own), ['userfaultfd-shmem-dev/minor faults', 'userfaultfd-shmem/minor faults']);
   for (const r of own.filter((r) => r.case.startsWith('userfaultfd-shmem'))) {
     t.equal(r.status, 'fail');
@@ -89,7 +89,7 @@ t.test('6.12 uffd-unit-tests in a Debian 6.12 guest, filtered: one case per test
   const run = await faultline(['run', '--kernel', `debian:${latest}`, '--suite', 'kselftest:userfaultfd', '--case', 'unit-minor', '--results', dir]);
   t.equal(run.exitCode, 0, run.stdout + run.stderr);
   t.match(run.stdout, /^selftests .* Debian's linux-source-6\.12: uffd-unit-tests, uffd-stress$/m);
-  const own = selftests(readRun(dir));
+  const own = selftests(assertRunValid(t, dir));
   t.same(own.map((r) => r.case).sort(), ['unit-minor-collapse-shmem', 'unit-minor-hugetlb', 'unit-minor-shmem', 'unit-minor-wp-hugetlb', 'unit-minor-wp-shmem']);
   t.same(own.map((r) => r.status), own.map(() => 'pass'), 'the guest reserves the huge pages the hugetlb ones need');
   const plan = readFileSync(join(dir, 'plan.txt'), 'utf8');
@@ -99,7 +99,7 @@ t.test('6.12 uffd-unit-tests in a Debian 6.12 guest, filtered: one case per test
 t.test('6.12 uffd-unit-tests natively on this host', { skip: tarball612Missing ?? false }, async (t) => {
   const dir = join(scratch, 'host');
   const run = await faultline(['run', '--kernel', 'host', '--selftests-from', tarball612, '--suite', 'kselftest:userfaultfd', '--case', 'unit-minor', '--case', 'unit-api', '--results', dir]);
-  const own = selftests(readRun(dir));
+  const own = selftests(assertRunValid(t, dir));
   t.equal(own.length, 7, run.stdout + run.stderr);
   // Whatever this host's kernel is, each case is what the program printed about it, never a
   // silent pass: read from the program's own output the helper kept.

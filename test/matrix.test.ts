@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { matchingPackages } from '../kernels/debian.js';
-import { readRun } from '../runner/model/document.js';
 import { caseKey } from '../runner/model/types.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 // One run over several real kernels: two Debian 6.1 packages and a 6.12 one, side by side.
 const root = join(import.meta.dirname, '..');
@@ -35,7 +35,7 @@ t.test('two 6.1 packages and a 6.12 one: every case passes or skips with a reaso
   const dir = join(scratch, 'three');
   const run = await faultline(['run', '--kernel', `debian:${older}`, '--kernel', `debian:${newer}`, '--kernel', `debian:${latest}`, '--jobs', '2', '--results', dir]);
   if (!t.equal(run.exitCode, 0, 'exit 0')) t.comment(run.stdout + run.stderr);
-  const doc = readRun(dir);
+  const doc = assertRunValid(t, dir);
   t.same(doc.kernels.map((k) => k.label), [older, newer, latest].map((p) => p!.slice('linux-image-'.length)));
   t.same(doc.kernels.map((k) => k.dir), ['kernel-0', 'kernel-1', 'kernel-2'], 'each kernel\'s files apart');
   t.equal(doc.results.length, 3 * doc.matrix.cases.length, 'every case on every kernel');

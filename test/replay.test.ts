@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import t from 'tap';
@@ -15,6 +15,7 @@ import { filesIn } from '../runner/results/kernel-files.js';
 import { defaultGuestConfig } from '../runner/qemu/guest-config.js';
 import { loadSuites } from '../runner/suites.js';
 import { kernelRecord } from './fixtures/model.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 // Whole runs from recordings: real guests' consoles, result channels and ends (recorded by
 // test/fixtures/runs/record.sh) played back through the engine that ran them, restarts and
@@ -57,7 +58,7 @@ t.test('faultline report renders a saved run, and --reparse through the CLI writ
   const out = join(scratch, 'reparsed.json');
   const report = await execa('node', [cli, 'report', join(runs, 'baseline-regression'), '--reparse', '--json', out], { reject: false, env: { CI: 'true' } });
   t.equal(report.exitCode, 1, 'the run\'s exit code: it found regressions');
-  t.same(JSON.parse(readFileSync(out, 'utf8')), readRun(join(runs, 'baseline-regression')));
+  t.same(assertRunValid(t, out), readRun(join(runs, 'baseline-regression')));
   t.match(report.stdout, /linux-source-6\.1\+1 against linux-source-6\.1: 2 regressions \(\d+ unchanged\)\n {2}regression {4}minor-faults\/continue-mapped-eexist-shmem {2}pass -> fail \(reruns: pass,pass,pass \/ fail,fail,fail\)/);
   const tap = await execa('node', [cli, 'report', join(runs, 'clean'), '--tap'], { reject: false });
   t.equal(tap.exitCode, 0);

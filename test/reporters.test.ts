@@ -14,6 +14,7 @@ import { TerminalReporter } from '../runner/reporters/terminal.js';
 import { claimResultsDirectory } from '../runner/results/location.js';
 import { ResultsDirectory } from '../runner/results/results-dir.js';
 import { kernelRecord, result } from './fixtures/model.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 const k1 = kernelRecord('deb-aaa', 0, { label: '6.1.0-47-cloud-amd64', release: '6.1.0-47-cloud-amd64' });
 const cases: PlannedCase[] = [
@@ -103,14 +104,14 @@ t.test('results directory: run.json is the model, kept current; --json gets the 
   let midway: unknown = null;
   drive({ kernels: [k1], steps: [{ kernel: k1 }, { result: oneKernel[0]! }, { result: oneKernel[1]! }, { event: { type: 'note', message: 'look now' } }, { result: oneKernel[2]! }, { result: oneKernel[3]! }] }, out, {
     handle: (e) => {
-      if (e.type === 'note') midway = JSON.parse(readFileSync(join(dir, 'r', 'run.json'), 'utf8'));
+      if (e.type === 'note') midway = assertRunValid(t, join(dir, 'r'));
     },
   });
   const seen = midway as { results: { case: string }[]; finishedAt: string | null } | null;
   t.same(seen?.results.map((r) => r.case), ['a', 'b'], 'written as results arrive');
   t.equal(seen?.finishedAt, null, 'and not yet finished');
-  const doc = JSON.parse(readFileSync(join(dir, 'r', 'run.json'), 'utf8'));
-  t.equal(doc.version, 3);
+  const doc = assertRunValid(t, join(dir, 'r'));
+  t.equal(doc.version, 4);
   t.same(doc.kernels, [k1]);
   t.same(doc.results, oneKernel);
   t.same(doc.summary, { pass: 1, fail: 1, skip: 1, timeout: 1, crash: 0, error: 0 });
@@ -127,7 +128,7 @@ t.test('results directory that cannot be written is an io error naming it', asyn
   });
 });
 
-t.test('terminal reporter without a terminal prints plain final lines, then what did not pass', async (t) => {
+t.test('terminal reporter without a terminal prints plain final lines, then what needs attention', async (t) => {
   let text = '';
   drive(
     { kernels: [k1], steps: [{ event: { type: 'stage-start', stage: 'kernel' } }, { event: { type: 'stage-end', stage: 'kernel', ms: 1200, cached: true, detail: '6.1.0-47-cloud-amd64' } }, { kernel: k1 }, ...oneKernel.map((r) => ({ result: r }))] },
@@ -144,9 +145,12 @@ t.test('terminal reporter without a terminal prints plain final lines, then what
       '  skip    minor-faults/c  kernel lacks UFFD_FEATURE_MOVE',
       '  TIMEOUT missing-faults/d 4ms  case did not finish within 100 ms',
       '',
-      'did not pass:',
-      '  FAIL    minor-faults/b  line 9: event: expected flags MINOR, got MINOR|WRITE',
-      '  TIMEOUT missing-faults/d  case did not finish within 100 ms',
+      'needs attention: 2 failures',
+      ' failures',
+      '  FAIL  minor-faults/b on 6.1.0-47-cloud-amd64',
+      '      line 9: event: expected flags MINOR, got MINOR|WRITE',
+      '  TIMEOUT  missing-faults/d on 6.1.0-47-cloud-amd64',
+      '      case did not finish within 100 ms',
       '1 passed, 1 failed, 1 skipped, 1 timed out in 2.3s',
       'results: results/x',
       '',
@@ -208,10 +212,10 @@ t.test('kernel reports and fresh guests reach the terminal, TAP and run.json', a
   t.match(text, '  TIMEOUT minor-faults/a 4ms  no result: the guest stopped responding\n          kernel soft-lockup: watchdog: BUG: soft lockup - CPU#0 stuck for 4s! [helper:39]\n          kernel soft-lockup: watchdog: BUG: soft lockup - CPU#0 stuck for 7s! [helper:39]\n          and 2 more kernel reports in run.json\n');
   t.match(text, 'guest  k #2: the guest died or hung during minor-faults/a (no end mark in time); a fresh guest runs the 3 cases left\n');
   t.match(tap, /kernel_reports:\n\s+- kind: soft-lockup\n\s+title: "watchdog: BUG: soft lockup - CPU#0 stuck for 4s! \[helper:39\]"\n\s+text: \|-?\n\s+watchdog: BUG/);
-  const doc = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  const doc = assertRunValid(t, dir);
   t.same(doc.restarts, [{ kernel: 'k', guest: 2, cases: 3, reason: 'the guest died or hung during minor-faults/a (no end mark in time)' }]);
   t.same(doc.reports, [{ kernel: 'k', ...boot }]);
-  t.equal(doc.results[0].reports.length, 4);
+  t.equal(doc.results[0]?.reports?.length, 4);
 });
 
 t.test('cases left without a result for one reason: one line, then a count', async (t) => {
@@ -219,7 +223,8 @@ t.test('cases left without a result for one reason: one line, then a count', asy
   let text = '';
   drive({ kernels: [k1], steps: [{ result: result(k1.id, 'minor-faults', 'a', 'pass') }, { result: left('b') }, { result: left('c') }, { result: { ...left('d'), suite: 'missing-faults' } }], exitCode: 130 }, new TerminalReporter({ write: (s: string) => (text += s), isTTY: false }));
   t.match(text, ['  ok      minor-faults/a 4ms', '  ERROR   minor-faults/b 0ms  no result: the run was interrupted', '          and 2 more cases with the same reason', ''].join('\n'));
-  t.equal(text.split('\ndid not pass')[0]!.match(/^ {2}ERROR /gm)?.length, 1, 'as they arrive, the others are only counted');
+  t.equal(text.split('\nneeds attention')[0]!.match(/^ {2}ERROR /gm)?.length, 1, 'as they arrive, the others are only counted');
+  t.match(text, ['needs attention: 1 failure', ' failures', '  ERROR  minor-faults/b on deb-aaa', '      no result: the run was interrupted', '      and 2 more cases with the same reason: minor-faults/c, missing-faults/d'].join('\n'), 'and in what needs attention, one item');
 });
 
 t.test('the status line says how far the run is and which case each kernel runs', async (t) => {

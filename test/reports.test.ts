@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { projectRoot } from '../runner/core/paths.js';
 import { readRun } from '../runner/model/document.js';
 import type { CaseResult, RunModel } from '../runner/model/types.js';
@@ -13,10 +13,11 @@ import { htmlReport, htmlView } from '../runner/reporters/html.js';
 import { compareKernels } from '../runner/model/compare.js';
 import { junitXml } from '../runner/reporters/junit.js';
 import { chromiumMissing, closeBrowser, inkShare, launch } from './fixtures/browser.js';
+import { assertJunitValid } from './fixtures/junit-schema.js';
 import { kernelRecord, modelOf, result } from './fixtures/model.js';
 
 // Every report rendered from the run model, and read back by what reads it in the world: JUnit
-// by junitparser and xmllint, the HTML by headless Chromium, GitHub's commands by their rules.
+// by junitparser and validated against the Jenkins xunit plugin's schema, the HTML by headless Chromium, GitHub's commands by their rules.
 const runs = join(import.meta.dirname, 'fixtures', 'runs');
 const scratch = mkdtempSync(join(tmpdir(), 'faultline-reports-'));
 t.teardown(async () => {
@@ -25,11 +26,12 @@ t.teardown(async () => {
 });
 const saved = (name: string) => ({ model: readRun(join(runs, name)), consoles: caseConsoles(join(runs, name), readRun(join(runs, name))) });
 
-/** The JUnit file as junitparser (Debian's python3-junitparser) reads it. */
-async function readJunit(xml: string): Promise<JunitRead> {
+/** The JUnit file as junitparser (Debian's python3-junitparser) reads it, once it validated
+ * against junit-10.xsd (the Jenkins xunit plugin rejects a file that does not). */
+async function readJunit(t: Test, xml: string): Promise<JunitRead> {
   const file = join(scratch, `junit-${Math.random().toString(36).slice(2)}.xml`);
   writeFileSync(file, xml);
-  await execa('xmllint', ['--noout', file]);
+  await assertJunitValid(t, file);
   const read = await execa('/usr/bin/python3', [join(import.meta.dirname, 'fixtures', 'junit-read.py'), file]);
   return JSON.parse(read.stdout) as JunitRead;
 }
@@ -38,17 +40,20 @@ interface JunitRead {
   failures: number;
   errors: number;
   skipped: number;
-  suites: { name: string; tests: number; properties: Record<string, string>; cases: { classname: string; name: string; time: number; file: string | null; line: string | null; results: { kind: string; type: string | null; message: string | null; text: string | null }[] }[] }[];
+  suites: { name: string; tests: number; properties: Record<string, string>; cases: { classname: string; name: string; time: number; attributes: string[]; system_out: string | null; about: { case?: string; step?: string; comparison?: string }; results: { kind: string; type: string | null; message: string | null; text: string | null }[] }[] }[];
 }
 
 t.test('JUnit: a testsuite per kernel and suite, read back by junitparser with every count, place and reason', async (t) => {
   const { model, consoles } = saved('panic-restart');
-  const read = await readJunit(junitXml(model, consoles));
+  const read = await readJunit(t, junitXml(model, consoles));
   t.same([read.tests, read.failures, read.errors, read.skipped], [3, 0, 1, 0]);
   t.same(read.suites.map((s) => s.name), ['linux-source-6.1+1 zeropage-dontwake']);
   t.match(read.suites[0]!.properties, { kernel: 'linux-source-6.1+1', 'kernel.release': /^6\.1\.\d+/, accel: 'tcg', timeoutScale: '4' });
   const crashed = read.suites[0]!.cases[1]!;
-  t.match(crashed, { classname: 'zeropage-dontwake', name: 'dontwake', line: '20', file: /zeropage-dontwake\.yaml$/ }, 'one kernel: the suite alone, no release in the classname');
+  t.match(crashed, { classname: 'zeropage-dontwake', name: 'dontwake', about: { case: /zeropage-dontwake\.yaml:20$/ } }, 'one kernel: the suite alone, no release in the classname');
+  t.same(crashed.attributes, ['classname', 'name', 'time'], 'where the case is written is in its text, not in attributes the schema lacks');
+  t.match(crashed.results[0]!.text, /^case: \S*zeropage-dontwake\.yaml:20\n\nkernel oops: BUG: kernel NULL pointer dereference/, 'its text begins with where the case is written, then the reason');
+  t.match(read.suites[0]!.cases[0]!, { results: [], about: { case: /zeropage-dontwake\.yaml:\d+$/ }, system_out: /^case: / }, 'a pass says where it is written in its system-out');
   t.equal(crashed.results[0]!.kind, 'Error');
   t.equal(crashed.results[0]!.type, 'crash');
   t.match(crashed.results[0]!.message, /^kernel oops: BUG: kernel NULL pointer dereference/);
@@ -58,29 +63,46 @@ t.test('JUnit: a testsuite per kernel and suite, read back by junitparser with e
 
 t.test('JUnit: a regression carries its comparison class; a known failure is skipped, saying why', async (t) => {
   const { model, consoles } = saved('baseline-regression');
-  const read = await readJunit(junitXml(model, consoles));
+  const read = await readJunit(t, junitXml(model, consoles));
   t.same([read.tests, read.failures, read.errors, read.skipped], [12, 2, 0, 0]);
+  const suiteFile = '<project>/suites/minor-faults.yaml';
   const failed = read.suites[1]!.cases.filter((c) => c.results.length > 0);
-  t.same(failed.map((c) => [c.classname, c.name, c.results[0]!.kind, c.results[0]!.type, c.line]), [
-    ['candidate.minor-faults', 'continue-mapped-eexist-shmem', 'Failure', 'regression', '73'],
-    ['candidate.minor-faults', 'continue-dontwake-eexist-no-wake-shmem', 'Failure', 'regression', '89'],
-  ], 'each regression a failure of type regression, classed by the kernel\'s role, not its release');
+  t.same(failed.map((c) => [c.classname, c.name, c.results[0]!.kind, c.results[0]!.type, c.about.case, c.about.comparison]), [
+    ['candidate.minor-faults', 'continue-mapped-eexist-shmem', 'Failure', 'regression', `${suiteFile}:73`, 'regression'],
+    ['candidate.minor-faults', 'continue-dontwake-eexist-no-wake-shmem', 'Failure', 'regression', `${suiteFile}:89`, 'regression'],
+  ], 'each regression a failure of type regression, classed by the kernel\'s role, not its release, its place and class in its text');
   t.match(failed[0]!.results[0]!.message, /^regression \(fail\): line 86: ioctl CONTINUE: expected errno EEXIST/);
-  t.match(junitXml(model, consoles), /<testcase classname="candidate\.minor-faults" name="continue-mapped-eexist-shmem"[^>]*>\s*<properties>\s*<property name="comparison" value="regression"\/>/);
-  const base = kernelRecord('b', 0, { role: 'baseline', label: '6.1.0-57-cloud-amd64' });
-  const cand = kernelRecord('c', 1, { role: 'candidate', label: '6.1.0-58-cloud-amd64' });
+  const releases = model.kernels.map((k) => k.release!);
+  t.same(releases, ['6.1.192', '6.1.192']);
+  for (const c of read.suites.flatMap((s) => s.cases)) t.notOk(releases.some((r) => c.classname.includes(r)), `${c.classname}: no kernel release`);
+  t.same(read.suites[1]!.cases.filter((c) => c.results.length === 0).map((c) => c.about.comparison), Array(4).fill('unchanged'), 'a pass keeps its comparison class in its system-out');
+  t.same(read.suites[0]!.cases.map((c) => c.about.comparison), Array(6).fill(undefined), 'the baseline\'s cases have none');
+  // The failing step's line, which a newer run keeps in run.json (stepLine), follows the case's.
+  const stepped: RunModel = { ...model, results: model.results.map((r) => (r.status === 'fail' ? { ...r, stepLine: Number(/^line (\d+): /.exec(r.reason!)![1]) } : r)) };
+  const steppedRead = await readJunit(t, junitXml(stepped, consoles));
+  const steppedFailed = steppedRead.suites[1]!.cases.filter((c) => c.results.length > 0);
+  t.same(steppedFailed.map((c) => [c.about.case, c.about.step]), [[`${suiteFile}:73`, `${suiteFile}:86`], [`${suiteFile}:89`, `${suiteFile}:103`]]);
+  t.equal(steppedFailed[0]!.results[0]!.text?.split('\n\n').slice(0, 2).join('\n\n'), `case: ${suiteFile}:73\nstep: ${suiteFile}:86\ncomparison: regression\n\nline 86: ioctl CONTINUE: expected errno EEXIST, got EAGAIN (mapped=-11 (-EAGAIN))`, 'where, then the reason');
+
+  const base = kernelRecord('b', 0, { role: 'baseline', label: '6.1.0-57-cloud-amd64', release: '6.1.0-57-cloud-amd64' });
+  const cand = kernelRecord('c', 1, { role: 'candidate', label: '6.1.0-58-cloud-amd64', release: '6.1.0-58-cloud-amd64' });
   const lost = modelOf({ kernels: [base, cand], cases: [{ suite: 's', case: 'a' }], results: [result('b', 's', 'a', 'pass'), { ...result('c', 's', 'a', 'skip', 'kernel lacks UFFD_FEATURE_MINOR_SHMEM'), skipCause: 'feature' as const }] }).model;
   lost.comparisons = [compareKernels({ baseline: base, candidate: cand, results: lost.results })];
-  const lostRead = await readJunit(junitXml(lost, null));
+  const lostRead = await readJunit(t, junitXml(lost, null));
   t.same([lostRead.failures, lostRead.skipped], [1, 0], 'a pass that became a regressing skip fails the JUnit reader too');
   t.same(lostRead.suites[1]!.cases[0]!.results.map((r) => [r.kind, r.type, r.message]), [['Failure', 'regression', 'regression (skip): kernel lacks UFFD_FEATURE_MINOR_SHMEM']]);
-  const k = kernelRecord('k', 0, { label: '6.1.0-56-cloud-amd64' });
-  const known = modelOf({ kernels: [k], cases: [{ suite: 's', case: 'a' }], results: [{ ...result('k', 's', 'a', 'fail', 'EAGAIN'), expected: { reason: 'fixed by v2', entry: 'known.yaml:2' } }] }).model;
-  const knownRead = await readJunit(junitXml(known, null));
+  t.same(lostRead.suites.map((s) => s.cases[0]!.classname), ['baseline.s', 'candidate.s'], 'the role, not the release');
+
+  const k = kernelRecord('k', 0, { label: '6.1.0-56-cloud-amd64', release: '6.1.0-56-cloud-amd64' });
+  const planned = { suite: 's', case: 'a', file: join(process.cwd(), 'suite.yaml'), line: 12 };
+  const known = modelOf({ kernels: [k], cases: [planned], results: [{ ...result('k', 's', 'a', 'fail', 'EAGAIN'), stepLine: 14, expected: { reason: 'fixed by v2', entry: 'known.yaml:2' } }] }).model;
+  const knownRead = await readJunit(t, junitXml(known, null));
   t.same([knownRead.failures, knownRead.skipped], [0, 1], 'known failures do not fail a JUnit reader');
-  t.equal(knownRead.suites[0]!.cases[0]!.results[0]!.message, 'known fail: fixed by v2 (known.yaml:2); EAGAIN');
+  const knownCase = knownRead.suites[0]!.cases[0]!;
+  t.same(knownCase.results.map((r) => [r.kind, r.message]), [['Skipped', 'known fail: fixed by v2 (known.yaml:2); EAGAIN']], 'skipped, marked known, with the expectation\'s reason and entry');
+  t.match(knownCase, { classname: 's', about: { case: /suite\.yaml:12$/, step: /suite\.yaml:14$/ } }, 'and where it is written');
   const raw = modelOf({ kernels: [k], cases: [{ suite: 's', case: 'a' }], results: [result('k', 's', 'a', 'crash', 'kernel said \u001b[31mOops\u001b[0m\b\u0000 here')] }).model;
-  const rawRead = await readJunit(junitXml(raw, null));
+  const rawRead = await readJunit(t, junitXml(raw, null));
   t.equal(rawRead.suites[0]!.cases[0]!.results[0]!.message, 'kernel said \uFFFD[31mOops\uFFFD[0m\uFFFD\uFFFD here', 'control bytes a console carries are replaced, and the file stays XML');
 });
 
@@ -128,10 +150,11 @@ t.test('GitHub: past ten annotations the rest are named in one ::notice; reports
   t.notOk(commands.some((l) => /^\s*(::|##\[)/.test(l) && !/^::(error|notice|group|endgroup|stop-commands)/.test(l)), 'no line of kernel text is read as a command');
 });
 
-t.test('the step summary: the verdict, regressions first, the table, the comparison; always under 1 MiB', async (t) => {
+t.test('the step summary: the verdict, what needs attention first, the table, the comparison; always under 1 MiB', async (t) => {
   const { model } = saved('baseline-regression');
-  const summary = stepSummary(model);
-  t.match(summary, /^### ❌ faultline: 2 regressions on linux-source-6\.1\+1 against linux-source-6\.1 \(10 passed, 2 failed, 0 skipped\)\n\n\*\*Kernels:\*\* linux-source-6\.1 \(TCG, guest time limits x4\); linux-source-6\.1\+1 \(TCG, guest time limits x4\)\n\n#### Regressions\n\n- \*\*regression\*\* `minor-faults\/continue-mapped-eexist-shmem` on linux-source-6\.1\+1: pass → fail/);
+  const summary = stepSummary(model, null, { FAULTLINE_ARTIFACT: 'faultline-results-7-1-userfaultfd' });
+  t.match(summary, /^### ❌ faultline: 2 regressions on linux-source-6\.1\+1 against linux-source-6\.1 \(10 passed, 2 failed, 0 skipped\)\n\n\*\*Kernels:\*\* linux-source-6\.1 \(TCG, guest time limits x4\); linux-source-6\.1\+1 \(TCG, guest time limits x4\)\n\n\*\*Report:\*\* `report\.html` in the workflow run's artifact `faultline-results-7-1-userfaultfd`\n\n#### Needs attention: 2 regressions\n\n\*\*Regressions: these fail the run\*\*\n\n- \*\*regression: ok -> FAIL\*\* `minor-faults\/continue-mapped-eexist-shmem` on linux-source-6\.1\+1 at `[^`]*suites\/minor-faults\.yaml:73`: line 86: ioctl CONTINUE: expected errno EEXIST, got EAGAIN/);
+  t.notMatch(stepSummary(model, null, {}), 'artifact', 'no artifact named when the action did not say which');
   t.match(summary, '| case | linux-source-6.1 | linux-source-6.1+1 |\n|---|---|---|\n| `minor-faults/continue-mapped-eexist-shmem` | ok | FAIL: line 86: ioctl CONTINUE: expected errno EEXIST, got EAGAIN (mapped=-11 (-EAGAIN)) |', 'each failure with its reason');
   t.match(summary, '#### Comparison\n\n```\nlinux-source-6.1+1 against linux-source-6.1: 2 regressions (4 unchanged)');
   const k = kernelRecord('k', 0);

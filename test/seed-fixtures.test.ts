@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
 import { cacheDir } from '../runner/core/paths.js';
-import { readRun } from '../runner/model/document.js';
 import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 // The live-migration cases of suites/minor-faults.yaml against kernels that get them wrong: each
 // fixture patch in test/fixtures/patches/ is built into the 6.1 tree's kernel and must fail
@@ -26,7 +26,7 @@ async function run(name: string, patch: string | null) {
   const dir = join(scratch, name);
   const args = ['run', '--tree', tree, ...(patch ? ['--patches', patchOf(patch)] : []), '--suite', 'suites/minor-faults.yaml', ...seed.flatMap((c) => ['--case', c]), '--results', dir];
   const result = await execa('node', [cli, ...args], { cwd: root, reject: false, env: { CI: 'true' } });
-  const doc = readRun(dir);
+  const doc = assertRunValid(t, dir);
   const failing = Object.fromEntries(doc.results.filter((r) => r.status !== 'pass').map((r) => [r.case, `${r.status}: ${r.reason}`]));
   return { result, doc, failing };
 }

@@ -8,6 +8,7 @@ import { readRun } from '../runner/model/document.js';
 import { shardJobs, parseShard } from '../runner/model/shard.js';
 import { caseKey } from '../runner/model/types.js';
 import { rejectsExactly } from './fixtures/errors.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 // Shards: a deterministic share of the (kernel, case) jobs, and merged shards that read as the
 // whole run would. The real runs are on the host kernel, where a run takes seconds.
@@ -63,8 +64,10 @@ t.test('shards 1/3, 2/3 and 3/3 merged give the statuses of the unsharded run', 
   const reasons = (dir: string) => readRun(join(scratch, dir)).results.filter((r) => r.status !== 'pass').map((r) => `${caseKey(r)} ${r.status}: ${r.reason ?? ''}`).join('\n');
   t.same(statuses('all'), statuses('whole'), `merged:\n${reasons('all')}\nwhole:\n${reasons('whole')}`);
   t.equal(readRun(join(scratch, 'all')).shard, null);
+  for (const dir of ['whole', 's1', 's2', 's3', 'all']) assertRunValid(t, join(scratch, dir));
+  t.same(readRun(join(scratch, 'all')).host, readRun(join(scratch, 's1')).host, 'shards on one machine: the merged run names it');
   t.match(readFileSync(join(scratch, 'all', 'results.tap'), 'utf8'), /^TAP version 14\n/);
-  t.equal(readFileSync(join(scratch, 'all', 'report.html'), 'utf8').match(/<tr class="(?:quiet|attention)" data-case="/g)?.length, total, 'the merged run\'s HTML report has a row for every case');
+  t.equal(readFileSync(join(scratch, 'all', 'report.html'), 'utf8').match(/<tr id="[^"]+" class="(?:quiet|attention)" data-case="/g)?.length, total, 'the merged run\'s HTML report has a row for every case');
   t.match(readFileSync(join(scratch, 'all', 'shard-2', 'results.raw'), 'utf8'), /^TAP version 14\n/, 'each shard\'s files are kept under shard-I/');
   t.match(merged.stdout, /^\d+ passed, 0 failed, \d+ skipped in /m);
 
@@ -94,6 +97,6 @@ t.test('a run.json faultline never wrote is refused with what it is', async (t) 
   writeFileSync(file, '{"version": 7}');
   await rejectsExactly(t, Promise.resolve().then(() => readRun(file)), {
     kind: 'usage',
-    message: `${file} is not a run.json faultline wrote (version 7, expected 1, 2 or 3)`,
+    message: `${file} is not a run.json faultline wrote (version 7, expected 1, 2, 3 or 4)`,
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
 import { loadPatchSeries } from '../kernels/source/patches.js';
-import { treeAtRevision } from '../kernels/source/revision.js';
+import { commitOf, treeAtRevision } from '../kernels/source/revision.js';
 
 // A tree checked out at B, tested with --patches A..B: the series must go on top of A's tree.
 const dir = mkdtempSync(join(tmpdir(), 'faultline-revision-'));
@@ -35,4 +35,13 @@ t.test('the range is applied to the tree at its start, exported once', async (t)
   t.equal(check.exitCode, 0, check.stderr);
 
   await t.rejects(treeAtRevision(repo, 'no-such-tag', cache), { kind: 'usage', message: `no-such-tag is not a commit in ${repo}` });
+});
+
+t.test('the commit run.json names for a tree: HEAD, or the start of its range; none outside git', async (t) => {
+  const head = (await git('rev-parse', 'HEAD')).stdout;
+  t.match(head, /^[0-9a-f]{40}$/);
+  t.equal(await commitOf(repo), head);
+  t.equal(await commitOf(repo, 'base'), (await git('rev-parse', 'base')).stdout);
+  t.equal(await commitOf(repo, 'no-such-tag'), null);
+  t.equal(await commitOf(await treeAtRevision(repo, 'base', join(dir, 'cache'))), null, 'an exported tree is no repository');
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -6,6 +6,7 @@ import t from 'tap';
 import { cacheDir } from '../runner/core/paths.js';
 import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { linuxSource612, linuxTreeOf } from './fixtures/linux-tree.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 // The newest tree faultline supports, as a patch author uses it: Debian's linux-source-6.12,
 // tinyconfig + the shipped fragment (which resolves BASE_SMALL, not 6.1's BASE_FULL), the default
@@ -21,7 +22,7 @@ const tree = linuxSource612.missing ? '' : await linuxTreeOf(linuxSource612, cac
 const defaultSuites = ['--suite', 'suites/minor-faults.yaml', '--suite', 'suites/missing-faults.yaml'];
 
 const faultline = (args: string[]) => execa('node', [cli, ...args], { cwd: root, reject: false, env: { CI: 'true' } });
-const readRun = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunDocument;
+const readRun = (dir: string): RunDocument => assertRunValid(t, dir);
 
 t.test('the default suites and kselftest:userfaultfd pass on a 6.12 tinyconfig guest', async (t) => {
   const dir = join(scratch, 'all');

@@ -6,7 +6,9 @@ import t from 'tap';
 import { cacheDir } from '../runner/core/paths.js';
 import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { chromiumMissing, closeBrowser, inkShare, launch } from './fixtures/browser.js';
+import { assertJunitValid } from './fixtures/junit-schema.js';
 import { linuxSourceMissing, linuxTree } from './fixtures/linux-tree.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 import { reportTellsTheRun } from './fixtures/same-report.js';
 
 // faultline as a patch author uses it: Debian's 6.1 tree, the fixture series, real builds and
@@ -24,7 +26,7 @@ const breaking = ['minor-faults/continue-dontwake-eexist-no-wake-shmem', 'minor-
 
 
 const faultline = (args: string[]) => execa('node', [cli, ...args], { cwd: root, reject: false, env: { CI: 'true' } });
-const readRun = (dir: string) => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunDocument;
+const readRun = (dir: string): RunDocument => assertRunValid(t, dir);
 const failing = (doc: RunDocument) => doc.results.filter((r) => r.status !== 'pass' && r.status !== 'skip').map((r) => `${r.suite}/${r.case}`).sort();
 
 t.test('a patch that breaks minor faults is caught: exit 1, the failing cases named', async (t) => {
@@ -75,11 +77,14 @@ t.test('--baseline: the tree alone against the tree + series; exactly the breaki
   t.test('where people and CI look: JUnit, annotations, the step summary, the HTML report; and all of it told again from the saved run', async (t) => {
     const suite = readFileSync(join(root, 'suites', 'minor-faults.yaml'), 'utf8').split('\n');
     const lineOf = (name: string) => suite.findIndex((l) => l.trim() === `- name: ${name}`) + 1;
-    const read = JSON.parse((await execa('/usr/bin/python3', [join(root, 'test', 'fixtures', 'junit-read.py'), junit])).stdout) as { failures: number; suites: { cases: { name: string; file: string; line: string; results: { kind: string }[] }[] }[] };
+    await assertJunitValid(t, junit);
+    const read = JSON.parse((await execa('/usr/bin/python3', [join(root, 'test', 'fixtures', 'junit-read.py'), junit])).stdout) as { failures: number; suites: { cases: { name: string; about: { case?: string; step?: string; comparison?: string }; results: { kind: string; type: string }[] }[] }[] };
     t.equal(read.failures, 2, 'junitparser reads two failures');
-    t.same(read.suites.flatMap((s) => s.cases).filter((c) => c.results.some((r) => r.kind === 'Failure')).map((c) => [c.name, c.file, Number(c.line)]), [
-      ['continue-mapped-eexist-shmem', 'suites/minor-faults.yaml', lineOf('continue-mapped-eexist')],
-      ['continue-dontwake-eexist-no-wake-shmem', 'suites/minor-faults.yaml', lineOf('continue-dontwake-eexist-no-wake')],
+    // junit-10.xsd has no file/line on a testcase: where the case is written begins its failure text.
+    const junitFailures = read.suites.flatMap((s) => s.cases).filter((c) => c.results.some((r) => r.kind === 'Failure'));
+    t.same(junitFailures.map((c) => [c.name, c.results[0]!.type, c.about.case, c.about.comparison]), [
+      ['continue-mapped-eexist-shmem', 'regression', `suites/minor-faults.yaml:${lineOf('continue-mapped-eexist')}`, 'regression'],
+      ['continue-dontwake-eexist-no-wake-shmem', 'regression', `suites/minor-faults.yaml:${lineOf('continue-dontwake-eexist-no-wake')}`, 'regression'],
     ]);
     // The failing step: the line its reason names ("line 86: ioctl CONTINUE: ..."), kept in run.json.
     const candidate = doc.kernels[1]!.id;
@@ -94,9 +99,13 @@ t.test('--baseline: the tree alone against the tree + series; exactly the breaki
       ['suites/minor-faults.yaml', stepOf('continue-mapped-eexist-shmem'), 'minor-faults/continue-mapped-eexist-shmem'],
       ['suites/minor-faults.yaml', stepOf('continue-dontwake-eexist-no-wake-shmem'), 'minor-faults/continue-dontwake-eexist-no-wake-shmem'],
     ], 'an annotation at each regressed case\'s failing step');
+    t.same(junitFailures.map((c) => c.about.step), [`suites/minor-faults.yaml:${stepOf('continue-mapped-eexist-shmem')}`, `suites/minor-faults.yaml:${stepOf('continue-dontwake-eexist-no-wake-shmem')}`], 'and the JUnit failure names that step too');
     const written = readFileSync(summary, 'utf8');
     t.match(written, /^### ❌ faultline: 2 regressions on linux-source-6\.1\+1 against linux-source-6\.1 /);
-    for (const name of breaking) t.match(written, `- **regression** \`${name}\` on linux-source-6.1+1: pass → fail`);
+    const stepOfKey = (key: string) => stepOf(key.slice(key.indexOf('/') + 1));
+    for (const name of breaking) t.match(written, `- **regression: ok -> FAIL** \`${name}\` on linux-source-6.1+1 at \`suites/minor-faults.yaml:${stepOfKey(name)}\`: line ${stepOfKey(name)}: `, 'what needs attention names the case, its failing step and its reason');
+    t.match(run.stdout, /\nneeds attention: 2 regressions\n regressions: these fail the run\n/, 'the terminal ends with the same block');
+    for (const name of breaking) t.match(run.stdout, `  regression: ok -> FAIL  ${name} on linux-source-6.1+1  suites/minor-faults.yaml:${stepOfKey(name)}\n      line ${stepOfKey(name)}: `);
     if (!chromiumMissing) {
       const page = await (await launch()).newPage({ viewport: { width: 1280, height: 900 } });
       await page.goto(`file://${join(dir, 'report.html')}`);

@@ -1,12 +1,12 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
 import t from 'tap';
 import { kvmDeviceProblem } from '../runner/qemu/accel.js';
-import type { RunModel as RunDocument } from '../runner/model/types.js';
 import { defaultKernel } from './fixtures/host.js';
+import { assertRunValid } from './fixtures/run-schema.js';
 
 // After the root set-up, an ordinary user runs faultline with a kernel in their own cache:
 // a real user made for this test (or this user, when the tests run unprivileged).
@@ -57,7 +57,7 @@ function asUser(argv: string[], env: Record<string, string>) {
 t.test(`an ordinary user (${asRoot ? 'made for this test' : 'this one'}) runs a case under QEMU`, async (t) => {
   const run = await asUser(['node', join(project, 'dist', 'runner', 'cli.js'), 'run', '--case', 'read-minor-continue-shmem', '--results', 'out'], { HOME: home });
   t.equal(run.exitCode, 0, run.stdout + run.stderr);
-  const doc = JSON.parse(readFileSync(join(home, 'out', 'run.json'), 'utf8')) as RunDocument;
+  const doc = assertRunValid(t, join(home, 'out'));
   t.same(doc.results.map((r) => `${r.case} ${r.status}`), ['read-minor-continue-shmem pass']);
   // What the device check says for this user decides the accelerator, as in the run.
   let problem: string | null;

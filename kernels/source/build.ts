@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { appendFile, copyFile, mkdir, mkdtemp, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -41,6 +42,8 @@ export interface SourceKernel {
   /** UAPI headers from `make headers`; holds linux/userfaultfd.h. */
   headersDir: string;
   config: Map<string, string>;
+  /** sha256 of the merged .config, as `sha256sum` gives it for the cached copy. */
+  configSha256: string;
   release: string | null;
   cached: boolean;
   logPath: string;
@@ -164,12 +167,13 @@ interface Meta {
 async function readCached(outDir: string, key: string, objDir: string, configNotes: string[]): Promise<SourceKernel | null> {
   const meta = await readFile(join(outDir, 'meta.json'), 'utf8').then((t) => JSON.parse(t) as Meta, () => null);
   if (!meta || meta.key !== key) return null;
-  const config = parseKernelConfig(await readFile(join(outDir, 'config'), 'utf8'));
+  const dotConfig = await readFile(join(outDir, 'config'), 'utf8');
   return {
     key,
     image: join(outDir, 'bzImage'),
     headersDir: join(outDir, 'include'),
-    config,
+    config: parseKernelConfig(dotConfig),
+    configSha256: sha256(dotConfig),
     release: meta.release,
     cached: true,
     logPath: join(outDir, 'build.log'),
@@ -177,6 +181,10 @@ async function readCached(outDir: string, key: string, objDir: string, configNot
     compiled: 0,
     configNotes,
   };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** A fragment's settings without its comments and blank lines: rewording a comment rebuilds nothing. */
@@ -290,6 +298,7 @@ async function buildLocked(ctx: {
     image: join(ctx.outDir, 'bzImage'),
     headersDir: join(ctx.outDir, 'include'),
     config: parseKernelConfig(dotConfig),
+    configSha256: sha256(dotConfig),
     release,
     cached: false,
     logPath: join(ctx.outDir, 'build.log'),

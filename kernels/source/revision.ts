@@ -31,3 +31,10 @@ export async function treeAtRevision(tree: string, revision: string, cacheDir: s
   }
   return dest;
 }
+
+/** The commit a revision names in the git repository holding `tree`; null when the tree is not
+ * in git (or the revision names no commit). */
+export async function commitOf(tree: string, revision = 'HEAD'): Promise<string | null> {
+  const r = await execa('git', ['rev-parse', '--verify', '--quiet', `${revision}^{commit}`], { cwd: tree, reject: false, env: cLocaleEnv(), stdin: 'ignore' });
+  return r.exitCode === 0 ? r.stdout.trim() : null;
+}

@@ -61,6 +61,8 @@ export function mergeShards(shards: { dir: string; model: RunModel }[]): RunMode
     startedAt: shards.map((s) => s.model.startedAt).sort()[0]!,
     finishedAt: shards.map((s) => s.model.finishedAt ?? '').sort().at(-1) || null,
     command: ['merge', ...shards.map((s) => s.dir)],
+    faultline: agreed(shards.map((s) => s.model.faultline)),
+    host: agreed(shards.map((s) => s.model.host)),
     shard: null,
     kernels,
     results: all((m) => m.results),
@@ -81,3 +83,8 @@ export function mergeShards(shards: { dir: string; model: RunModel }[]): RunMode
   return model;
 }
 
+/** What the shards agree on; null when they differ (each shard's own run.json under shard-I/ keeps its own). */
+function agreed<T>(values: readonly T[]): T | null {
+  const first = JSON.stringify(values[0] ?? null);
+  return values.every((v) => JSON.stringify(v) === first) ? (values[0] ?? null) : null;
+}

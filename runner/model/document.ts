@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import { errnoText } from '../core/files.js';
 import { defaultFailOn, summarize, verdictOf } from './summary.js';
+import { runSchemaId } from './run-schema.js';
 import { caseKey, type CaseResult, type KernelRecord, type PlannedCase, type RunModel } from './types.js';
 
 /** A result as versions 1 and 2 wrote it: its kernel reports under `findings`. */
@@ -21,8 +22,11 @@ interface RunDocumentV1 {
   exitCode: number | null;
 }
 
+/** The run.json of version 3: no `$schema`, nor who ran it and where (`faultline`, `host`). */
+type RunDocumentV3 = Omit<RunModel, '$schema' | 'version' | 'faultline' | 'host'> & { version: 3 };
+
 /** The run.json of version 2: kernel reports were `findings`; no `why`, nor `filled` or `excerpt` on results. */
-type RunDocumentV2 = Omit<RunModel, 'version' | 'why' | 'reports' | 'results' | 'reruns'> & {
+type RunDocumentV2 = Omit<RunDocumentV3, 'version' | 'why' | 'reports' | 'results' | 'reruns'> & {
   findings: RunModel['reports'];
   results: OldResult[];
   reruns: (OldResult & { attempt: number })[];
@@ -54,29 +58,35 @@ export function readRun(path: string): RunModel {
     throw new FaultlineError('usage', `${file} is not a run faultline can read: ${why}`, { hint: 'Give a results directory (results/<stamp>) or a run.json that faultline wrote.' });
   }
   const version = (doc as { version?: unknown } | null)?.version;
-  if (version === 3 && isModel(doc)) return doc;
+  if (version === 4 && isModel(doc)) return doc as RunModel;
+  if (version === 3 && isModel(doc)) return fromV3(doc as unknown as RunDocumentV3);
   if (version === 2 && isModel(doc)) return fromV2(doc as unknown as RunDocumentV2);
-  if (version === 1 && Array.isArray((doc as RunDocumentV1).results) && Array.isArray((doc as RunDocumentV1).kernels)) return fromV1(doc as RunDocumentV1);
-  throw new FaultlineError('usage', `${file} is not a run.json faultline wrote (version ${JSON.stringify(version ?? null)}, expected 1, 2 or 3)`, {
+  if (version === 1 && Array.isArray((doc as RunDocumentV1).results) && Array.isArray((doc as RunDocumentV1).kernels)) return fromV3(fromV1(doc as RunDocumentV1));
+  throw new FaultlineError('usage', `${file} is not a run.json faultline wrote (version ${JSON.stringify(version ?? null)}, expected 1, 2, 3 or 4)`, {
     hint: 'Give a results directory (results/<stamp>) or a run.json that faultline wrote.',
   });
 }
 
-function isModel(doc: unknown): doc is RunModel {
+function isModel(doc: unknown): boolean {
   const m = doc as Partial<RunModel>;
   return Array.isArray(m.results) && Array.isArray(m.kernels) && typeof m.matrix === 'object' && m.matrix !== null && Array.isArray(m.matrix.cases);
+}
+
+// Before version 4 a run did not say which faultline ran it, nor where: both stay unknown.
+function fromV3({ version: _, ...doc }: RunDocumentV3): RunModel {
+  return { $schema: runSchemaId, version: 4, faultline: null, host: null, ...doc };
 }
 
 // Version 2 called kernel reports findings and had no `why`, nor `filled` on results: `why` is the
 // verdict again, `filled` stays unknown (such results read as reported).
 function fromV2(doc: RunDocumentV2): RunModel {
   const { findings, ...rest } = doc;
-  const model: RunModel = { ...rest, results: doc.results.map(upgradeResult), reruns: doc.reruns.map(upgradeResult), reports: findings ?? [], version: 3, why: [] };
+  const model = fromV3({ ...rest, results: doc.results.map(upgradeResult), reruns: doc.reruns.map(upgradeResult), reports: findings ?? [], version: 3, why: [] });
   if (doc.exitCode !== null && doc.exitCode !== 0) model.why = verdictOf(model, model.failOn).why;
   return model;
 }
 
-function fromV1(doc: RunDocumentV1): RunModel {
+function fromV1(doc: RunDocumentV1): RunDocumentV3 {
   const cases: PlannedCase[] = [];
   const seen = new Set<string>();
   for (const r of doc.results) {

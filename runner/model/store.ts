@@ -1,6 +1,9 @@
-import { caseKey, type CaseRef, type CaseResult, type ComparisonClass, type ExpectedBy, type KernelRecord, type KernelReport, type MatrixKernel, type PlannedCase, type Rerun, type Restart, type RunModel, type Shard } from './types.js';
+import { availableParallelism } from 'node:os';
+import { faultlineVersion } from '../core/version.js';
+import { caseKey, type CaseRef, type CaseResult, type ComparisonClass, type ExpectedBy, type HostFacts, type KernelRecord, type KernelReport, type MatrixKernel, type PlannedCase, type Rerun, type Restart, type RunModel, type Shard } from './types.js';
 import { defaultFailOn, summarize } from './summary.js';
 import { filledResult, type Missing } from './filled.js';
+import { runSchemaId } from './run-schema.js';
 
 
 /** Told of every change, in order: reporters and the results directory listen here. */
@@ -29,12 +32,17 @@ export class ResultStore {
     failOn?: ComparisonClass[];
     shard?: Shard | null;
     startedAt?: Date;
+    /** Who ran it and where, when not this faultline on this machine (a saved run read again). */
+    origin?: { faultline: string | null; host: HostFacts | null };
     /** Marks a result an expectation accepts, as it arrives. */
     expect?: (result: CaseResult, kernel: KernelRecord | undefined) => ExpectedBy | undefined;
   }) {
     this.expect = init.expect;
     this.model = {
-      version: 3,
+      $schema: runSchemaId,
+      version: 4,
+      faultline: init.origin ? init.origin.faultline : faultlineVersion,
+      host: init.origin ? init.origin.host : { cpus: availableParallelism(), qemu: null },
       startedAt: (init.startedAt ?? new Date()).toISOString(),
       finishedAt: null,
       command: init.command,
@@ -63,6 +71,11 @@ export class ResultStore {
   addKernel(kernel: KernelRecord): void {
     if (this.model.kernels.some((k) => k.id === kernel.id)) return;
     this.model.kernels.push(kernel);
+  }
+
+  /** The QEMU this run's guests boot with, once a guest kernel is about to boot. */
+  noteQemu(version: string | null): void {
+    if (this.model.host && this.model.host.qemu === null) this.model.host.qemu = version;
   }
 
   /** Keeps the first result for a planned case; says whether this one was kept. */

@@ -129,6 +129,38 @@ export interface KernelRecord {
   dir: string;
   /** Why its stages stopped before its cases ran (a build or boot failure), when they did. */
   failure?: string;
+  /** For a guest kernel: what chose `accel`. Absent for the host and a kernel that never resolved. */
+  accelProof?: AccelProof;
+  /** For a kernel faultline built from a source tree: what it was built from. */
+  tree?: TreeBuild;
+}
+
+/** What showed KVM works (the probe boot printed the kernel's banner) or why TCG runs instead. */
+export interface AccelProof {
+  reason: string;
+  /** How long the probe boot took (the earlier one, for a cached verdict); 0 when none ran (--accel given, no usable /dev/kvm). */
+  probeMs: number;
+  /** The verdict of an earlier probe since the host booted, with the same QEMU. */
+  cached: boolean;
+}
+
+/** A source kernel's build inputs, enough to tell two builds of one tree apart. */
+export interface TreeBuild {
+  /** The tree's git commit (HEAD, or a commit range's start); null for a tree not in git. The
+   * build key covers uncommitted edits, the commit does not. */
+  commit: string | null;
+  /** sha256 of the merged .config it was built with. */
+  configSha256: string;
+  /** The build's cache key (tree contents, patches, config, compiler); the kernel's id is source-<key>. */
+  buildKey: string;
+}
+
+/** Where the run ran. */
+export interface HostFacts {
+  /** os.availableParallelism() */
+  cpus: number;
+  /** QEMU's first `--version` line; null when no guest kernel got as far as booting. */
+  qemu: string | null;
 }
 
 export interface Restart {
@@ -189,7 +221,15 @@ export interface ExpectationOutcome {
 }
 
 export interface RunModel {
-  version: 3;
+  /** runSchemaId: the schema this document follows (runner/model/run.schema.json). */
+  $schema: string;
+  version: 4;
+  /** The faultline version that ran it (package.json's); null when read from a run.json before
+   * version 4, or merged from shards that differ. */
+  faultline: string | null;
+  /** The machine it ran on; null when read from a run.json before version 4, or merged from
+   * shards that ran on machines that differ. */
+  host: HostFacts | null;
   startedAt: string;
   finishedAt: string | null;
   command: string[];

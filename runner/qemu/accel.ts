@@ -1,12 +1,12 @@
 import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { FaultlineError } from '../core/errors.js';
 import type { Accel } from '../model/types.js';
 import { hashParts } from '../core/hash.js';
 import { requireTool } from '../core/tools.js';
 import { bootGuest } from './boot.js';
 import { defaultGuestConfig, type AccelMode } from './guest-config.js';
+import { qemuVersion } from './version.js';
 
 /** `--accel`: auto proves KVM with a probe boot; kvm and tcg are taken as given. */
 
@@ -111,8 +111,7 @@ function hostKey(host: AccelHost): Promise<string> {
     key = (async () => {
       const bootId = (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
       const qemu = host.qemu ?? (await requireTool('qemu-system-x86_64', 'qemu-system-x86'));
-      const version = await execa(qemu, ['--version'], { reject: false });
-      return hashParts([bootId, host.device, host.qemu ?? '', version.stdout.split('\n')[0] ?? '']);
+      return hashParts([bootId, host.device, host.qemu ?? '', (await qemuVersion(qemu)) ?? '']);
     })();
     hosts.set(id, key);
   }

@@ -3,7 +3,8 @@ import { kernelLabel, verdictOf } from '../model/summary.js';
 import { failsRun, isFailingStatus } from '../model/status.js';
 import { caseKey, type RunModel } from '../model/types.js';
 import { caseViews, type CaseConsoles, type CaseView } from './case-view.js';
-import { comparisonLines, skipBreakdown, statusMarks } from './summary.js';
+import { attentionMarkdown } from './attention.js';
+import { comparisonLines, resourceFixes, skipBreakdown, statusMarks } from './summary.js';
 
 /** What the runner shows of one step; the rest would be dropped without a word. */
 export const shownPerStep = 10;
@@ -60,10 +61,10 @@ function annotation(kind: 'error' | 'warning', view: CaseView): string {
   return `::${kind} ${place}title=${escapeProperty(title)}::${escapeData(message)}`;
 }
 
-// The step summary: the verdict in a line, the regressions first, the cases x kernels table of
-// what did not pass, the comparison and the known failures; cut short, with a note, before the
+// The step summary: the verdict in a line, where each kernel ran, the skips by cause, what needs
+// attention, the cases x kernels table of what did not pass, the comparison and the known failures; cut short, with a note, before the
 // runner's limit rather than failing the step.
-export function stepSummary(model: RunModel): string {
+export function stepSummary(model: RunModel, consoles: CaseConsoles | null = null, env: NodeJS.ProcessEnv = process.env): string {
   const verdict = verdictOf(model, model.failOn);
   const s = model.summary;
   const counts = `${s.pass} passed, ${s.fail} failed, ${s.skip} skipped${s.timeout ? `, ${s.timeout} timed out` : ''}${s.crash ? `, ${s.crash} crashed` : ''}${s.error ? `, ${s.error} errored` : ''}`;
@@ -72,10 +73,11 @@ export function stepSummary(model: RunModel): string {
   const why = stoppedBy ? `exit ${model.exitCode}: ${stoppedBy}` : verdict.why.join('; ');
   const head = verdict.exitCode === 0 && !stoppedBy ? `### ✅ faultline: passed (${counts})` : `### ❌ faultline: ${why} (${counts})`;
   const parts = [head, '', `**Kernels:** ${kernelsLine(model)}`, ''];
+  // The action names the artifact it uploads the results directory as.
+  if (env.FAULTLINE_ARTIFACT) parts.push(`**Report:** \`report.html\` in the workflow run's artifact \`${cell(env.FAULTLINE_ARTIFACT)}\``, '');
   const skips = skipBreakdown(model);
-  if (skips) parts.push(cell(skips), '');
-  const regressions = model.comparisons.flatMap((c) => c.cases.filter((x) => x.class === 'regression').map((x) => `- **regression** \`${caseKey(x)}\` on ${c.candidate.label}: ${x.baseline?.status} → ${x.candidate?.status}${x.candidate?.reason ? ` — ${cell(x.candidate.reason)}` : ''}`));
-  if (regressions.length) parts.push('#### Regressions', '', ...regressions, '');
+  if (skips) parts.push(cell(skips), '', ...resourceFixes(model).map((fix) => `- ${cell(fix)}`), '');
+  parts.push(...attentionMarkdown(model, consoles));
   const table = notPassedTable(model);
   if (table.length) parts.push('#### What did not pass', '', ...table, '');
   for (const c of model.comparisons) parts.push('#### Comparison', '', '```', ...comparisonLines(c), '```', '');

@@ -3,20 +3,27 @@ import { join } from 'node:path';
 import Handlebars from 'handlebars';
 import { projectRoot } from '../core/paths.js';
 import { classCount, kernelLabel, verdictOf } from '../model/summary.js';
-import { isFailingStatus } from '../model/status.js';
-import { caseKey, type CaseStatus, type ComparisonClass, type RunModel } from '../model/types.js';
-import { caseViews, type CaseConsoles } from './case-view.js';
-import { statusMarks, summaryLine } from './summary.js';
+import { caseKey, type ComparisonClass, type KernelReport, type RunModel } from '../model/types.js';
+import { consoleText } from '../protocol/guest.js';
+import { caseViews, displayPath, type CaseConsoles } from './case-view.js';
+import { attentionView, rowIds } from './html-attention.js';
+import { resourceFixes, skipBreakdown, statusMarks, summaryLine } from './summary.js';
 
 let template: Handlebars.TemplateDelegate | undefined;
 
+// Its own Handlebars, so the helper is not registered for every other user of the module.
+const handlebars = Handlebars.create();
+// A name (kernel label, case, path) may break after - / : . and nowhere else. Escaped first, so
+// the only markup is the <wbr> added; no entity escaping makes (&amp;, &#x27;, ...) holds one of them.
+handlebars.registerHelper('wbr', (text: unknown) => new handlebars.SafeString(handlebars.escapeExpression(String(text ?? '')).replace(/([-/:.])/g, '$1<wbr>')));
+
 // report.html: one file that works offline (no script, font or style from anywhere else), on a
-// phone and a wide screen: the cases x kernels matrix, each status coloured and written out, a
-// filter for what did not pass, each cell opening the reason, the kernel reports and the
-// console lines; the kernels, the comparisons and the known failures. Handlebars escapes every
-// value, so kernel text cannot become markup.
+// phone and a wide screen: what needs attention first, then the cases x kernels matrix, each
+// status coloured and written out, a filter for what needs attention, each cell opening the
+// reason, the kernel reports and the console lines; the kernels, the comparisons and the known
+// failures. Handlebars escapes every value, so kernel text cannot become markup.
 export function htmlReport(model: RunModel, consoles: CaseConsoles | null): string {
-  template ??= Handlebars.compile(readFileSync(join(projectRoot, 'runner', 'reporters', 'html', 'report.hbs'), 'utf8'), { strict: false });
+  template ??= handlebars.compile(readFileSync(join(projectRoot, 'runner', 'reporters', 'html', 'report.hbs'), 'utf8'), { strict: false });
   return template(htmlView(model, consoles));
 }
 
@@ -25,14 +32,17 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
   const views = caseViews(model, consoles);
   const kernels = [...model.kernels].sort((a, b) => a.index - b.index);
   const ms = model.finishedAt ? Date.parse(model.finishedAt) - Date.parse(model.startedAt) : 0;
+  const ids = rowIds(model.matrix.cases.map(caseKey));
+  const attention = attentionView(model, ids);
   const rows = model.matrix.cases.map((planned) => {
     const key = caseKey(planned);
-    const cells = kernels.map((k) => {
+    const cells = kernels.map((k, i) => {
       const view = views.find((v) => v.result.kernel === k.id && caseKey(v.result) === key);
-      if (!view) return { kernel: k.label, status: 'none', result: false };
+      if (!view) return { kernel: k.label, column: `#${i + 1}`, status: 'none', result: false };
       const r = view.result;
       return {
         kernel: k.label,
+        column: `#${i + 1}`,
         status: r.status,
         result: true,
         cls: r.expected ? 'known' : r.status,
@@ -43,18 +53,19 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
         comparison: view.comparison && view.comparison !== 'unchanged' ? view.comparison : null,
         reports: (r.reports ?? []).map((f) => ({ kind: f.kind, allowed: f.allowed, text: f.text })),
         subtests: (r.subtests ?? []).map((t) => ({ name: t.name, cls: t.status, mark: statusMarks[t.status], reason: t.reason })),
-        console: view.console,
+        console: view.console === null ? null : withoutReports(view.console, r.reports ?? []),
       };
     });
-    // What the filter keeps: a cell that failed, or whose comparison class fails the run or
-    // did not hold (a pass that became a skip is a regression though no cell failed).
-    const attention = cells.some((c) => c.result && (isFailingStatus(c.status as CaseStatus) || (c.comparison !== null && (model.failOn.includes(c.comparison!) || c.comparison === 'flaky'))));
-    return { key, file: planned.file ? views.find((v) => caseKey(v.result) === key)?.file : null, line: planned.line, cells, quiet: !attention };
+    // The filter keeps the rows the attention block names, so it never hides what failed the run.
+    return { key, id: ids.get(key)!, file: planned.file ? displayPath(planned.file) : null, line: planned.line, cells, quiet: !attention.keys.has(key) };
   });
   const attentionCount = rows.filter((r) => !r.quiet).length;
   return {
     verdict: { ok: verdict.exitCode === 0, text: verdict.exitCode === 0 ? 'passed' : verdict.why.join('; ') },
+    attention: attention.view,
     summary: summaryLine(model, ms),
+    skips: skipBreakdown(model),
+    fixes: resourceFixes(model),
     command: model.command.join(' '),
     startedAt: model.startedAt,
     finishedAt: model.finishedAt ?? 'not finished',
@@ -101,4 +112,45 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
     reports: model.reports.map((f) => ({ kernel: kernelLabel(model, f.kernel), kind: f.kind, text: f.text })),
     restarts: model.restarts.map((r) => `${kernelLabel(model, r.kernel)}: guest ${r.guest} for ${r.cases} case${r.cases === 1 ? '' : 's'}: ${r.reason}`),
   };
+}
+
+/** Lines the kernel may print inside a report before the rest of it is taken for missing. */
+const interleaved = 20;
+
+/** A case's console with each kernel report's lines left out, one line saying where it was: the
+ * cell shows the report's text above it, and the same oops twice made a crash cell twice as long.
+ * A report is matched line by line in order (lines the kernel interleaved stay); one whose first
+ * line the console lacks (cut at its line limit) stays in it. */
+export function withoutReports(text: string, reports: readonly KernelReport[]): string {
+  const lines = text.split('\n');
+  const texts = lines.map((l) => consoleText(l).trimEnd());
+  const dropped = new Map<number, string>();
+  let from = 0;
+  for (const report of reports) {
+    const wanted = report.text.split('\n').map((l) => l.trimEnd());
+    const start = texts.indexOf(wanted[0]!, from);
+    if (start < 0) continue;
+    let j = 0;
+    let i = start;
+    // Stop where the report no longer follows, rather than take its lines from far below.
+    for (let missed = 0; i < lines.length && j < wanted.length && missed <= interleaved; i++) {
+      if (texts[i] !== wanted[j]) missed++;
+      else {
+        dropped.set(i, j === 0 ? `[kernel ${report.kind}: ${wanted.length} lines, shown above]` : '');
+        j++;
+        missed = 0;
+      }
+    }
+    from = i;
+  }
+  if (dropped.size === 0) return text;
+  // Between the first report and the last, a line that repeats one of theirs goes too: a panic
+  // prints the oops's registers again.
+  const shown = new Set(reports.flatMap((f) => f.text.split('\n').map((l) => l.trimEnd())).filter((l) => l.trim()));
+  const ends = [...dropped.keys()];
+  for (let i = Math.min(...ends); i < Math.max(...ends); i++) if (!dropped.has(i) && shown.has(texts[i]!)) dropped.set(i, '');
+  return lines.flatMap((line, i) => {
+    const mark = dropped.get(i);
+    return mark === undefined ? [line] : mark ? [mark] : [];
+  }).join('\n');
 }

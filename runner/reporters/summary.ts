@@ -1,5 +1,4 @@
-import { classCount, kernelLabel } from '../model/summary.js';
-import { failsRun } from '../model/status.js';
+import { classCount } from '../model/summary.js';
 import { caseKey, skipCauses, type CaseResult, type CaseStatus, type Comparison, type ComparisonClass, type ExpectationOutcome, type RunModel, type SkipCause } from '../model/types.js';
 
 // The end of a run in words, from the model alone: the terminal prints it after a live run and
@@ -24,8 +23,8 @@ const causeWords: Record<SkipCause, [string, string]> = {
   resource: ['for a resource this machine lacks', 'for resources this machine lacks'],
 };
 
-/** "skipped: 2 for their kernel release, 25 for resources this machine lacks (each reason says how
- * to meet it)": the skips by cause, when the helper said why; null when no skip did. */
+/** "skipped: 2 for their kernel release, 25 for resources this machine lacks:": the skips by
+ * cause, when the helper said why (resourceFixes follows with what to do); null when no skip did. */
 export function skipBreakdown(model: RunModel): string | null {
   const skips = model.results.filter((r) => r.status === 'skip');
   const counted = skipCauses.map((cause) => [cause, skips.filter((r) => r.skipCause === cause).length] as const).filter(([, n]) => n > 0);
@@ -33,17 +32,15 @@ export function skipBreakdown(model: RunModel): string | null {
   const other = skips.filter((r) => r.skipCause === undefined).length;
   const parts = counted.map(([cause, n]) => `${n} ${causeWords[cause][n === 1 ? 0 : 1]}`);
   if (other) parts.push(`${other} for ${other === 1 ? 'a reason' : 'reasons'} of ${other === 1 ? 'its' : 'their'} own`);
-  return `skipped: ${parts.join(', ')}${counted.some(([cause]) => cause === 'resource') ? ' (each reason says how to meet it)' : ''}`;
+  return `skipped: ${parts.join(', ')}${counted.some(([cause]) => cause === 'resource') ? ':' : ''}`;
 }
 
-/** What did not pass (and was not expected), with reasons; by kernel when there are several. */
-export function notPassed(model: RunModel): string[] {
-  const failed = model.results.filter(failsRun);
-  if (failed.length === 0) return [];
-  const several = model.kernels.length > 1;
-  const lines = ['did not pass:'];
-  for (const r of failed) lines.push(`  ${statusMarks[r.status].padEnd(7)} ${several ? `${kernelLabel(model, r.kernel)}  ` : ''}${caseKey(r)}${r.reason ? `  ${firstLine(r.reason)}` : ''}`);
-  return lines;
+/** What this machine lacks, by the skips' own reasons (each names its fix, e.g. `sysctl
+ * vm.nr_hugepages=64`), with how many skipped for it: most first. */
+export function resourceFixes(model: RunModel): string[] {
+  const counts = new Map<string, number>();
+  for (const r of model.results) if (r.status === 'skip' && r.skipCause === 'resource' && r.reason) counts.set(r.reason, (counts.get(r.reason) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${n} x ${reason.split('\n')[0]}`);
 }
 
 /** Cases x kernels, for every case that did not pass somewhere: the status in each column. */

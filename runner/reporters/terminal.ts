@@ -1,7 +1,8 @@
 import { kernelLabel } from '../model/summary.js';
 import type { RunEvent, StageName } from '../events.js';
 import { caseKey, type CaseResult, type RunModel } from '../model/types.js';
-import { comparisonLines, expectationLines, matrixTable, notPassed, skipBreakdown, statusMarks, summaryLine } from './summary.js';
+import { attentionLines } from './attention.js';
+import { comparisonLines, expectationLines, matrixTable, resourceFixes, skipBreakdown, statusMarks, summaryLine } from './summary.js';
 
 interface Output {
   write(text: string): unknown;
@@ -102,7 +103,8 @@ export class TerminalReporter {
   }
 
   private ending(model: RunModel, ms: number, why: readonly string[]): void {
-    const blocks = [notPassed(model), matrixTable(model), ...model.comparisons.map(comparisonLines), expectationLines(model.expectations)].filter((b) => b.length > 0);
+    // What needs attention comes last, beside the verdict, where a person looks first.
+    const blocks = [matrixTable(model), ...model.comparisons.map(comparisonLines), expectationLines(model.expectations), attentionLines(model)].filter((b) => b.length > 0);
     for (const block of blocks) {
       this.line('');
       for (const l of block) this.line(l);
@@ -110,6 +112,7 @@ export class TerminalReporter {
     this.line(summaryLine(model, ms));
     const skips = skipBreakdown(model);
     if (skips) this.line(skips);
+    for (const fix of resourceFixes(model)) this.line(`  ${fix}`);
     if (why.length > 0 && model.comparisons.length > 0) this.line(`exit 1: ${why.join('; ')}`);
     if (this.resultsDir) this.line(`results: ${this.resultsDir}`);
   }

@@ -43,7 +43,7 @@ export async function writeReports(model: RunModel, resultsDir: string | null, r
     // A summary that cannot be written costs the summary, never the step.
     if (file) {
       try {
-        appendFileSync(file, stepSummary(model));
+        appendFileSync(file, stepSummary(model, consoles, request.env ?? process.env));
       } catch (error) {
         notes.push(`the step summary could not be written to ${file}: ${errnoText(error)}`);
       }
