@@ -1,6 +1,7 @@
 import { attentionCounts, attentionItems, type AttentionItem, type AttentionTier } from '../model/attention.js';
 import { caseKey, type RunModel } from '../model/types.js';
 import { displayPath, type CaseConsoles } from './case-view.js';
+import { htmlText, markdownLine } from './markdown.js';
 import { statusMarks } from './summary.js';
 
 // The "needs attention" block as each report writes it: the terminal's lines and the step
@@ -65,9 +66,9 @@ export function attentionMarkdown(model: RunModel, consoles: CaseConsoles | null
     out.push(`**${tierTitles[tier][0]!.toUpperCase()}${tierTitles[tier].slice(1)}**`, '');
     for (const item of mine) {
       const place = itemPlace(item);
-      out.push(`- **${itemWhat(item)}** \`${caseKey(item)}\` on ${item.kernels.map(inline).join(', ')}${place ? ` at \`${place}\`` : ''}${item.reason ? `: ${inline(item.reason)}` : ''}${item.known ? ` (known: ${inline(item.known)})` : ''}${item.more.length ? `; and ${item.more.length} more with the same reason: ${few(item.more.map((k) => `\`${k}\``))}` : ''}`);
+      out.push(`- **${itemWhat(item)}** \`${caseKey(item)}\` on ${item.kernels.map(markdownLine).join(', ')}${place ? ` at \`${place}\`` : ''}${item.reason ? `: ${markdownLine(item.reason)}` : ''}${item.known ? ` (known: ${markdownLine(item.known)})` : ''}${item.more.length ? `; and ${item.more.length} more with the same reason: ${few(item.more.map((k) => `\`${k}\``))}` : ''}`);
       const folded = item.report ? { title: `kernel ${item.report.kind}: ${item.report.title}`, lines: item.report.trace } : { title: 'its output', lines: outputTop(consoles?.(item.kernelId, item) ?? '') };
-      if (folded.lines.length) out.push(`  <details><summary>${html(folded.title)}</summary>`, '', '  ```', ...folded.lines.map((l) => `  ${l.replace(/`/g, "'")}`), '  ```', '  </details>');
+      if (folded.lines.length) out.push(`  <details><summary>${htmlText(folded.title)}</summary>`, '', '  ```', ...folded.lines.map((l) => `  ${l.replace(/`/g, "'")}`), '  ```', '  </details>');
     }
     out.push('');
   }
@@ -80,6 +81,3 @@ const outputTop = (text: string, lines = 12) => text.split('\n').filter((l) => l
 /** A few names of a list, the rest counted: run.json has them all. */
 const few = (names: readonly string[], shown = 5) => `${names.slice(0, shown).join(', ')}${names.length > shown ? `, … (${names.length - shown} more)` : ''}`;
 
-/** Text for one line of Markdown: no line breaks, no table or HTML meaning. */
-const inline = (text: string) => html(text.split('\n')[0]!).replace(/\|/g, '\\|');
-const html = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');

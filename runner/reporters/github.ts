@@ -4,6 +4,7 @@ import { failsRun, isFailingStatus } from '../model/status.js';
 import { caseKey, type RunModel } from '../model/types.js';
 import { caseViews, type CaseConsoles, type CaseView } from './case-view.js';
 import { attentionMarkdown } from './attention.js';
+import { markdownLine } from './markdown.js';
 import { comparisonLines, resourceFixes, skipBreakdown, statusMarks } from './summary.js';
 
 /** What the runner shows of one step; the rest would be dropped without a word. */
@@ -74,9 +75,9 @@ export function stepSummary(model: RunModel, consoles: CaseConsoles | null = nul
   const head = verdict.exitCode === 0 && !stoppedBy ? `### ✅ faultline: passed (${counts})` : `### ❌ faultline: ${why} (${counts})`;
   const parts = [head, '', `**Kernels:** ${kernelsLine(model)}`, ''];
   // The action names the artifact it uploads the results directory as.
-  if (env.FAULTLINE_ARTIFACT) parts.push(`**Report:** \`report.html\` in the workflow run's artifact \`${cell(env.FAULTLINE_ARTIFACT)}\``, '');
+  if (env.FAULTLINE_ARTIFACT) parts.push(`**Report:** \`report.html\` in the workflow run's artifact \`${env.FAULTLINE_ARTIFACT.replace(/`/g, "'")}\``, '');
   const skips = skipBreakdown(model);
-  if (skips) parts.push(cell(skips), '', ...resourceFixes(model).map((fix) => `- ${cell(fix)}`), '');
+  if (skips) parts.push(markdownLine(skips), '', ...resourceFixes(model).map((fix) => `- ${markdownLine(fix)}`), '');
   parts.push(...attentionMarkdown(model, consoles));
   const table = notPassedTable(model);
   if (table.length) parts.push('#### What did not pass', '', ...table, '');
@@ -84,9 +85,9 @@ export function stepSummary(model: RunModel, consoles: CaseConsoles | null = nul
   const known = model.results.filter((r) => r.expected);
   if (known.length || model.expectations?.stale.length || model.expectations?.expired.length) {
     parts.push('#### Known failures', '');
-    for (const r of known) parts.push(`- \`${caseKey(r)}\` ${r.status} on ${kernelLabel(model, r.kernel)}: ${cell(r.expected!.reason)} (${r.expected!.entry})`);
-    for (const e of model.expectations?.expired ?? []) parts.push(`- expired, no longer applied: ${cell(e)}`);
-    for (const e of model.expectations?.stale ?? []) parts.push(`- stale: ${cell(e.at)}: ${cell(e.why)}`);
+    for (const r of known) parts.push(`- \`${caseKey(r)}\` ${r.status} on ${kernelLabel(model, r.kernel)}: ${markdownLine(r.expected!.reason)} (${r.expected!.entry})`);
+    for (const e of model.expectations?.expired ?? []) parts.push(`- expired, no longer applied: ${markdownLine(e)}`);
+    for (const e of model.expectations?.stale ?? []) parts.push(`- stale: ${markdownLine(e.at)}: ${markdownLine(e.why)}`);
     parts.push('');
   }
   return fit(`${parts.join('\n')}\n`);
@@ -103,25 +104,24 @@ function notPassedTable(model: RunModel): string[] {
     return `${statusMarks[r.status]}${r.expected ? ' (known)' : ''}${why}`;
   };
   return [
-    `| case | ${kernels.map((k) => cell(k.label)).join(' | ')} |`,
+    `| case | ${kernels.map((k) => markdownLine(k.label)).join(' | ')} |`,
     `|---|${kernels.map(() => '---').join('|')}|`,
     ...rows.map((c) => `| \`${caseKey(c)}\` | ${kernels.map((k) => status(k.id, caseKey(c))).join(' | ')} |`),
   ];
 }
 
-const cell = (text: string) => text.split('\n')[0]!.replace(/\|/g, '\\|');
 
 /** A reason's first line, at most 100 characters, for a table cell. */
 const short = (text: string) => {
-  const first = cell(text);
-  return first.length > 100 ? `${first.slice(0, 99)}…` : first;
+  const first = text.split('\n')[0]!;
+  return markdownLine(first.length > 100 ? `${first.slice(0, 99)}…` : first);
 };
 
 /** Each kernel with where it ran and how its time limits were scaled: TCG's are invisible otherwise. */
 function kernelsLine(model: RunModel): string {
   return [...model.kernels]
     .sort((a, b) => a.index - b.index)
-    .map((k) => `${cell(k.label)} (${k.accel === null ? 'never resolved' : k.accel === 'host' ? 'on the host' : `${k.accel.toUpperCase()}${k.timeoutScale !== 1 ? `, guest time limits x${k.timeoutScale}` : ''}`})`)
+    .map((k) => `${markdownLine(k.label)} (${k.accel === null ? 'never resolved' : k.accel === 'host' ? 'on the host' : `${k.accel.toUpperCase()}${k.timeoutScale !== 1 ? `, guest time limits x${k.timeoutScale}` : ''}`})`)
     .join('; ');
 }
 
