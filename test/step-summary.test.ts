@@ -55,14 +55,16 @@ t.test('a crash: the item names the case, its place and reason; its oops and cal
   t.match(seen.rows, [['zeropage-dontwake/dontwake', /^CRASH: kernel oops: /]]);
 });
 
-t.test('a regression: first, with its step, and the first lines of its output when it has no kernel report', { skip: missing ?? false }, async (t) => {
+t.test('a regression: first, with its step; the first lines of its output fold under it, when it printed more than its marks', { skip: missing ?? false }, async (t) => {
   const dir = join(runs, 'baseline-regression');
   const model = readRun(dir);
   const seen = await rendered(stepSummary(model, caseConsoles(dir, model), {}));
   t.equal(seen.headings[1], 'Needs attention: 2 regressions');
   t.match(seen.items[0], /^regression: ok -> FAIL minor-faults\/continue-mapped-eexist-shmem on linux-source-6\.1\+1 at \S*minor-faults\.yaml:\d+: line 86: ioctl CONTINUE: expected errno EEXIST, got EAGAIN/);
-  t.equal(seen.folds[0]?.summary, 'its output');
-  t.match(seen.folds[0]?.pre, /^faultline: case minor-faults\/continue-mapped-eexist-shmem begin\n/, 'its console lines, folded');
+  t.equal(seen.folds.length, 0, 'its console holds its begin and end marks alone: nothing to fold');
+  const console = '[    1.000001] faultline: case minor-faults/continue-mapped-eexist-shmem begin\n[    1.000002] faultline-out: mapped=-11\n[    1.000003] faultline: case minor-faults/continue-mapped-eexist-shmem end\n';
+  const printed = await rendered(stepSummary(model, (kernel, ref) => (ref.case === 'continue-mapped-eexist-shmem' && kernel === model.kernels[1]!.id ? console : null), {}));
+  t.same(printed.folds, [{ summary: 'its output', pre: '[    1.000002] faultline-out: mapped=-11\n' }], 'what it printed between its marks, folded');
 });
 
 t.test('kernel text cannot become markup: a report title and a reason with tags render as text', { skip: missing ?? false }, async (t) => {

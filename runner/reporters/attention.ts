@@ -1,5 +1,6 @@
 import { attentionCounts, attentionItems, type AttentionItem, type AttentionTier } from '../model/attention.js';
 import { caseKey, type RunModel } from '../model/types.js';
+import { consoleText, parseCaseMark } from '../protocol/guest.js';
 import { displayPath, type CaseConsoles } from './case-view.js';
 import { htmlText, markdownLine } from './markdown.js';
 import { statusMarks } from './summary.js';
@@ -75,8 +76,9 @@ export function attentionMarkdown(model: RunModel, consoles: CaseConsoles | null
   return out;
 }
 
-/** The first lines of a case's console output, enough to see how it started to go wrong. */
-const outputTop = (text: string, lines = 12) => text.split('\n').filter((l) => l.trim()).slice(0, lines);
+/** The first lines a case's console holds besides its own begin and end marks, enough to see how
+ * it started to go wrong; none when the marks are all it holds. */
+const outputTop = (text: string, lines = 12) => text.split('\n').filter((l) => l.trim() && !parseCaseMark(consoleText(l))).slice(0, lines);
 
 /** A few names of a list, the rest counted: run.json has them all. */
 const few = (names: readonly string[], shown = 5) => `${names.slice(0, shown).join(', ')}${names.length > shown ? `, … (${names.length - shown} more)` : ''}`;

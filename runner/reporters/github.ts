@@ -77,7 +77,8 @@ export function stepSummary(model: RunModel, consoles: CaseConsoles | null = nul
   // The action names the artifact it uploads the results directory as.
   if (env.FAULTLINE_ARTIFACT) parts.push(`**Report:** \`report.html\` in the workflow run's artifact \`${env.FAULTLINE_ARTIFACT.replace(/`/g, "'")}\``, '');
   const skips = skipBreakdown(model);
-  if (skips) parts.push(markdownLine(skips), '', ...resourceFixes(model).map((fix) => `- ${markdownLine(fix)}`), '');
+  const fixes = resourceFixes(model).map((fix) => `- ${markdownLine(fix)}`);
+  if (skips) parts.push(markdownLine(skips), '', ...(fixes.length ? [...fixes, ''] : []));
   parts.push(...attentionMarkdown(model, consoles));
   const table = notPassedTable(model);
   if (table.length) parts.push('#### What did not pass', '', ...table, '');
