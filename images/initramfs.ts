@@ -30,7 +30,7 @@ export interface BaseImage {
 
 // The base image (busybox + helper + agent) is built once per content hash and reused across
 // runs; only the small plan segment changes when suites change.
-export async function buildBaseImage(options: { helperPath: string; cacheDir: string }): Promise<BaseImage> {
+export async function buildBaseImage(options: { helperPath: string; cacheDir: string; signal?: AbortSignal }): Promise<BaseImage> {
   const busyboxPath = await realpath(await requireTool('busybox', 'busybox-static'));
   const busybox = await readStaticBinary(busyboxPath, 'busybox', 'apt-get install busybox-static (the dynamic busybox cannot run in the guest)');
   const helper = await readStaticBinary(options.helperPath, 'the helper', 'link the helper with gcc -static');
@@ -39,6 +39,7 @@ export async function buildBaseImage(options: { helperPath: string; cacheDir: st
   const dir = join(options.cacheDir, 'images');
   const path = join(dir, `base-${hash}.cpio.gz`);
   if (await isFile(path)) return { path, hash, cached: true };
+  options.signal?.throwIfAborted();
   const entries: CpioEntry[] = [
     { type: 'dir', path: 'dev' },
     { type: 'chardev', path: 'dev/console', mode: 0o600, major: 5, minor: 1 },
@@ -52,6 +53,8 @@ export async function buildBaseImage(options: { helperPath: string; cacheDir: st
     { type: 'file', path: 'init', mode: 0o755, data: agent },
   ];
   const image = gzipCpio(writeCpio(entries));
+  // Compressing takes a few hundred milliseconds in which a stop cannot be heard; heard now.
+  options.signal?.throwIfAborted();
   try {
     await mkdir(dir, { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;

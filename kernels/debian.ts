@@ -1,5 +1,4 @@
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { FaultlineError } from '../runner/core/errors.js';
@@ -7,6 +6,8 @@ import { pathExists } from '../runner/core/files.js';
 import { globMatch } from '../runner/core/glob.js';
 import { cLocaleEnv } from '../runner/core/env.js';
 import { hashParts } from '../runner/core/hash.js';
+import { runInOwnGroup } from '../runner/core/process-group.js';
+import { makeTempDir } from '../runner/core/temp-dirs.js';
 import { requireTool } from '../runner/core/tools.js';
 
 /** What a fetched Debian kernel package left in the cache. */
@@ -21,14 +22,29 @@ export interface DebianKernel {
   cached: boolean;
 }
 
-const concreteImage = /^linux-image-\d+\.\d+/;
+/** What fetching a package is doing, for the kernel stage's progress. */
+export interface DebianProgress {
+  step: 'download' | 'unpack';
+  detail: string;
+}
+
+/** Downloads and unpacks stop when this aborts (Ctrl-C, --timeout), killing apt-get or dpkg-deb. */
+export interface FetchOptions {
+  cacheDir: string;
+  signal?: AbortSignal;
+  onProgress?: (progress: DebianProgress) => void;
+}
+
+// A concrete image names its ABI (6.1.0-56, 6.12.118+deb12); linux-image-6.12-amd64 is a meta package.
+const concreteImage = /^linux-image-\d+\.\d+\.\d+/;
 
 // A meta package (linux-image-cloud-amd64) names a concrete one (linux-image-6.1.0-56-cloud-amd64);
 // the cache is keyed by the concrete name, so a meta package is looked up in the apt lists first.
-export async function resolveMetaPackage(name: string): Promise<string> {
+export async function resolveMetaPackage(name: string, signal?: AbortSignal): Promise<string> {
   if (concreteImage.test(name)) return name;
   const aptCache = await requireTool('apt-cache', 'apt');
-  const result = await execa(aptCache, ['depends', name], { reject: false, env: cLocaleEnv() });
+  const result = await execa(aptCache, ['depends', name], { reject: false, env: cLocaleEnv(), ...(signal ? { cancelSignal: signal } : {}) });
+  signal?.throwIfAborted();
   const target = /^\s*Depends:\s*(linux-image-\d\S*)\s*$/m.exec(result.stdout)?.[1];
   if (result.exitCode === 0 && target) return target;
   if (result.exitCode === 0 && /^\S/m.test(result.stdout)) return name; // a real package that is not a meta package
@@ -56,7 +72,7 @@ export async function matchingPackages(glob: string): Promise<string[]> {
 }
 
 /** linux-image-6.1.0-9-... before linux-image-6.1.0-10-...: numbers compare as numbers. */
-function byVersion(a: string, b: string): number {
+export function byVersion(a: string, b: string): number {
   const parts = (s: string) => s.split(/(\d+)/).map((p, i) => (i % 2 ? Number(p) : p));
   const [x, y] = [parts(a), parts(b)];
   for (let i = 0; i < Math.min(x.length, y.length); i++) {
@@ -67,39 +83,54 @@ function byVersion(a: string, b: string): number {
 }
 
 // Downloads and unpacks a kernel package once; later calls find it through the index.
-export async function fetchDebianKernel(name: string, options: { cacheDir: string }): Promise<DebianKernel> {
+export async function fetchDebianKernel(name: string, options: FetchOptions): Promise<DebianKernel> {
   const root = join(options.cacheDir, 'kernels', 'debian');
-  const known = (await readIndex(root))[name];
-  if (known) {
-    const found = await loadContentDir(root, known, name);
-    if (found) return { ...found, cached: true };
+  const found = await cachedPackage(root, name);
+  if (found) return { ...found, cached: true };
+  if (name.endsWith('-dbg')) {
+    throw new FaultlineError('kernel', `package ${name} holds debug symbols, not a kernel`, { where: `debian:${name}`, hint: `name the kernel itself: debian:${name.slice(0, -'-dbg'.length)}` });
   }
-  const work = await mkdtemp(join(tmpdir(), 'faultline-deb-'));
+  const work = await makeTempDir('faultline-deb');
   try {
     // apt downloads as the unprivileged _apt user when it can; let it write here.
     await chmod(work, 0o777);
-    const stored = await storePackage(await download(name, work), name, `debian:${name}`, root);
+    options.onProgress?.({ step: 'download', detail: name });
+    const deb = await download(name, work, options.signal);
+    const stored = await storePackage(deb, name, `debian:${name}`, root, options);
     await writeIndex(root, { ...(await readIndex(root)), [name]: stored.key });
     return stored.kernel;
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await removeWork(work);
   }
 }
 
 // A .deb on disk (`--kernel ./linux-image-....deb`): unpacked once per content, like a download.
-export async function loadDebianPackageFile(path: string, options: { cacheDir: string }): Promise<DebianKernel> {
-  return (await storePackage(path, basename(path), path, join(options.cacheDir, 'kernels', 'debian'))).kernel;
+export async function loadDebianPackageFile(path: string, options: FetchOptions): Promise<DebianKernel> {
+  return (await storePackage(path, basename(path), path, join(options.cacheDir, 'kernels', 'debian'), options)).kernel;
 }
 
-async function storePackage(deb: string, name: string, where: string, root: string): Promise<{ key: string; kernel: DebianKernel }> {
+/** Whether a package is in the cache already, so fetching it downloads nothing. */
+export async function isPackageCached(name: string, cacheDir: string): Promise<boolean> {
+  return (await cachedPackage(join(cacheDir, 'kernels', 'debian'), name)) !== null;
+}
+
+async function cachedPackage(root: string, name: string): Promise<Omit<DebianKernel, 'cached'> | null> {
+  const known = (await readIndex(root))[name];
+  return known ? loadContentDir(root, known, name) : null;
+}
+
+async function storePackage(deb: string, name: string, where: string, root: string, options: Omit<FetchOptions, 'cacheDir'>): Promise<{ key: string; kernel: DebianKernel }> {
   const key = hashParts([await readFile(deb)]);
+  options.signal?.throwIfAborted();
   const found = await loadContentDir(root, key, name);
   if (found) return { key, kernel: { ...found, cached: true } };
-  const work = await mkdtemp(join(tmpdir(), 'faultline-deb-'));
+  const work = await makeTempDir('faultline-deb');
   try {
     const unpacked = join(work, 'x');
     const dpkg = await requireTool('dpkg-deb', 'dpkg');
-    const x = await execa(dpkg, ['-x', deb, unpacked], { reject: false, env: cLocaleEnv() });
+    options.onProgress?.({ step: 'unpack', detail: basename(deb) });
+    const x = await runInOwnGroup(dpkg, ['-x', deb, unpacked], options.signal ? { signal: options.signal } : {});
+    options.signal?.throwIfAborted();
     if (x.exitCode !== 0) {
       throw new FaultlineError('kernel', `${where} is not a readable Debian package: ${firstError(x.stderr) ?? `dpkg-deb exit ${x.exitCode}`}`, {
         where,
@@ -135,13 +166,14 @@ async function storePackage(deb: string, name: string, where: string, root: stri
     if (!loaded) throw new FaultlineError('io', `kernel cache directory ${dir} is incomplete`, { hint: `remove ${dir} and retry` });
     return { key, kernel: { ...loaded, cached: false } };
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await removeWork(work);
   }
 }
 
-async function download(name: string, dir: string): Promise<string> {
+async function download(name: string, dir: string, signal: AbortSignal | undefined): Promise<string> {
   const aptGet = await requireTool('apt-get', 'apt');
-  const result = await execa(aptGet, ['download', name], { cwd: dir, reject: false, env: cLocaleEnv() });
+  const result = await runInOwnGroup(aptGet, ['download', name], { cwd: dir, ...(signal ? { signal } : {}) });
+  signal?.throwIfAborted();
   const deb = (await readdir(dir)).find((f) => f.endsWith('.deb'));
   if (result.exitCode === 0 && deb) return join(dir, deb);
   const notFound = /Unable to locate package|has no installation candidate|No packages found/.test(result.stderr);
@@ -156,6 +188,9 @@ async function download(name: string, dir: string): Promise<string> {
     cause: result.stderr,
   });
 }
+
+// A stop kills the tool that was writing here; what it started may take a moment more to die.
+const removeWork = (dir: string) => rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
 
 async function loadContentDir(root: string, key: string, name: string): Promise<Omit<DebianKernel, 'cached'> | null> {
   const dir = join(root, key);

@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { bzImageRelease, readBzImageHead } from './bzimage.js';
 import { assertKernelOptions, parseKernelConfig } from './config.js';
-import { fetchDebianKernel, loadDebianPackageFile, resolveMetaPackage } from './debian.js';
+import { fetchDebianKernel, loadDebianPackageFile, resolveMetaPackage, type DebianProgress } from './debian.js';
 import { isDirectory as isDir, isFile } from '../runner/core/files.js';
 import { projectRoot } from '../runner/core/paths.js';
 import { hashParts } from '../runner/core/hash.js';
@@ -40,7 +40,7 @@ export interface ResolvedKernel {
 export interface ResolveOptions {
   cacheDir: string;
   signal?: AbortSignal;
-  onProgress?: (progress: BuildProgress) => void;
+  onProgress?: (progress: BuildProgress | DebianProgress) => void;
 }
 
 // One entry point for the kernel stage: fetch, locate or build; read the release; check the config.
@@ -49,7 +49,7 @@ export async function resolveKernel(spec: KernelSpec, options: ResolveOptions): 
   if (spec.kind === 'host') return resolveHost(text);
   if (spec.kind === 'source') return resolveSource(spec, text, options);
   if (spec.kind === 'debian' || spec.kind === 'deb') {
-    const fetched = spec.kind === 'deb' ? await loadDebianPackageFile(spec.path, options) : await fetchDebianKernel(await resolveMetaPackage(spec.package), options);
+    const fetched = spec.kind === 'deb' ? await loadDebianPackageFile(spec.path, options) : await fetchDebianKernel(await resolveMetaPackage(spec.package, options.signal), options);
     const release = bzImageRelease(await readBzImageHead(fetched.image)) ?? fetched.release;
     const config = fetched.configPath ? parseKernelConfig(await readFile(fetched.configPath, 'utf8')) : null;
     if (config) assertKernelOptions(config, text);

@@ -33,6 +33,7 @@ const run = program
   .option('--suite <file>', 'a suite YAML file, or kselftest:userfaultfd for the kernel\'s own selftests (repeatable; default: every suite in suites/)', collect, [])
   .option('--case <pattern>', 'only cases whose suite/case name contains this (repeatable)', collect, [])
   .option('--kernel <spec>', 'debian:<package> (a * matches every such package), a linux-image-*.deb, a bzImage/vmlinuz path, kernels/NAME.yaml, or host; repeatable (default: the current Debian cloud kernel)', collect, [])
+  .option('--yes', 'download every package the debian: globs name, even more than 8')
   .option('--selftests-from <tree>', 'kselftest:userfaultfd from this Linux tree (or linux-source tarball) on every kernel, instead of each kernel\'s own')
   .option('--kselftest-mib <n>', 'MiB each selftest stress run uses (default: run_vmtests.sh\'s under KVM and on the host, 4 under TCG)')
   .option('--kselftest-bounces <n>', 'bounces each selftest stress run makes (default: run_vmtests.sh\'s under KVM and on the host, 2 under TCG)');

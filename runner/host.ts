@@ -4,6 +4,8 @@ export interface HostRun {
   exitCode: number | null;
   signal: string | null;
   stderr: string;
+  /** The run's stop (Ctrl-C, --timeout) ended the helper; absent from host-end.json files of older runs. */
+  aborted?: boolean;
 }
 
 /** Runs the helper on a plan on the running kernel: for real, or a replay of a saved run. */
@@ -17,5 +19,5 @@ export const runOnHost: HostRunner = async (helper, planFile, onData, signal) =>
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', onData);
   const done = await child;
-  return { exitCode: done.exitCode ?? null, signal: done.signal ?? null, stderr: String(done.stderr ?? '') };
+  return { exitCode: done.exitCode ?? null, signal: done.signal ?? null, stderr: String(done.stderr ?? ''), aborted: done.isCanceled };
 };

@@ -12,7 +12,7 @@ import { filledResult, type Missing } from './model/filled.js';
 import type { ResultSink } from './model/sink.js';
 import { caseKey, type KernelRecord, type MatrixKernel, type PlannedCase, type SkipCause } from './model/types.js';
 import type { Mutex } from './parallel.js';
-import { chooseAccel } from './qemu/accel.js';
+import { chooseAccel, defaultAccelHost } from './qemu/accel.js';
 import { qemuVersion } from './qemu/version.js';
 import type { GuestConfig } from './qemu/guest-config.js';
 import type { RunServices } from './run-services.js';
@@ -75,8 +75,10 @@ export interface KernelSlot extends MatrixKernel<KernelSpec> {
 export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label: (resolved: ResolvedKernel) => string): Promise<PreparedKernel> {
   const files = o.services.kernelFiles(slot.dir);
   const shown = formatKernelSpec(slot.spec);
-  const resolved = await o.builds.run(() =>
-    o.services.events.stage(
+  // A kernel waiting its turn behind another's download or build is not started after a stop.
+  const resolved = await o.builds.run(() => {
+    o.signal?.throwIfAborted();
+    return o.services.events.stage(
       'kernel',
       shown,
       () =>
@@ -86,11 +88,12 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
           onProgress: (p) => o.services.events.emit({ type: 'progress', stage: 'kernel', label: shown, step: p.step, detail: p.detail }),
         }),
       (k) => ({ cached: k.cached, detail: `${k.label}${k.release && k.release !== k.label ? ` (${k.release})` : ''}` }),
-    ),
-  );
+    );
+  });
   const name = label(resolved);
   for (const note of resolved.configNotes ?? []) o.services.events.emit({ type: 'note', message: `${name}: ${note}` });
-  const helper = await o.services.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.services.cacheDir }), (h) => ({ cached: h.cached, detail: h.hash }));
+  const signal = o.signal ? { signal: o.signal } : {};
+  const helper = await o.services.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.services.cacheDir, ...signal }), (h) => ({ cached: h.cached, detail: h.hash }));
   const plan = o.loaded.kselftest?.[slot.index];
   const built = plan ? await o.services.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved, name)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
   const base = { id: resolved.id, label: name, index: slot.index, spec: resolved.spec, role: slot.role, release: resolved.release, dir: slot.dir, ...(resolved.build ? { tree: resolved.build } : {}) };
@@ -105,8 +108,8 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
   if (resolved.image === null) {
     return { record: { ...base, accel: 'host', timeoutScale: 1 }, resolved, helper: helper.path, baseImage: null, files, selftests: selftests('host') };
   }
-  const image = await o.services.events.stage('image', name, () => buildBaseImage({ helperPath: helper.path, cacheDir: o.services.cacheDir }), (i) => ({ cached: i.cached, detail: i.hash }));
-  const accel = await o.services.events.stage('accel', name, () => chooseAccel(o.guest.accel, resolved.image!, o.services.cacheDir), (a) => ({ cached: a.cached, detail: `${a.accel}: ${a.reason}` }));
+  const image = await o.services.events.stage('image', name, () => buildBaseImage({ helperPath: helper.path, cacheDir: o.services.cacheDir, ...signal }), (i) => ({ cached: i.cached, detail: i.hash }));
+  const accel = await o.services.events.stage('accel', name, () => chooseAccel(o.guest.accel, resolved.image!, o.services.cacheDir, defaultAccelHost, o.signal), (a) => ({ cached: a.cached, detail: `${a.accel}: ${a.reason}` }));
   o.services.store.noteQemu(await qemuVersion());
   const timeoutScale = accel.accel === 'tcg' ? o.guest.tcgSlowdown : 1;
   checkScaledLimits(o.loaded.suites, timeoutScale, 'under TCG');
@@ -204,7 +207,8 @@ async function runHost(o: KernelRunOptions, k: PreparedKernel, planned: readonly
   stream.end();
   k.files.write(hostEndFile(rerun), `${JSON.stringify(done, null, 2)}\n`);
   if (done.exitCode === 2) throw new FaultlineError('build', `the helper rejected the compiled plan: ${done.stderr.trim()}`, { where: plan });
-  const missing: Missing = o.signal?.aborted
+  // A saved helper's end says itself whether the run's stop ended it (report --reparse).
+  const missing: Missing = (done.aborted ?? o.signal?.aborted)
     ? o.stopped()
     : { status: 'crash', cause: 'helper-exited', detail: done.signal ? `the helper was stopped by ${done.signal}` : `the helper exited (${done.exitCode}) before this case reported` };
   for (const p of cases) if (!sink.has(p)) sink.report(filledResult(k.record.id, p, missing));

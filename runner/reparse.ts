@@ -2,25 +2,34 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKernelSpec } from '../kernels/spec.js';
+import { signalExitCodes } from './core/abort.js';
 import { FaultlineError } from './core/errors.js';
 import { RunEvents } from './events.js';
 import { liveExpectation } from './expect/apply.js';
 import { replayBooter, replayHost } from './guest/replay.js';
 import type { KernelRunOptions, KernelSlot, PreparedKernel, PreparedSelftests } from './kernel-run.js';
 import { readRun } from './model/document.js';
+import { interruptedRun, missingOf, unfinishedRun, type Missing } from './model/filled.js';
 import { ResultStore } from './model/store.js';
+import { markUnfinished } from './model/unfinished.js';
 import { caseKey, type RunModel } from './model/types.js';
 import { runMatrix } from './run.js';
 import { defaultGuestConfig } from './qemu/guest-config.js';
 import { filesIn } from './results/kernel-files.js';
+import type { RunStop } from './stopping.js';
 import { loadSuites } from './suites.js';
 
 // `report --reparse`: the results rebuilt from what the run left (each guest's console, result
 // channel and end, the suites as they ran), through the same engine that produced them live,
 // with saved guests played back instead of booted. What the run could not record again (a
-// kernel that never resolved) is taken from its run.json.
-export async function reparseRun(dir: string): Promise<RunModel> {
-  const saved = readRun(dir);
+// kernel that never resolved, how the run ended: a signal, or no end at all) is taken from its
+// run.json; where a stop found each guest, its own saved end says.
+export async function reparseRun(dir: string, saved: RunModel = readRun(dir)): Promise<RunModel> {
+  if (saved.command[0] === 'merge') {
+    throw new FaultlineError('usage', `${dir} is a merged run (faultline merge): its guests' consoles and result channels are each shard's, under shard-N/, so it cannot be reparsed whole`, {
+      hint: `Reparse each shard (faultline report --reparse ${join(dir, 'shard-1')}, and so on), or drop --reparse to render the merged run.json.`,
+    });
+  }
   const suiteDir = join(dir, 'suites');
   let files: string[];
   try {
@@ -49,10 +58,14 @@ export async function reparseRun(dir: string): Promise<RunModel> {
       origin: { faultline: saved.faultline, host: saved.host },
       ...(expect ? { expect } : {}),
     });
+    const stop = savedStop(saved);
     const prepare = async (_o: KernelRunOptions, slot: KernelSlot): Promise<PreparedKernel> => {
       const record = saved.kernels.find((k) => k.index === slot.index);
       if (!record || record.accel === null) {
-        throw new FaultlineError('kernel', record?.failure ?? 'the kernel did not resolve');
+        if (record?.failure) throw new FaultlineError('kernel', record.failure);
+        // No failure, and never ready: the run stopped (or was killed) before it was.
+        if (stop.stopped) stop.abort();
+        throw stop.signal.aborted ? stop.signal.reason : new FaultlineError('kernel', 'the kernel did not resolve');
       }
       return {
         record,
@@ -73,7 +86,7 @@ export async function reparseRun(dir: string): Promise<RunModel> {
         retries: Math.max(0, ...saved.reruns.map((r) => r.attempt)),
         failOn: saved.failOn,
         kselftestSizes: {},
-        expectations: saved.expectations ? { entries, strict: saved.expectations.strict, now } : null,
+        expectations: saved.expectations ? { entries, strict: saved.expectations.strict, now, ...(saved.expectations.caseFilter ? { caseFilter: saved.expectations.caseFilter } : {}) } : null,
       },
       { ...defaultGuestConfig, accel: 'tcg', tcgSlowdown: saved.kernels.find((k) => k.accel === 'tcg')?.timeoutScale ?? 1 },
       {
@@ -82,18 +95,42 @@ export async function reparseRun(dir: string): Promise<RunModel> {
         cacheDir: scratch,
         kernelFiles: (kernelDir) => filesIn(scratch, kernelDir),
         prepare,
-        boot: (opts) => replayBooter(join(dir, dirOf(saved, opts.consoleLog ?? '', scratch)))(opts),
-        host: (helper, plan, onData, signal) => replayHost(join(dir, dirOf(saved, plan, scratch)))(helper, plan, onData, signal),
+        stop,
+        boot: (opts) => replayBooter(join(dir, dirOf(saved, opts.consoleLog ?? '', scratch)), { onRunStop: stop.abort })(opts),
+        host: (helper, plan, onData, signal) => replayHost(join(dir, dirOf(saved, plan, scratch)), { onRunStop: stop.abort })(helper, plan, onData, signal),
       },
       null,
     ).catch((error: unknown) => {
       if (!(error instanceof FaultlineError)) throw error;
     });
     store.model.finishedAt = saved.finishedAt;
+    // A run that never finished has no exit code; what its guests never reported is marked as reading it marks it.
+    if (saved.finishedAt === null) {
+      store.model.exitCode = null;
+      store.model.why = [];
+      markUnfinished(store.model);
+    }
     return store.model;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** How a saved run's stop is played back: what it left the cases it cut short (the run's own
+ * words), the exit code a signal gave it, and an abort the replay raises where a saved guest,
+ * helper or kernel shows the stop came. */
+function savedStop(saved: RunModel): RunStop & { signal: AbortSignal; abort(): void; stopped: boolean } {
+  const signalled = saved.exitCode !== null && Object.values(signalExitCodes).includes(saved.exitCode) ? saved.exitCode : null;
+  const left = saved.results.find((r) => r.filled === 'stopped' || r.filled === 'time-limit');
+  const missing: Missing = saved.finishedAt === null ? unfinishedRun : ((left && missingOf(left)) ?? interruptedRun);
+  const replayed = new AbortController();
+  return {
+    signal: replayed.signal,
+    abort: () => replayed.abort(new Error(missing.detail)),
+    stopped: saved.finishedAt === null || signalled !== null || left !== undefined,
+    missing: () => missing,
+    exitCode: () => signalled,
+  };
 }
 
 /** The selftests a kernel ran, as the run saved them (their programs are not needed to read it again). */

@@ -2,18 +2,19 @@ import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
 import type { ResolvedKernel } from '../kernels/resolve.js';
 import { FaultlineError } from './core/errors.js';
 import { announceStore } from './events.js';
-import { applyExpectations } from './expect/apply.js';
+import { applyExpectations, type ExpectationOptions } from './expect/apply.js';
 import { prepareKernel, runCases, type KernelRunOptions, type KernelSlot, type PreparedKernel } from './kernel-run.js';
 import { comparePairs } from './model/compare.js';
 import type { ResultSink } from './model/sink.js';
-import { shardJobs } from './model/shard.js';
+import { shareOf } from './model/shard.js';
 import { ResultStore } from './model/store.js';
 import { defaultFailOn, verdictOf } from './model/summary.js';
-import { caseKey, type CaseRef, type ComparisonClass, type ExpectationEntry, type KernelRecord, type MatrixKernel, type PlannedCase, type Shard } from './model/types.js';
+import { kernelDirOf, unresolvedKernel } from './model/unresolved.js';
+import { caseKey, type CaseRef, type ComparisonClass, type KernelRecord, type MatrixKernel, type PlannedCase, type Shard } from './model/types.js';
 import { eachLimited, Mutex } from './parallel.js';
 import type { GuestConfig } from './qemu/guest-config.js';
 import type { RunServices } from './run-services.js';
-import { runStop } from './stopping.js';
+import { runStop, type RunStop } from './stopping.js';
 import type { LoadedSuites } from './suites.js';
 
 /** A kernel of the matrix as the command line gave it. */
@@ -36,18 +37,19 @@ export interface RunPlan {
   /** The whole run's limit (`--timeout`): cases still without a result then get `timeout`. */
   timeoutMs?: number;
   kselftestSizes: { mib?: number; bounces?: number };
-  expectations?: { entries: ExpectationEntry[]; strict: boolean; now: Date } | null;
+  expectations?: ExpectationOptions | null;
 }
 
-/** The services, and for `report --reparse` the kernels of a saved run taken as they were. */
-export type MatrixServices = RunServices & { prepare?: (o: KernelRunOptions, slot: KernelSlot) => Promise<PreparedKernel> };
+/** The services, and for `report --reparse` the kernels of a saved run taken as they were and
+ * the stop it ended with (its guests' ends say where the stop found them). */
+export type MatrixServices = RunServices & { prepare?: (o: KernelRunOptions, slot: KernelSlot) => Promise<PreparedKernel>; stop?: RunStop };
 
 // The stages of a run: the kernels of the matrix, several at once (each resolved, built and
 // booted, its cases run), then the regressions rerun in fresh guests, the comparisons and the
 // expectations. The store holds every result; the exit code is read from its model.
 export async function runMatrix(options: RunPlan, guest: GuestConfig, services: MatrixServices, resultsDir: string | null): Promise<{ exitCode: number; why: string[] }> {
   const started = performance.now();
-  const stop = runStop(services.signal, options.timeoutMs);
+  const stop = services.stop ?? runStop(services.signal, options.timeoutMs);
   const signal = stop.signal;
   const { store, events } = services;
   const { loaded } = options;
@@ -55,8 +57,8 @@ export async function runMatrix(options: RunPlan, guest: GuestConfig, services: 
   model.matrix.pairs = options.pairs;
   model.failOn = [...(options.failOn ?? defaultFailOn)];
   announceStore(store, events);
-  const slots = options.kernels.map((k, index): KernelSlot => ({ spec: k.spec, index, role: k.role, dir: options.kernels.length === 1 ? '' : `kernel-${index}` }));
-  const casesOf = planShare(options, loaded.planned);
+  const slots = options.kernels.map((k, index): KernelSlot => ({ spec: k.spec, index, role: k.role, dir: kernelDirOf(index, options.kernels.length) }));
+  const casesOf = shareOf(options.kernels.length, loaded.planned, options.shard, options.pairs.length > 0);
   const labels = new Labels();
   const kernelOptions: KernelRunOptions = { loaded, guest, kselftestSizes: options.kselftestSizes, services, signal, stopped: () => stop.missing(), builds: new Mutex() };
   events.emit({ type: 'run-start', model, resultsDir, jobs: options.jobs, share: slots.map((s) => casesOf(s.index).length) });
@@ -69,7 +71,8 @@ export async function runMatrix(options: RunPlan, guest: GuestConfig, services: 
       const cases = casesOf(slot.index);
       let kernel: KernelRecord | null = null;
       try {
-        if (signal?.aborted) throw signal.reason;
+        // A saved kernel is read again whatever the stop: it had started before the stop came.
+        if (signal?.aborted && !services.prepare) throw signal.reason;
         const ready = await (services.prepare ? services.prepare(kernelOptions, slot) : prepareKernel(kernelOptions, slot, (r) => labels.of(r)));
         const twin = model.kernels.find((k) => k.id === ready.record.id);
         if (twin) {
@@ -83,7 +86,7 @@ export async function runMatrix(options: RunPlan, guest: GuestConfig, services: 
       } catch (error) {
         // Stopped (Ctrl-C, --timeout) or failed (a build, QEMU) before this kernel's cases all
         // reported: they are marked, never dropped, and the other kernels go on.
-        kernel ??= unresolved(slot, model.matrix.kernels[slot.index]?.spec ?? formatKernelSpec(slot.spec));
+        kernel ??= unresolvedKernel(slot, model.matrix.kernels[slot.index]?.spec ?? formatKernelSpec(slot.spec));
         store.addKernel(kernel);
         if (signal?.aborted) return store.fillMissing(kernel.id, cases, stop.missing());
         const message = error instanceof Error ? error.message : String(error);
@@ -109,13 +112,6 @@ export async function runMatrix(options: RunPlan, guest: GuestConfig, services: 
     store.finish(exit.exitCode, exit.why);
     events.emit({ type: 'run-end', model, exitCode: exit.exitCode, why: exit.why, ms: Math.round(performance.now() - started) });
   }
-}
-
-/** The cases each kernel runs: all of them, or this shard's share. */
-function planShare(options: RunPlan, planned: readonly PlannedCase[]): (kernel: number) => PlannedCase[] {
-  if (!options.shard) return () => [...planned];
-  const jobs = new Set(shardJobs(options.kernels.length, planned, options.shard, options.pairs.length > 0).map((j) => `${j.kernel} ${j.case}`));
-  return (kernel) => planned.filter((p) => jobs.has(`${kernel} ${caseKey(p)}`));
 }
 
 // Before a case is called a regression it runs again on both kernels, in fresh guests; a case
@@ -166,11 +162,6 @@ function rerunSink(store: ResultStore, kernel: string, cases: readonly CaseRef[]
     },
     has: (ref) => seen.has(caseKey(ref)),
   };
-}
-
-/** A kernel that never resolved still needs a record for its cases' results. */
-function unresolved(slot: KernelSlot, spec: string): KernelRecord {
-  return { id: `unresolved-${slot.index}`, label: spec, index: slot.index, spec, role: slot.role, release: null, accel: null, timeoutScale: 1, dir: slot.dir };
 }
 
 /** Labels are for people, so two kernels never share one: the second gets its position. */

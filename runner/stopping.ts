@@ -1,5 +1,5 @@
 import { abortExitCode } from './core/abort.js';
-import type { Missing } from './model/filled.js';
+import { interruptedRun, type Missing } from './model/filled.js';
 import { formatDuration } from './suite/schema.js';
 
 /** Why a run stops early: a signal from the user, or its own time limit (`--timeout`). */
@@ -19,7 +19,7 @@ export function runStop(user: AbortSignal | undefined, limitMs: number | undefin
     signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0],
     missing: () =>
       user?.aborted || !deadline?.aborted
-        ? { status: 'error', cause: 'stopped', detail: 'the run was interrupted' }
+        ? interruptedRun
         : { status: 'timeout', cause: 'time-limit', detail: `the run's time limit (${formatDuration(limitMs!)}) ran out` },
     exitCode: () => (user?.aborted ? abortExitCode(user) : null),
   };

@@ -4,24 +4,32 @@ import { compareKernels } from '../model/compare.js';
 import { readRun } from '../model/document.js';
 import { defaultFailOn } from '../model/summary.js';
 import type { CaseResult, Comparison, KernelRecord, RunModel } from '../model/types.js';
+import { unfinishedResults } from '../model/unfinished.js';
 import { comparisonLines } from '../reporters/summary.js';
+import { terminalText } from '../reporters/terminal-text.js';
+import { refuseUnsafeOutputs } from '../results/output-paths.js';
 import { parseFailOn } from './run.js';
 
 // `faultline compare A B`: two saved runs, case by case, kernel by kernel (the only kernel of
 // each, or kernels of the same label). Exit 1 when a class in --fail-on occurs.
 export async function compareCommand(baselinePath: string, candidatePath: string, flags: { failOn?: string; json?: string }): Promise<number> {
   const failOn = flags.failOn === undefined ? defaultFailOn : parseFailOn(flags.failOn);
+  refuseUnsafeOutputs({ files: { '--json': flags.json }, reads: [{ path: baselinePath, role: 'the baseline' }, { path: candidatePath, role: 'the candidate' }] });
   const [a, b] = [readRun(baselinePath), readRun(candidatePath)];
   const pairs = pairKernels(a, b);
   if (pairs.length === 0) {
-    throw new FaultlineError('usage', `${baselinePath} and ${candidatePath} share no kernel to compare (by label: ${a.kernels.map((k) => k.label).join(', ')} against ${b.kernels.map((k) => k.label).join(', ')})`, {
+    throw new FaultlineError('usage', `${baselinePath} and ${candidatePath} share no kernel to compare (by label: ${terminalText(a.kernels.map((k) => k.label).join(', '))} against ${terminalText(b.kernels.map((k) => k.label).join(', '))})`, {
       hint: 'Compare runs of one kernel each, or matrices run on the same kernels.',
     });
   }
   const comparisons = pairs.map(([kb, kc]) => compareRuns(a, kb, b, kc));
   for (const c of comparisons) process.stdout.write(`${comparisonLines(c).join('\n')}\n`);
   if (flags.json) writeUserFile(flags.json, `${JSON.stringify({ baseline: baselinePath, candidate: candidatePath, comparisons }, null, 2)}\n`);
-  return comparisons.some((c) => failOn.some((cls) => c.counts[cls] > 0)) ? 1 : 0;
+  // A run that never finished did not test what it left: those cases compare as errors, and
+  // the comparison fails whatever --fail-on names.
+  const unfinished = ([[baselinePath, a], [candidatePath, b]] as const).map(([path, m]) => [path, unfinishedResults(m).length] as const).filter(([, n]) => n > 0);
+  for (const [path, n] of unfinished) process.stdout.write(`${path}: the run did not finish; its ${n} case${n === 1 ? '' : 's'} without a result compare as errors\n`);
+  return unfinished.length > 0 || comparisons.some((c) => failOn.some((cls) => c.counts[cls] > 0)) ? 1 : 0;
 }
 
 /** One kernel each: those two; otherwise the kernels whose labels match. */

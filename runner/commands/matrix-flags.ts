@@ -1,8 +1,10 @@
-import { matchingPackages } from '../../kernels/debian.js';
+import { describeDropped, expandDebianGlob } from '../../kernels/debian-glob.js';
 import { loadPatchSeries } from '../../kernels/source/patches.js';
-import { parseKernelSpec, type KernelSpec } from '../../kernels/spec.js';
+import { formatKernelSpec, parseKernelSpec, type KernelSpec } from '../../kernels/spec.js';
 import { FaultlineError } from '../core/errors.js';
+import { cacheDir } from '../core/paths.js';
 import type { MatrixEntry } from '../run.js';
+import { GlobDownloads } from './glob-downloads.js';
 import { kernelSpecFromFlags, requireSource, sourceSpecFromFlags, type KernelFlags } from './kernel-flags.js';
 
 export interface MatrixFlags extends Omit<KernelFlags, 'kernel'> {
@@ -10,6 +12,8 @@ export interface MatrixFlags extends Omit<KernelFlags, 'kernel'> {
   /** true: the tree without the series; a string: any kernel spec. */
   baseline?: string | boolean;
   perPatch?: boolean;
+  /** Download whatever the debian: globs name, however many packages. */
+  yes?: boolean;
 }
 
 export interface Matrix {
@@ -22,8 +26,9 @@ export interface Matrix {
 // package that matches), the --tree build, the baseline first when there is one, or the tree
 // after each patch for --per-patch. Said up front, checked before anything is built.
 export async function kernelMatrix(flags: MatrixFlags, note: (message: string) => void): Promise<Matrix> {
+  const downloads = new GlobDownloads(cacheDir(), Boolean(flags.yes));
   const specs: KernelSpec[] = [];
-  for (const text of flags.kernel) specs.push(...(await expand(text, note)));
+  for (const text of flags.kernel) specs.push(...(await expand(text, note, downloads)));
   const source = flags.tree ? await sourceSpecFromFlags(flags) : null;
   if (!flags.tree && (flags.patches.length > 0 || flags.config.length > 0 || flags.base !== undefined)) {
     throw new FaultlineError('usage', '--patches, --config and --base apply to a source tree', { hint: 'Add --tree DIR (the kernel source to patch and build).' });
@@ -48,19 +53,29 @@ export async function kernelMatrix(flags: MatrixFlags, note: (message: string) =
     }
     baseline = { ...source, take: 0 };
   } else {
-    const found = await expand(flags.baseline, note);
+    const found = await expand(flags.baseline, note, downloads);
     if (found.length !== 1) throw new FaultlineError('usage', `--baseline ${flags.baseline} names ${found.length} kernels; a baseline is one`, { hint: 'Name one package, or compare a matrix against one kernel.' });
     baseline = found[0]!;
+  }
+  // Compared with itself no case can regress: the run would pass whatever the kernel did.
+  if (specs.some((spec) => JSON.stringify(spec) === JSON.stringify(baseline))) {
+    throw new FaultlineError('usage', `--baseline ${formatKernelSpec(baseline)} is also a kernel under test: compared with itself, no case can regress`, {
+      hint: 'Give --baseline the kernel the change is measured against, or drop --baseline to run the kernel alone.',
+    });
   }
   const kernels: MatrixEntry[] = [{ spec: baseline, role: 'baseline' }, ...specs.map((spec): MatrixEntry => ({ spec, role: 'candidate' }))];
   return { kernels, pairs: specs.map((_, i) => [0, i + 1]) };
 }
 
-async function expand(text: string, note: (message: string) => void): Promise<KernelSpec[]> {
+async function expand(text: string, note: (message: string) => void, downloads: GlobDownloads): Promise<KernelSpec[]> {
   const glob = /^debian:(.*[*?].*)$/.exec(text.trim())?.[1];
   if (!glob) return [parseKernelSpec(text)];
-  const names = await matchingPackages(glob);
+  const found = await expandDebianGlob(glob);
+  const names = found.packages;
   note(`debian:${glob} matches ${names.length} package${names.length === 1 ? '' : 's'}: ${names.join(', ')}`);
+  const dropped = describeDropped(found);
+  if (dropped) note(dropped);
+  await downloads.add(found);
   return names.map((name) => parseKernelSpec(`debian:${name}`));
 }
 

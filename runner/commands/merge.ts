@@ -1,9 +1,9 @@
-import { cpSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
+import { errnoText } from '../core/files.js';
 import { applyExpectations } from '../expect/apply.js';
 import { comparePairs } from '../model/compare.js';
-import { readRun, runFileOf } from '../model/document.js';
+import { readRun } from '../model/document.js';
 import { putInOrder } from '../model/store.js';
 import { summarize, verdictOf } from '../model/summary.js';
 import { caseKey, type KernelRecord, type RunModel } from '../model/types.js';
@@ -12,15 +12,25 @@ import { TerminalReporter } from '../reporters/terminal.js';
 import { claimResultsDirectory } from '../results/location.js';
 import { writeReports } from '../results/final-reports.js';
 import { writeRunFiles } from '../results/run-files.js';
+import { refuseUnsafeOutputs } from '../results/output-paths.js';
+import { copySavedRun, savedRunPlace } from '../results/own-files.js';
 
 // `faultline merge S1 S2 ... --results OUT`: the shards of one run become one run, as if it had
-// run whole: one run.json, results.tap and comparison, and each shard's files under shard-I/.
-// Shards of different plans, two shards with the same share, or a share missing are refused.
+// run whole: one run.json, results.tap and comparison, and each shard's own files under shard-I/.
+// Shards of different plans or kernels, two shards with the same share, a share missing, or
+// --results in a shard (or around one) are refused.
 export async function mergeCommand(dirs: string[], flags: { results: string }): Promise<number> {
   const shards = dirs.map((dir) => ({ dir, model: readRun(dir) }));
   const merged = mergeShards(shards);
+  refuseUnsafeOutputs({ files: {}, results: { path: flags.results, role: 'the merged run' }, reads: shards.map((s) => ({ path: s.dir, role: `shard ${s.model.shard!.index}/${s.model.shard!.count}` })) });
   const out = claimResultsDirectory(flags.results, new Date());
-  for (const { dir, model } of shards) cpSync(dirname(runFileOf(dir)), join(out, `shard-${model.shard!.index}`), { recursive: true });
+  for (const { dir, model } of shards) {
+    try {
+      copySavedRun(savedRunPlace(dir), join(out, `shard-${model.shard!.index}`));
+    } catch (cause) {
+      throw new FaultlineError('io', `cannot copy ${dir} into ${out}: ${errnoText(cause)}`, { hint: 'Choose a writable directory with --results DIR, and shards that can be read.', cause });
+    }
+  }
   writeRunFiles(out, merged);
   // The merged run's own report; each kernel's consoles are read from the first shard that ran it.
   await writeReports(merged, out, { github: false, annotate: () => {} });
@@ -41,6 +51,7 @@ export function mergeShards(shards: { dir: string; model: RunModel }[]): RunMode
     if (s.model.shard!.count !== count) throw new FaultlineError('usage', `${s.dir} is shard ${s.model.shard!.index}/${s.model.shard!.count}, and ${first.dir} is one of ${count}`, { hint: 'Merge the shards of one run: the same --shard I/N count.' });
     if (plan(s.model) !== plan(first.model)) throw new FaultlineError('usage', `${s.dir} ran a different plan from ${first.dir} (other kernels, cases or baseline)`, { hint: 'Merge the shards of one run: the same kernels, suites and cases, only --shard differing.' });
   }
+  refuseDifferentKernels(shards);
   const byIndex = new Map<number, string>();
   for (const s of shards) {
     const twin = byIndex.get(s.model.shard!.index);
@@ -82,6 +93,25 @@ export function mergeShards(shards: { dir: string; model: RunModel }[]): RunMode
   model.why = infrastructure ? infrastructure.why : verdict.why;
   return model;
 }
+
+// One spec can resolve to different kernels in different shard jobs (host on two machines, a
+// meta package that moved on between them): merged, each would look like half a run.
+function refuseDifferentKernels(shards: { dir: string; model: RunModel }[]): void {
+  const seen = new Map<number, { dir: string; kernel: KernelRecord }>();
+  for (const s of shards) {
+    for (const kernel of s.model.kernels) {
+      const first = seen.get(kernel.index);
+      if (!first) seen.set(kernel.index, { dir: s.dir, kernel });
+      else if (first.kernel.id !== kernel.id) {
+        throw new FaultlineError('usage', `${first.dir} and ${s.dir} ran different kernels for ${s.model.matrix.kernels[kernel.index]?.spec ?? kernel.spec}: ${described(first.kernel)} and ${described(kernel)}`, {
+          hint: 'Merge shards that ran the same kernels: pin each kernel to one package version or file, so that every shard job resolves it alike (host is whatever each machine runs).',
+        });
+      }
+    }
+  }
+}
+
+const described = (k: KernelRecord): string => `${k.label} (${[k.release && k.release !== k.label ? `release ${k.release}` : '', `id ${k.id}`].filter(Boolean).join(', ')})`;
 
 /** What the shards agree on; null when they differ (each shard's own run.json under shard-I/ keeps its own). */
 function agreed<T>(values: readonly T[]): T | null {

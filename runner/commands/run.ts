@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { formatKernelSpec } from '../../kernels/spec.js';
 import { FaultlineError } from '../core/errors.js';
 import { usableCacheDir } from '../core/paths.js';
+import { sweepStaleTempDirs } from '../core/temp-dirs.js';
 import { RunEvents, type RunEvent } from '../events.js';
 import { liveExpectation } from '../expect/apply.js';
 import { loadExpectations } from '../expect/load.js';
@@ -17,10 +18,12 @@ import { TerminalReporter } from '../reporters/terminal.js';
 import { claimResultsDirectory, jsonTarget, outputFileKind } from '../results/location.js';
 import { loadReportWriters, onGithub, writeReports } from '../results/final-reports.js';
 import { ResultsDirectory } from '../results/results-dir.js';
+import { refuseUnsafeOutputs } from '../results/output-paths.js';
 import { runMatrix } from '../run.js';
 import { loadRunCases } from '../suites.js';
 import { kselftestSpec } from '../sources/kselftest/source.js';
 import { abortOnSignals } from './interrupt.js';
+import { guestAppend } from './append-flag.js';
 import { kernelMatrix, type MatrixFlags } from './matrix-flags.js';
 import { parseRunTimeout } from './run-timeout.js';
 
@@ -56,7 +59,10 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const json = flags.json === undefined ? null : jsonTarget(flags.json);
   if (flags.junit !== undefined) outputFileKind('--junit', flags.junit, 'junit.xml');
   if (flags.html !== undefined) outputFileKind('--html', flags.html, 'report.html');
+  refuseUnsafeOutputs({ files: { '--json': flags.json, '--junit': flags.junit, '--html': flags.html }, results: flags.results === undefined ? undefined : { path: flags.results, role: 'this run' } });
   const cacheDir = usableCacheDir();
+  // What a run killed outright (kill -9) left in the temporary directory goes now.
+  await sweepStaleTempDirs();
   const events = new RunEvents();
   const out = flags.tap ? process.stderr : process.stdout;
   const terminal = new TerminalReporter(out);
@@ -114,7 +120,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
         retries: limits.retries,
         failOn: limits.failOn,
         kselftestSizes: limits.kselftestSizes,
-        expectations: entries.length || flags.strictExpect ? { entries, strict: Boolean(flags.strictExpect), now } : null,
+        expectations: entries.length || flags.strictExpect ? { entries, strict: Boolean(flags.strictExpect), now, caseFilter: flags.case } : null,
         ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
       },
       limits.guest,
@@ -171,19 +177,25 @@ function runLimits(flags: RunFlags): Limits {
   const shard = flags.shard === undefined ? null : parseShard(flags.shard);
   if (flags.shard !== undefined && !shard) throw new FaultlineError('usage', `--shard ${flags.shard} is not I/N with 1 <= I <= N`, { hint: 'e.g. --shard 2/4 for the second of four shards.' });
   const failOn = flags.failOn === undefined ? [...defaultFailOn] : parseFailOn(flags.failOn);
+  // An empty pattern is in every name: it would select every case without a word.
+  const blank = flags.case.find((pattern) => pattern.trim() === '');
+  if (blank !== undefined) throw new FaultlineError('usage', `--case ${JSON.stringify(blank)} names no case: an empty pattern matches every case`, { hint: 'Give part of a suite/case name (e.g. --case read-minor), or drop --case to run every case.' });
   const kselftestSizes = {
     ...(flags.kselftestMib !== undefined ? { mib: count('--kselftest-mib', flags.kselftestMib, 1, 4096) } : {}),
     ...(flags.kselftestBounces !== undefined ? { bounces: count('--kselftest-bounces', flags.kselftestBounces, 1, 10_000) } : {}),
   };
-  const guest: GuestConfig = { ...defaultGuestConfig, accel: flags.accel, tcgSlowdown, append: flags.append.flatMap((words) => words.split(/\s+/).filter(Boolean)) };
+  const guest: GuestConfig = { ...defaultGuestConfig, accel: flags.accel, tcgSlowdown, append: guestAppend(flags.append) };
   return { guest, retries, shard, failOn, kselftestSizes, ...(jobs !== undefined ? { jobs } : {}), ...(flags.timeout !== undefined ? { timeoutMs: parseRunTimeout(flags.timeout) } : {}) };
 }
 
 /** `--fail-on regression,still-failing`, or `none`. */
 export function parseFailOn(text: string): ComparisonClass[] {
+  const hint = `Use none, or a list of: ${comparisonClasses.join(', ')}.`;
   if (text.trim() === 'none') return [];
   const classes = text.split(',').map((c) => c.trim());
-  const bad = classes.filter((c) => !(comparisonClasses as readonly string[]).includes(c));
-  if (bad.length) throw new FaultlineError('usage', `--fail-on ${text}: ${bad.join(', ')} ${bad.length === 1 ? 'is not a class' : 'are not classes'} of the comparison`, { hint: `Use none, or a list of: ${comparisonClasses.join(', ')}.` });
+  // Nothing named is not `none`: the run would pass whatever regressed, and nobody asked for that.
+  if (classes.every((c) => c === '')) throw new FaultlineError('usage', `--fail-on ${JSON.stringify(text)} names no class of the comparison`, { hint });
+  const bad = classes.filter((c) => !(comparisonClasses as readonly string[]).includes(c)).map((c) => c || '""');
+  if (bad.length) throw new FaultlineError('usage', `--fail-on ${text}: ${bad.join(', ')} ${bad.length === 1 ? 'is not a class' : 'are not classes'} of the comparison`, { hint });
   return classes as ComparisonClass[];
 }

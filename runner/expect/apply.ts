@@ -1,8 +1,9 @@
 import { globMatch } from '../core/glob.js';
-import { caseKey, type CaseResult, type ExpectationEntry, type ExpectationOutcome, type ExpectedBy, type KernelRecord, type RunModel } from '../model/types.js';
+import { shareOf } from '../model/shard.js';
+import { caseKey, type CaseRef, type CaseResult, type ExpectationEntry, type ExpectationOutcome, type ExpectedBy, type KernelRecord, type PlannedCase, type RunModel } from '../model/types.js';
 import { isFailingStatus } from '../model/status.js';
 
-const caseMatches = (entry: ExpectationEntry, r: CaseResult) => globMatch(entry.case, entry.case.includes('/') ? caseKey(r) : r.case);
+const caseMatches = (entry: ExpectationEntry, r: CaseRef) => globMatch(entry.case, entry.case.includes('/') ? caseKey(r) : r.case);
 const kernelMatches = (entry: ExpectationEntry, k: KernelRecord | undefined) =>
   entry.kernel === null || (k !== undefined && [k.label, k.release ?? '', k.spec].some((name) => globMatch(entry.kernel!, name)));
 
@@ -33,32 +34,77 @@ export const expectedBy = (entry: ExpectationEntry): NonNullable<CaseResult['exp
   ...(entry.until ? { until: entry.until } : {}),
 });
 
+/** How a run's expectations are applied: its entries, whether a stale one fails the run, the
+ * clock, and the `--case` patterns that chose the run's cases, if any. */
+export interface ExpectationOptions {
+  entries: ExpectationEntry[];
+  strict: boolean;
+  now: Date;
+  caseFilter?: readonly string[];
+}
+
 // A result an entry expects keeps its status and is marked with the entry's reason, and does not
 // fail the run. An entry past its date no longer applies; one that matched nothing, or whose case
-// passed, is stale: the known failure is gone or never came, and the entry can go.
-export function applyExpectations(model: RunModel, opts: { entries: ExpectationEntry[]; strict: boolean; now: Date }): ExpectationOutcome {
-  const kernelOf = (id: string) => model.kernels.find((k) => k.id === id);
+// passed, is stale: the known failure is gone or never came, and the entry can go. An entry is
+// judged only on the cases this run planned: one whose cases are in another shard is left to
+// `merge`, and one for a case `--case` left out is not judged at all.
+export function applyExpectations(model: RunModel, opts: ExpectationOptions): ExpectationOutcome {
+  const kernels = new Map(model.kernels.map((k) => [k.id, k] as const));
+  const kernelOf = (id: string) => kernels.get(id);
   const live = opts.entries.filter((e) => !expired(e, opts.now));
   const used = new Set<ExpectationEntry>();
+  const acceptedBy = new Map<CaseResult, ExpectationEntry>();
   for (const result of model.results) {
     delete result.expected;
     const entry = expectationFor(live, opts.now, kernelOf(result.kernel), result);
     if (!entry) continue;
     used.add(entry);
+    acceptedBy.set(result, entry);
     result.expected = expectedBy(entry);
   }
-  const stale = live.filter((e) => !used.has(e)).map((e) => ({ at: e.at, why: staleness(e, model.results.filter((r) => caseMatches(e, r) && kernelMatches(e, kernelOf(r.kernel)))) }));
+  const elsewhere = plannedElsewhere(model);
+  const stale: ExpectationOutcome['stale'] = [];
+  const deferred: NonNullable<ExpectationOutcome['deferred']> = [];
+  for (const entry of live.filter((e) => !used.has(e))) {
+    const matched = model.results.filter((r) => caseMatches(entry, r) && kernelMatches(entry, kernelOf(r.kernel)));
+    const unjudged = notJudged(entry, matched, model, elsewhere, opts.caseFilter ?? []);
+    if (unjudged) deferred.push({ at: entry.at, why: unjudged });
+    else stale.push({ at: entry.at, why: staleness(entry, matched, acceptedBy) });
+  }
   return {
     entries: opts.entries,
-    expired: opts.entries.filter((e) => expired(e, opts.now)).map((e) => `${e.at}: ${e.case}${e.kernel ? ` on ${e.kernel}` : ''} (until ${e.until})`),
+    expired: opts.entries.filter((e) => expired(e, opts.now)).map((e) => `${e.at}: ${describe(e)} (until ${e.until})`),
     stale,
+    ...(deferred.length > 0 ? { deferred } : {}),
+    ...(opts.caseFilter?.length ? { caseFilter: [...opts.caseFilter] } : {}),
     strict: opts.strict,
   };
 }
 
-function staleness(entry: ExpectationEntry, matched: readonly CaseResult[]): string {
-  const what = `${entry.case}${entry.kernel ? ` on ${entry.kernel}` : ''}`;
+const describe = (entry: ExpectationEntry): string => `${entry.case}${entry.kernel ? ` on ${entry.kernel}` : ''}`;
+
+/** The planned cases another shard runs on some kernel: a shard's results cannot judge an entry for them. */
+function plannedElsewhere(model: RunModel): PlannedCase[] {
+  if (!model.shard) return [];
+  const share = shareOf(model.matrix.kernels.length, model.matrix.cases, model.shard, model.matrix.pairs.length > 0);
+  const mine = new Set(model.matrix.kernels.flatMap((_, index) => share(index).map((c) => `${index} ${caseKey(c)}`)));
+  return model.matrix.cases.filter((c) => model.matrix.kernels.some((_, index) => !mine.has(`${index} ${caseKey(c)}`)));
+}
+
+/** Why this run cannot judge an entry it did not use, or null when it can (the entry is stale): a
+ * shard sees only its share of a case another shard runs too, and `--case` left its cases out. */
+function notJudged(entry: ExpectationEntry, matched: readonly CaseResult[], model: RunModel, elsewhere: readonly PlannedCase[], caseFilter: readonly string[]): string | null {
+  if (elsewhere.some((c) => caseMatches(entry, c))) return `${describe(entry)}: its cases are in other shards; faultline merge judges it`;
+  if (matched.length === 0 && caseFilter.length > 0 && !model.matrix.cases.some((c) => caseMatches(entry, c))) return `${describe(entry)}: no case this run planned matches it (--case ${caseFilter.join(', ')})`;
+  return null;
+}
+
+function staleness(entry: ExpectationEntry, matched: readonly CaseResult[], acceptedBy: ReadonlyMap<CaseResult, ExpectationEntry>): string {
+  const what = describe(entry);
   if (matched.length === 0) return `${what} matched no result`;
+  // What this entry would have accepted went to an entry before it in the files: it is shadowed.
+  const shadows = [...new Set(matched.filter((r) => r.status === entry.status).flatMap((r) => acceptedBy.get(r)?.at ?? []))];
+  if (shadows.length > 0) return `${what} is shadowed by ${shadows.join(', ')}: ${shadows.length === 1 ? 'that entry accepts' : 'those entries accept'} the same results first`;
   const statuses = [...new Set(matched.map((r) => r.status))];
   if (statuses.every((s) => s === 'pass')) return `${what} passed`;
   return `${what} ended ${statuses.join(', ')}, not ${entry.status}`;

@@ -91,6 +91,7 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
     if (end.restart === null || remaining.length === before) {
       const missing: Missing = end.restart === null ? end.missing : { status: 'crash', cause: 'guest-died', detail: end.restart };
       for (const p of remaining) o.sink.report(filledResult(o.kernel.id, p, missing));
+      if (missing.cause === 'no-agent') throw noAgent(o, missing, guest);
       break;
     }
     restartReason = end.restart;
@@ -197,7 +198,10 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
 function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedger; boot: BootResult; stoppedBy: HostStop | null; unfinishedMs: number; consoleName: string; backstopMs: number }): GuestEnd {
   const { o, ledger, boot, stoppedBy, consoleName } = g;
   const unfinished = ledger.unfinished();
-  if (o.signal?.aborted) {
+  // A saved guest's end says whether the run's stop ended it (aborted, and no limit of the host's
+  // stopped it), however the replay is timed; a live one asks the stop now.
+  const stoppedByRun = boot.recorded ? boot.aborted && boot.recorded.stoppedBy === null : o.signal?.aborted;
+  if (stoppedByRun) {
     if (unfinished) ledger.reportUnfinished(unfinished.ref, o.stopped(), g.unfinishedMs);
     return { restart: null, missing: o.stopped() };
   }
@@ -213,7 +217,7 @@ function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedge
   }
   const death = describeDeath(ledger.recentReports(), boot, stoppedBy, g.backstopMs);
   if (!ledger.agentReady) {
-    return { restart: null, missing: { status: 'crash', cause: 'no-agent', detail: `the kernel did not start the faultline agent (${death}); see ${consoleName}` } };
+    return { restart: null, missing: { status: 'error', cause: 'no-agent', detail: `the kernel did not start the faultline agent (${death}); see ${consoleName}` } };
   }
   if (unfinished) {
     const own: Missing =
@@ -231,6 +235,16 @@ function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedge
   return ledger.reported > 0
     ? { restart: `the guest stopped between cases (${death})` }
     : { restart: null, missing: { status: 'crash', cause: 'guest-died', detail: `the guest stopped before this case ran (${death}); see ${consoleName}` } };
+}
+
+// A guest whose agent never started ran no case: the guest's machinery failed, not a case, so the
+// run ends as an infrastructure failure (exit 3), never as a crash a comparison would call a
+// regression of the kernel.
+function noAgent(o: GuestSessionOptions, missing: Missing, guest: number): FaultlineError {
+  const consoleLog = o.files.path(guestFileName('console', guest, o.rerun ?? 0));
+  return new FaultlineError('boot', `${o.kernel.label}: ${missing.detail}`, {
+    hint: `faultline's agent is the guest's init, and it never said it was ready; ${consoleLog} shows how far the boot got. The kernel must unpack a gzip initramfs (CONFIG_BLK_DEV_INITRD, CONFIG_RD_GZIP), and --append must leave it alone.`,
+  });
 }
 
 /** Why the guest ended, in the words its console and QEMU give: reports since the last case ended first. */

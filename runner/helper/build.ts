@@ -20,10 +20,10 @@ const missingLibc = /cannot find -l(c|pthread)\b|crt1\.o: No such file|stdio\.h:
 
 // The helper runs inside bare initramfs guests, so it is built static against the UAPI header
 // of the kernel under test, and cached by the hash of everything that shapes the binary.
-export async function buildHelper(opts: { headersDir: string | null; cacheDir: string; sourceDir?: string }): Promise<BuiltHelper> {
+export async function buildHelper(opts: { headersDir: string | null; cacheDir: string; sourceDir?: string; signal?: AbortSignal }): Promise<BuiltHelper> {
   const sourceDir = opts.sourceDir ?? nativeSourceDir;
   const include = opts.headersDir ? ['-I', opts.headersDir] : [];
-  const [compiler, header, entries] = await Promise.all([compilerVersion(), uffdHeader(include), readdir(sourceDir)]);
+  const [compiler, header, entries] = await Promise.all([compilerVersion(), uffdHeader(include, opts.signal), readdir(sourceDir)]);
   const files = entries.filter((f) => /\.[ch]$/.test(f)).sort();
   const parts = await Promise.all(files.map(async (f) => [f, await readFile(join(sourceDir, f))] as const));
   const hash = hashParts([...parts.flat(), header, compiler, cflags.join(' ')]);
@@ -35,7 +35,7 @@ export async function buildHelper(opts: { headersDir: string | null; cacheDir: s
   const tmp = await mkdtemp(join(opts.cacheDir, 'helpers', `.tmp-${hash}-`));
   try {
     const sources = files.filter((f) => f.endsWith('.c')).map((f) => join(sourceDir, f));
-    const result = await gcc([...cflags, ...include, '-o', join(tmp, 'faultline-helper'), ...sources]);
+    const result = await gcc([...cflags, ...include, '-o', join(tmp, 'faultline-helper'), ...sources], opts.signal);
     if (result.exitCode !== 0) throw compileError(result.stderr, sourceDir);
     await rename(tmp, dir).catch(async (cause: NodeJS.ErrnoException) => {
       // another build of the same hash won the race; its result is identical
@@ -47,9 +47,10 @@ export async function buildHelper(opts: { headersDir: string | null; cacheDir: s
   return { path, hash, cached: false, compiler };
 }
 
-async function gcc(args: string[], input?: string) {
+async function gcc(args: string[], signal: AbortSignal | undefined, input?: string) {
   // Its messages are matched below (missing libc, missing header), so they must not be translated.
-  const result = await execa('gcc', args, { reject: false, env: cLocaleEnv(), ...(input === undefined ? { stdin: 'ignore' as const } : { input }) });
+  const result = await execa('gcc', args, { reject: false, env: cLocaleEnv(), ...(input === undefined ? { stdin: 'ignore' as const } : { input }), ...(signal ? { cancelSignal: signal } : {}) });
+  signal?.throwIfAborted();
   if (result.exitCode === undefined) {
     throw new FaultlineError('tool', `cannot run gcc: ${result.code ?? result.shortMessage}`, { hint: 'apt-get install gcc libc6-dev', cause: result });
   }
@@ -57,8 +58,8 @@ async function gcc(args: string[], input?: string) {
 }
 
 /** The content of the <linux/userfaultfd.h> the compiler resolves with these include flags. */
-async function uffdHeader(include: string[]): Promise<Buffer> {
-  const deps = await gcc(['-M', ...include, '-x', 'c', '-'], '#include <linux/userfaultfd.h>\n');
+async function uffdHeader(include: string[], signal: AbortSignal | undefined): Promise<Buffer> {
+  const deps = await gcc(['-M', ...include, '-x', 'c', '-'], signal, '#include <linux/userfaultfd.h>\n');
   const file = deps.stdout.split(/[\s\\]+/).find((p) => p.endsWith('/linux/userfaultfd.h'));
   if (deps.exitCode !== 0 || !file) {
     throw new FaultlineError('tool', 'gcc cannot find <linux/userfaultfd.h>', {

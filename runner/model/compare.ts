@@ -37,19 +37,23 @@ export interface CompareInput {
   order?: readonly { suite: string; case: string }[];
 }
 
+// Every lookup is by key (maps and sets), so two runs of 50k cases each compare in linear time.
 export function compareKernels(input: CompareInput): Comparison {
   const of = (kernel: string) => new Map(input.results.filter((r) => r.kernel === kernel).map((r) => [caseKey(r), r] as const));
   const base = of(input.baseline.id);
   const cand = of(input.candidate.id);
-  const keys = input.order ? input.order.map(caseKey) : [...new Set([...base.keys(), ...cand.keys()])];
-  for (const key of [...base.keys(), ...cand.keys()]) if (!keys.includes(key)) keys.push(key);
-  const cases = keys.flatMap((key): ComparedCase[] => {
+  // The plan's order first, then what only the results hold.
+  const keys = new Set(input.order ? input.order.map(caseKey) : []);
+  for (const key of base.keys()) keys.add(key);
+  for (const key of cand.keys()) keys.add(key);
+  const reruns = rerunsByCase(input.reruns ?? []);
+  const cases = [...keys].flatMap((key): ComparedCase[] => {
     const b = base.get(key);
     const c = cand.get(key);
     if (!b && !c) return [];
     const ref = (b ?? c)!;
     let cls = classify(b, c);
-    const attempts = rerunsOf(input.reruns ?? [], input.baseline.id, input.candidate.id, key);
+    const attempts = rerunsOf(reruns.get(key) ?? [], input.baseline.id, input.candidate.id);
     if (cls === 'regression' && attempts) cls = confirmRegression([b!.status, ...attempts.baseline], [c!.status, ...attempts.candidate]);
     return [{
       suite: ref.suite,
@@ -73,8 +77,19 @@ export function compareKernels(input: CompareInput): Comparison {
 
 const isStatus = (s: CaseStatus | undefined): s is CaseStatus => s !== undefined;
 
-function rerunsOf(reruns: readonly Rerun[], baseline: string, candidate: string, key: string): { baseline: CaseStatus[]; candidate: CaseStatus[] } | null {
-  const mine = reruns.filter((r) => caseKey(r) === key).sort((a, b) => a.attempt - b.attempt);
+function rerunsByCase(reruns: readonly Rerun[]): Map<string, Rerun[]> {
+  const byCase = new Map<string, Rerun[]>();
+  for (const r of reruns) {
+    const list = byCase.get(caseKey(r));
+    if (list) list.push(r);
+    else byCase.set(caseKey(r), [r]);
+  }
+  return byCase;
+}
+
+/** One case's reruns on the two kernels, first attempt first; null when it was not rerun. */
+function rerunsOf(ofCase: readonly Rerun[], baseline: string, candidate: string): { baseline: CaseStatus[]; candidate: CaseStatus[] } | null {
+  const mine = [...ofCase].sort((a, b) => a.attempt - b.attempt);
   if (mine.length === 0) return null;
   return { baseline: mine.filter((r) => r.kernel === baseline).map((r) => r.status), candidate: mine.filter((r) => r.kernel === candidate).map((r) => r.status) };
 }

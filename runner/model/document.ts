@@ -4,7 +4,9 @@ import { FaultlineError } from '../core/errors.js';
 import { errnoText } from '../core/files.js';
 import { defaultFailOn, summarize, verdictOf } from './summary.js';
 import { runSchemaId } from './run-schema.js';
+import { runSchemaProblem, type RunVersion } from './run-schema-check.js';
 import { caseKey, type CaseResult, type KernelRecord, type PlannedCase, type RunModel } from './types.js';
+import { markUnfinished } from './unfinished.js';
 
 /** A result as versions 1 and 2 wrote it: its kernel reports under `findings`. */
 type OldResult = Omit<CaseResult, 'reports'> & { findings?: CaseResult['reports'] };
@@ -46,9 +48,23 @@ export function runFileOf(path: string): string {
   }
 }
 
+/** What a run.json itself says of how the run went, which `report` holds against its results. */
+export interface SavedVerdict {
+  summary: RunModel['summary'];
+  exitCode: number | null;
+  why: string[];
+}
+
 // Reads any run.json faultline has written, as the current model: `compare`, `merge` and
-// `report` work on runs from before this version too.
+// `report` work on runs from before this version too. Checked against the schema first, so a
+// wrong member is named instead of crashing whatever reads it; a run that never finished has its
+// planned cases without a result filled in (unfinished.ts); the counts are the results' own.
 export function readRun(path: string): RunModel {
+  return readRunRecord(path).model;
+}
+
+/** The run, and what its run.json said of it before its counts were taken from its results. */
+export function readRunRecord(path: string): { model: RunModel; saved: SavedVerdict } {
   const file = runFileOf(path);
   let doc: unknown;
   try {
@@ -58,23 +74,36 @@ export function readRun(path: string): RunModel {
     throw new FaultlineError('usage', `${file} is not a run faultline can read: ${why}`, { hint: 'Give a results directory (results/<stamp>) or a run.json that faultline wrote.' });
   }
   const version = (doc as { version?: unknown } | null)?.version;
-  if (version === 4 && isModel(doc)) return doc as RunModel;
-  if (version === 3 && isModel(doc)) return fromV3(doc as unknown as RunDocumentV3);
-  if (version === 2 && isModel(doc)) return fromV2(doc as unknown as RunDocumentV2);
-  if (version === 1 && Array.isArray((doc as RunDocumentV1).results) && Array.isArray((doc as RunDocumentV1).kernels)) return fromV3(fromV1(doc as RunDocumentV1));
-  throw new FaultlineError('usage', `${file} is not a run.json faultline wrote (version ${JSON.stringify(version ?? null)}, expected 1, 2, 3 or 4)`, {
-    hint: 'Give a results directory (results/<stamp>) or a run.json that faultline wrote.',
-  });
+  if (version !== 1 && version !== 2 && version !== 3 && version !== 4) {
+    throw new FaultlineError('usage', `${file} is not a run.json faultline wrote (version ${JSON.stringify(version ?? null)}, expected 1, 2, 3 or 4)`, {
+      hint: 'Give a results directory (results/<stamp>) or a run.json that faultline wrote.',
+    });
+  }
+  const problem = runSchemaProblem(doc, version);
+  if (problem) {
+    throw new FaultlineError('usage', `${file} is not a run.json faultline wrote: ${problem}`, {
+      hint: `Give a results directory (results/<stamp>) or a run.json that faultline wrote, as it wrote it (version ${version} is checked against runner/model/run.schema.json).`,
+    });
+  }
+  const model = upgrade(doc, version);
+  const saved: SavedVerdict = { summary: model.summary, exitCode: model.exitCode, why: model.why };
+  markUnfinished(model);
+  model.summary = summarize(model.results);
+  return { model, saved };
 }
 
-function isModel(doc: unknown): boolean {
-  const m = doc as Partial<RunModel>;
-  return Array.isArray(m.results) && Array.isArray(m.kernels) && typeof m.matrix === 'object' && m.matrix !== null && Array.isArray(m.matrix.cases);
+function upgrade(doc: unknown, version: RunVersion): RunModel {
+  if (version === 4) return doc as RunModel;
+  if (version === 3) return fromV3(doc as RunDocumentV3);
+  if (version === 2) return fromV2(doc as RunDocumentV2);
+  return fromV3(fromV1(doc as RunDocumentV1));
 }
 
 // Before version 4 a run did not say which faultline ran it, nor where: both stay unknown.
-function fromV3({ version: _, ...doc }: RunDocumentV3): RunModel {
-  return { $schema: runSchemaId, version: 4, faultline: null, host: null, ...doc };
+function fromV3(doc: RunDocumentV3): RunModel {
+  // Members a version 3 file should not have had are not taken for the version 4 ones.
+  const { version: _, $schema: _s, faultline: _f, host: _h, ...rest } = doc as RunDocumentV3 & Partial<Pick<RunModel, '$schema' | 'faultline' | 'host'>>;
+  return { $schema: runSchemaId, version: 4, faultline: null, host: null, ...rest };
 }
 
 // Version 2 called kernel reports findings and had no `why`, nor `filled` on results: `why` is the

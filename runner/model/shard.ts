@@ -37,3 +37,10 @@ export function parseShard(text: string): Shard | null {
   const shard = { index: Number(match[1]), count: Number(match[2]) };
   return shard.count >= 1 && shard.index >= 1 && shard.index <= shard.count ? shard : null;
 }
+
+/** The cases each kernel (by matrix index) runs: every planned case, or this shard's share. */
+export function shareOf(kernels: number, planned: readonly PlannedCase[], shard: Shard | null, compared: boolean): (kernel: number) => PlannedCase[] {
+  if (!shard) return () => [...planned];
+  const jobs = new Set(shardJobs(kernels, planned, shard, compared).map((j) => `${j.kernel} ${j.case}`));
+  return (kernel) => planned.filter((p) => jobs.has(`${kernel} ${caseKey(p)}`));
+}

@@ -1,3 +1,4 @@
+import { interruptedRun, unfinishedRun } from './filled.js';
 import { failsRun } from './status.js';
 import { caseStatuses, type CaseResult, type CaseStatus, type ComparisonClass, type RunModel } from './types.js';
 
@@ -29,6 +30,12 @@ export function verdictOf(model: RunModel, failOn: readonly ComparisonClass[] = 
   } else {
     const failed = model.results.filter(failsRun).length;
     if (failed > 0) why.push(`${failed} case${failed === 1 ? '' : 's'} did not pass`);
+  }
+  // Cases a stop or a kill left without a result may fail no comparison (both sides lack them),
+  // yet the run did not test them: that alone fails it.
+  for (const cut of [unfinishedRun, interruptedRun]) {
+    const n = model.results.filter((r) => r.filled === cut.cause && r.expected === undefined).length;
+    if (n > 0) why.push(`${cut.detail}: ${n} case${n === 1 ? '' : 's'} without a result`);
   }
   const stale = model.expectations?.strict ? model.expectations.stale.length : 0;
   if (stale > 0) why.push(`${stale} stale expectation${stale === 1 ? '' : 's'} (--strict-expect)`);

@@ -57,10 +57,11 @@ export interface Subtest {
 
 /** Why the runner gave a case its result, for want of one from the guest (or the helper on the
  * host): the user stopped the run, its --timeout ran out, a stage of its kernel failed (build,
- * boot), the guest stopped answering or died, the helper exited without it, or the guest's
- * agent never started. */
-export type FillCause = 'stopped' | 'time-limit' | 'infrastructure' | 'unresponsive' | 'guest-died' | 'helper-exited' | 'no-agent';
-export const fillCauses: readonly FillCause[] = ['stopped', 'time-limit', 'infrastructure', 'unresponsive', 'guest-died', 'helper-exited', 'no-agent'];
+ * boot), the guest stopped answering or died, the helper exited without it, the guest's agent
+ * never started, or the run never finished (killed outright: read back, its planned cases
+ * without a result are this). */
+export type FillCause = 'stopped' | 'time-limit' | 'infrastructure' | 'unresponsive' | 'guest-died' | 'helper-exited' | 'no-agent' | 'unfinished';
+export const fillCauses: readonly FillCause[] = ['stopped', 'time-limit', 'infrastructure', 'unresponsive', 'guest-died', 'helper-exited', 'no-agent', 'unfinished'];
 
 export interface CaseResult {
   /** The kernel's id (by content), never its label. */
@@ -217,6 +218,12 @@ export interface ExpectationOutcome {
   expired: string[];
   /** Entries that matched no result, or whose case passed: they can go. */
   stale: { at: string; why: string }[];
+  /** Entries this run could not judge: their cases are in other shards (`merge` judges them), or
+   * `--case` left them out. Absent when there were none, and in runs from before it. */
+  deferred?: { at: string; why: string }[];
+  /** The `--case` patterns that chose the run's cases, when any: a run read again (`--reparse`)
+   * judges its entries as the run did. */
+  caseFilter?: string[];
   strict: boolean;
 }
 

@@ -35,7 +35,7 @@ const banner = /Linux version \d/;
 
 // A /dev/kvm that exists can still hang forever (nested paravirtual KVM), so auto mode boots the
 // kernel under KVM briefly and only trusts it if the kernel's banner reaches the console.
-export async function chooseAccel(mode: AccelMode, kernelImage: string, cacheDir: string, host: AccelHost = defaultAccelHost): Promise<AccelChoice> {
+export async function chooseAccel(mode: AccelMode, kernelImage: string, cacheDir: string, host: AccelHost = defaultAccelHost, signal?: AbortSignal): Promise<AccelChoice> {
   if (mode === 'tcg') return { accel: 'tcg', reason: 'TCG requested', probeMs: 0, cached: false };
   const kvmProblem = await kvmDeviceProblem(host.device);
   if (mode === 'kvm') {
@@ -46,15 +46,18 @@ export async function chooseAccel(mode: AccelMode, kernelImage: string, cacheDir
   const cacheFile = join(cacheDir, 'accel', `${await hostKey(host)}.json`);
   const known = await readVerdict(cacheFile);
   if (known) return { ...known, cached: true };
-  const verdict = await probeKvm(kernelImage, { ...(host.qemu ? { qemu: host.qemu } : {}) });
+  const verdict = await probeKvm(kernelImage, { ...(host.qemu ? { qemu: host.qemu } : {}), ...(signal ? { signal } : {}) });
   await writeVerdict(cacheFile, verdict);
   return { ...verdict, cached: false };
 }
 
 // The probe: KVM, no initrd, console only; stop as soon as the kernel's banner shows.
-export async function probeKvm(kernelImage: string, opts: { timeoutMs?: number; qemu?: string } = {}): Promise<Omit<AccelChoice, 'cached'>> {
+// A stop (Ctrl-C) ends the probe and throws its reason: a probe cut short proves nothing, so no
+// verdict is kept.
+export async function probeKvm(kernelImage: string, opts: { timeoutMs?: number; qemu?: string; signal?: AbortSignal } = {}): Promise<Omit<AccelChoice, 'cached'>> {
   const timeoutMs = opts.timeoutMs ?? PROBE_TIMEOUT_MS;
   const stop = new AbortController();
+  opts.signal?.throwIfAborted();
   let sawBanner = false;
   const started = performance.now();
   try {
@@ -65,7 +68,7 @@ export async function probeKvm(kernelImage: string, opts: { timeoutMs?: number; 
       guest: { ...defaultGuestConfig, baseMemoryMiB: 256, append: [] },
       timeoutMs,
       resultChannel: false,
-      signal: stop.signal,
+      signal: opts.signal ? AbortSignal.any([stop.signal, opts.signal]) : stop.signal,
       ...(opts.qemu ? { qemu: opts.qemu } : {}),
       onConsoleLine: (line) => {
         if (!sawBanner && banner.test(line)) {
@@ -74,6 +77,7 @@ export async function probeKvm(kernelImage: string, opts: { timeoutMs?: number; 
         }
       },
     });
+    opts.signal?.throwIfAborted();
     const probeMs = Math.round(performance.now() - started);
     if (sawBanner) return { accel: 'kvm', reason: `KVM probe printed the kernel banner in ${probeMs} ms`, probeMs };
     const why = boot.timedOut
@@ -81,6 +85,7 @@ export async function probeKvm(kernelImage: string, opts: { timeoutMs?: number; 
       : `KVM probe ended (${boot.signal ? `QEMU killed by ${boot.signal}` : `QEMU exit ${boot.exitCode}`}) without the kernel banner`;
     return { accel: 'tcg', reason: `${why}; using TCG`, probeMs };
   } catch (error) {
+    opts.signal?.throwIfAborted();
     const probeMs = Math.round(performance.now() - started);
     if (!(error instanceof FaultlineError) || error.kind !== 'boot') throw error;
     return { accel: 'tcg', reason: `KVM probe failed: ${error.message}; using TCG`, probeMs };

@@ -1,12 +1,12 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import { FaultlineError } from '../core/errors.js';
 import type { Accel } from '../model/types.js';
+import { makeTempDir } from '../core/temp-dirs.js';
 import { requireTool } from '../core/tools.js';
 import { qemuArgv } from './argv.js';
 import { defaultGuestConfig, type GuestMachine } from './guest-config.js';
@@ -76,7 +76,7 @@ export type Booter = (opts: BootOptions) => Promise<BootResult>;
 // 'boot' error, while a guest that dies or hangs is reported in the result for the caller to mark.
 export async function bootGuest(opts: BootOptions): Promise<BootResult> {
   const qemu = opts.qemu ?? (await requireTool('qemu-system-x86_64', 'qemu-system-x86'));
-  const work = await mkdtemp(join(tmpdir(), 'faultline-qemu-'));
+  const work = await makeTempDir('faultline-qemu');
   const socketPath = join(work, 'result.sock');
   const wantResult = opts.resultChannel ?? true;
   const hugepages = opts.hugepages ?? 0;

@@ -4,6 +4,7 @@ import { consoleText, parseCaseMark } from '../protocol/guest.js';
 import { displayPath, type CaseConsoles } from './case-view.js';
 import { htmlText, markdownLine } from './markdown.js';
 import { statusMarks } from './summary.js';
+import { terminalLine } from './terminal-text.js';
 
 // The "needs attention" block as each report writes it: the terminal's lines and the step
 // summary's Markdown here, the HTML's view from the same items (html.ts).
@@ -33,7 +34,8 @@ export function itemPlace(item: AttentionItem): string | null {
 }
 
 /** The terminal's block: a heading with the counts, each tier's items with their reason, place
- * and kernel report (its title and top frames); nothing when nothing needs attention. */
+ * and kernel report (its title and top frames), each line safe to print; nothing when nothing
+ * needs attention. */
 export function attentionLines(model: RunModel, frames = 3): string[] {
   const items = attentionItems(model);
   if (items.length === 0) return [];
@@ -52,7 +54,7 @@ export function attentionLines(model: RunModel, frames = 3): string[] {
       if (item.report) for (const frame of item.report.trace.slice(0, frames + 1)) lines.push(`        ${frame}`);
     }
   }
-  return lines;
+  return lines.map(terminalLine);
 }
 
 /** The step summary's block in Markdown: a list per tier, each kernel report's title and call

@@ -30,22 +30,47 @@ export function displayPath(file: string, env: NodeJS.ProcessEnv = process.env):
   return file;
 }
 
+// Each result's kernel, place and class found by key, not by search: a report of 50k results
+// is linear in them.
 export function caseViews(model: RunModel, consoles: CaseConsoles | null): CaseView[] {
   const where = new Map(model.matrix.cases.map((c) => [caseKey(c), c] as const));
+  const kernels = new Map(model.kernels.map((k) => [k.id, k] as const));
+  const classes = comparedClasses(model);
+  const shownPaths = new Map<string, string>();
+  const display = (file: string): string => {
+    let shown = shownPaths.get(file);
+    if (shown === undefined) shownPaths.set(file, (shown = displayPath(file)));
+    return shown;
+  };
   return model.results.map((result) => {
-    const kernel = model.kernels.find((k) => k.id === result.kernel);
+    const kernel = kernels.get(result.kernel);
     const planned = where.get(caseKey(result));
-    const compared = model.comparisons.find((c) => c.candidate.id === result.kernel)?.cases.find((c) => caseKey(c) === caseKey(result));
     return {
       result,
       kernel,
       label: kernel?.label ?? result.kernel,
-      file: planned?.file ? displayPath(planned.file) : null,
+      file: planned?.file ? display(planned.file) : null,
       line: planned?.line ?? null,
-      comparison: compared?.class ?? null,
+      comparison: classes.get(`${result.kernel}\0${caseKey(result)}`) ?? null,
       console: consoles?.(result.kernel, result) ?? null,
     };
   });
+}
+
+/** Each case's class, by the compared kernel's id and the case: the first comparison that holds it. */
+function comparedClasses(model: RunModel): Map<string, ComparisonClass> {
+  const classes = new Map<string, ComparisonClass>();
+  const seen = new Set<string>();
+  for (const comparison of model.comparisons) {
+    // A kernel compared twice takes its first comparison's classes.
+    if (seen.has(comparison.candidate.id)) continue;
+    seen.add(comparison.candidate.id);
+    for (const c of comparison.cases) {
+      const key = `${comparison.candidate.id}\0${caseKey(c)}`;
+      if (!classes.has(key)) classes.set(key, c.class);
+    }
+  }
+  return classes;
 }
 
 /** A case's kernel reports as text: each report's first line, then its text. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { kernelLabel, verdictOf } from '../model/summary.js';
 import { failsRun, isFailingStatus } from '../model/status.js';
-import { caseKey, type RunModel } from '../model/types.js';
+import { caseKey, type CaseResult, type RunModel } from '../model/types.js';
 import { caseViews, type CaseConsoles, type CaseView } from './case-view.js';
 import { attentionMarkdown } from './attention.js';
 import { markdownLine } from './markdown.js';
@@ -84,11 +84,12 @@ export function stepSummary(model: RunModel, consoles: CaseConsoles | null = nul
   if (table.length) parts.push('#### What did not pass', '', ...table, '');
   for (const c of model.comparisons) parts.push('#### Comparison', '', '```', ...comparisonLines(c), '```', '');
   const known = model.results.filter((r) => r.expected);
-  if (known.length || model.expectations?.stale.length || model.expectations?.expired.length) {
+  if (known.length || model.expectations?.stale.length || model.expectations?.expired.length || model.expectations?.deferred?.length) {
     parts.push('#### Known failures', '');
     for (const r of known) parts.push(`- \`${caseKey(r)}\` ${r.status} on ${kernelLabel(model, r.kernel)}: ${markdownLine(r.expected!.reason)} (${r.expected!.entry})`);
     for (const e of model.expectations?.expired ?? []) parts.push(`- expired, no longer applied: ${markdownLine(e)}`);
     for (const e of model.expectations?.stale ?? []) parts.push(`- stale: ${markdownLine(e.at)}: ${markdownLine(e.why)}`);
+    for (const e of model.expectations?.deferred ?? []) parts.push(`- not judged here: ${markdownLine(e.at)}: ${markdownLine(e.why)}`);
     parts.push('');
   }
   return fit(`${parts.join('\n')}\n`);
@@ -96,10 +97,13 @@ export function stepSummary(model: RunModel, consoles: CaseConsoles | null = nul
 
 function notPassedTable(model: RunModel): string[] {
   const kernels = [...model.kernels].sort((a, b) => a.index - b.index);
-  const rows = model.matrix.cases.filter((c) => model.results.some((r) => caseKey(r) === caseKey(c) && isFailingStatus(r.status)));
+  const failing = new Set(model.results.filter((r) => isFailingStatus(r.status)).map(caseKey));
+  const rows = model.matrix.cases.filter((c) => failing.has(caseKey(c)));
   if (rows.length === 0) return [];
+  const results = new Map<string, CaseResult>();
+  for (const r of model.results) if (!results.has(`${r.kernel}\0${caseKey(r)}`)) results.set(`${r.kernel}\0${caseKey(r)}`, r);
   const status = (kernel: string, key: string) => {
-    const r = model.results.find((x) => x.kernel === kernel && caseKey(x) === key);
+    const r = results.get(`${kernel}\0${key}`);
     if (!r) return '–';
     const why = isFailingStatus(r.status) && r.reason ? `: ${short(r.reason)}` : '';
     return `${statusMarks[r.status]}${r.expected ? ' (known)' : ''}${why}`;

@@ -34,10 +34,15 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
   const ms = model.finishedAt ? Date.parse(model.finishedAt) - Date.parse(model.startedAt) : 0;
   const ids = rowIds(model.matrix.cases.map(caseKey));
   const attention = attentionView(model, ids);
+  // By key, the first view of each (kernel, case): a search per cell made 50k results quadratic.
+  const viewOf = new Map<string, (typeof views)[number]>();
+  for (const v of views) if (!viewOf.has(`${v.result.kernel}\0${caseKey(v.result)}`)) viewOf.set(`${v.result.kernel}\0${caseKey(v.result)}`, v);
+  const timeOf = new Map<string, number>();
+  for (const r of model.results) timeOf.set(r.kernel, (timeOf.get(r.kernel) ?? 0) + r.durationMs);
   const rows = model.matrix.cases.map((planned) => {
     const key = caseKey(planned);
     const cells = kernels.map((k, i) => {
-      const view = views.find((v) => v.result.kernel === k.id && caseKey(v.result) === key);
+      const view = viewOf.get(`${k.id}\0${key}`);
       if (!view) return { kernel: k.label, column: `#${i + 1}`, status: 'none', result: false };
       const r = view.result;
       return {
@@ -80,7 +85,7 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
       accel: k.accel ?? 'never resolved',
       timeoutScale: k.timeoutScale,
       role: k.role ?? '',
-      time: `${(model.results.filter((r) => r.kernel === k.id).reduce((sum, r) => sum + r.durationMs, 0) / 1000).toFixed(1)} s`,
+      time: `${((timeOf.get(k.id) ?? 0) / 1000).toFixed(1)} s`,
     })),
     caseCount: rows.length,
     attentionCount,
@@ -107,6 +112,7 @@ export function htmlView(model: RunModel, consoles: CaseConsoles | null) {
           ...model.results.filter((r) => r.expected).map((r) => `${caseKey(r)} ${r.status} on ${kernelLabel(model, r.kernel)}: ${r.expected!.reason} (${r.expected!.entry})`),
           ...model.expectations.expired.map((e) => `expired, no longer applied: ${e}`),
           ...model.expectations.stale.map((e) => `stale: ${e.at}: ${e.why}`),
+          ...(model.expectations.deferred ?? []).map((e) => `not judged here: ${e.at}: ${e.why}`),
         ]
       : null,
     reports: model.reports.map((f) => ({ kernel: kernelLabel(model, f.kernel), kind: f.kind, text: f.text })),

@@ -24,7 +24,9 @@ export function junitXml(model: RunModel, consoles: CaseConsoles | null): string
   const groups = new Map<string, CaseView[]>();
   for (const view of views) {
     const key = `${view.result.kernel}\0${view.result.suite}`;
-    groups.set(key, [...(groups.get(key) ?? []), view]);
+    const group = groups.get(key);
+    if (group) group.push(view);
+    else groups.set(key, [view]);
   }
   const count = (list: CaseView[]) => ({
     tests: list.length,

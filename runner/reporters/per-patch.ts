@@ -1,5 +1,6 @@
 import type { RunEvent } from '../events.js';
 import { caseKey, type CaseStatus, type RunModel } from '../model/types.js';
+import { terminalLine } from './terminal-text.js';
 
 export interface CaseRow {
   case: string;
@@ -27,7 +28,8 @@ export function perPatchRows(model: RunModel): CaseRow[] {
   return [...rows.values()].filter((r) => r.statuses.some((s) => s !== null));
 }
 
-/** The table as text: every changed case, then a count of the unchanged ones. */
+/** The table as text: every changed case, then a count of the unchanged ones; each line safe to
+ * print (a patch's title comes from the series, perhaps from a stranger's pull request). */
 export function formatPerPatch(model: RunModel, all = false): string {
   const rows = perPatchRows(model);
   const names = model.matrix.kernels.map((k, i) => (i === 0 ? 'base' : (k.title ?? k.spec)));
@@ -42,7 +44,7 @@ export function formatPerPatch(model: RunModel, all = false): string {
   const unchanged = rows.length - rows.filter((r) => r.firstChange !== null).length;
   if (!all) lines.push(`${unchanged} case${unchanged === 1 ? '' : 's'} unchanged across the series`);
   lines.push('', ...names.slice(1).map((name, i) => `#${i + 1} ${name}`));
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(terminalLine).join('\n')}\n`;
 }
 
 /** Prints the table at the end of a per-patch run, and writes the full one beside the results. */

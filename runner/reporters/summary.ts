@@ -1,8 +1,10 @@
 import { classCount } from '../model/summary.js';
 import { caseKey, skipCauses, type CaseResult, type CaseStatus, type Comparison, type ComparisonClass, type ExpectationOutcome, type RunModel, type SkipCause } from '../model/types.js';
+import { firstLine, terminalLine } from './terminal-text.js';
 
 // The end of a run in words, from the model alone: the terminal prints it after a live run and
-// `faultline report` prints it for a saved one.
+// `faultline report` prints it for a saved one. A line that holds names or reasons from the run
+// is made safe to print (terminal-text.ts) here, where it is built.
 const statusWords: Record<CaseStatus, string> = { pass: 'passed', fail: 'failed', skip: 'skipped', timeout: 'timed out', crash: 'crashed', error: 'errored' };
 export const statusMarks: Record<CaseStatus, string> = { pass: 'ok', fail: 'FAIL', skip: 'skip', timeout: 'TIMEOUT', crash: 'CRASH', error: 'ERROR' };
 
@@ -40,7 +42,7 @@ export function skipBreakdown(model: RunModel): string | null {
 export function resourceFixes(model: RunModel): string[] {
   const counts = new Map<string, number>();
   for (const r of model.results) if (r.status === 'skip' && r.skipCause === 'resource' && r.reason) counts.set(r.reason, (counts.get(r.reason) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([reason, n]) => `${n} x ${reason.split('\n')[0]}`);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([reason, n]) => terminalLine(`${n} x ${firstLine(reason)}`));
 }
 
 /** Cases x kernels, for every case that did not pass somewhere: the status in each column. */
@@ -58,12 +60,13 @@ export function matrixTable(model: RunModel): string[] {
   const width = Math.max(4, ...rows.map((r) => r.length));
   const cols = kernels.map((k, i) => ({ k, head: `#${i + 1}`, width: Math.max(4, `#${i + 1}`.length, 7) }));
   const cell = (r: CaseResult | undefined) => (r ? `${statusMarks[r.status]}${r.expected ? '~' : ''}` : '-');
-  return [
+  const lines = [
     'cases x kernels (what did not pass somewhere; ~ known):',
     `  ${'case'.padEnd(width)}  ${cols.map((c) => c.head.padEnd(c.width)).join(' ')}`,
     ...rows.map((key) => `  ${key.padEnd(width)}  ${cols.map((c) => cell(byKey.get(key)?.get(c.k.id)).padEnd(c.width)).join(' ')}`),
     ...cols.map((c) => `  ${c.head} ${c.k.label}${c.k.release && c.k.release !== c.k.label ? ` (${c.k.release})` : ''}`),
   ];
+  return lines.map(terminalLine);
 }
 
 /** A comparison's counts, then each case that is not unchanged, regressions first. */
@@ -73,7 +76,7 @@ export function comparisonLines(c: Comparison): string[] {
   const shown = c.cases.filter((x) => x.class !== 'unchanged' || x.newReports.length > 0);
   const order = ['regression', 'flaky', 'still-failing', 'changed', 'fixed', 'new', 'removed', 'unchanged'];
   shown.sort((a, b) => order.indexOf(a.class) - order.indexOf(b.class));
-  return [
+  const lines = [
     head,
     ...shown.map((x) => {
       const from = x.baseline?.status ?? '-';
@@ -84,6 +87,7 @@ export function comparisonLines(c: Comparison): string[] {
       return `  ${x.class.padEnd(13)} ${caseKey(x)}  ${from} -> ${to}${attempts}${why ? `  ${firstLine(why)}` : ''}${reports}`;
     }),
   ];
+  return lines.map(terminalLine);
 }
 
 export function expectationLines(outcome: ExpectationOutcome | null): string[] {
@@ -91,9 +95,6 @@ export function expectationLines(outcome: ExpectationOutcome | null): string[] {
   return [
     ...outcome.expired.map((e) => `note: expectation expired, no longer applied: ${e}`),
     ...outcome.stale.map((s) => `${outcome.strict ? 'STALE' : 'note: stale'} expectation ${s.at}: ${s.why}; it can go`),
-  ];
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0]!;
+    ...(outcome.deferred ?? []).map((d) => `note: expectation ${d.at} not judged here: ${d.why}`),
+  ].map(terminalLine);
 }

@@ -3,6 +3,7 @@ import type { RunEvent, StageName } from '../events.js';
 import { caseKey, type CaseResult, type RunModel } from '../model/types.js';
 import { attentionLines } from './attention.js';
 import { comparisonLines, expectationLines, matrixTable, resourceFixes, skipBreakdown, statusMarks, summaryLine } from './summary.js';
+import { firstLine, terminalLine, terminalText } from './terminal-text.js';
 
 interface Output {
   write(text: string): unknown;
@@ -17,7 +18,9 @@ const colours: Record<CaseResult['status'], number> = { pass: 32, fail: 31, skip
 // What a person watches: a line per stage with its time, a line per case as it finishes (named
 // by kernel when there are several), and at the end what did not pass, the comparison and the
 // summary. On a terminal a status line says how far the run is and which case runs; elsewhere
-// (CI, pipes) every line is plain and final.
+// (CI, pipes) every line is plain and final. What the run's data says (names, labels, reasons,
+// kernel report titles, a saved run's notes) is printed as text, never as control sequences or
+// CI commands, one line of a reason each (terminal-text.ts).
 export class TerminalReporter {
   private readonly tty: boolean;
   private status = '';
@@ -87,7 +90,7 @@ export class TerminalReporter {
         break;
       case 'case-result':
         this.counted(event.result);
-        this.line(this.caseLine(event.result));
+        this.emit(this.caseLine(event.result));
         this.findingLines(event.result);
         break;
       case 'rerun-result':
@@ -117,12 +120,13 @@ export class TerminalReporter {
     if (this.resultsDir) this.line(`results: ${this.resultsDir}`);
   }
 
+  /** The mark painted, the rest made safe: it holds the case's names and its reason. */
   private caseLine(r: CaseResult): string {
     const mark = this.paint((r.expected ? `${statusMarks[r.status]}~` : statusMarks[r.status]).padEnd(7), colours[r.status]);
     const time = r.status === 'skip' ? '' : ` ${r.durationMs}ms`;
-    const reason = r.reason ? `  ${r.reason}` : '';
-    const known = r.expected ? `  (known: ${r.expected.reason})` : '';
-    return `  ${mark} ${this.prefix(r.kernel)}${caseKey(r)}${time}${reason}${known}`;
+    const reason = r.reason ? `  ${firstLine(r.reason)}` : '';
+    const known = r.expected ? `  (known: ${firstLine(r.expected.reason)})` : '';
+    return `  ${mark} ${terminalLine(`${this.prefix(r.kernel)}${caseKey(r)}${time}${reason}${known}`)}`;
   }
 
   /** With several kernels, each line names its kernel. */
@@ -189,7 +193,7 @@ export class TerminalReporter {
     if (!this.tty || this.timer) return;
     const draw = () => {
       this.clearStatus();
-      this.status = fitWidth(this.statusText(), this.width());
+      this.status = fitWidth(terminalText(this.statusText()), this.width());
       if (this.status) this.out.write(this.paint(this.status, 2));
     };
     draw();
@@ -215,7 +219,13 @@ export class TerminalReporter {
     return columns && columns > 1 ? columns : 80;
   }
 
+  /** A plain line, made safe to print. */
   private line(text: string): void {
+    this.emit(terminalLine(text));
+  }
+
+  /** A line already safe to print, under the status line (which is drawn again below it). */
+  private emit(text: string): void {
     const redraw = this.status;
     this.clearStatus();
     this.out.write(`${text}\n`);

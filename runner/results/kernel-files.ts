@@ -28,3 +28,9 @@ export function guestFileName(kind: GuestFile, guest: number, rerun = 0): string
   const tag = [rerun > 0 ? `rerun${rerun}` : '', guest > 1 ? String(guest) : ''].filter(Boolean).join('-');
   return `${kind}${tag ? `-${tag}` : ''}.${extensions[kind]}`;
 }
+
+// The names guestFileName gives, and host-end.json, which a --kernel host run writes by the same
+// scheme (kernel-run.ts): merge copies a shard's kernel files by them, and no output may replace them.
+const guestFilePattern = new RegExp(`^(?:${[...Object.entries(extensions), ['host-end', 'json']].map(([kind, ext]) => `${kind}(?:-rerun\\d+)?(?:-\\d+)?\\.${ext}`).join('|')})$`);
+
+export const isGuestFileName = (name: string): boolean => guestFilePattern.test(name);

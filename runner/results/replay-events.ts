@@ -1,6 +1,7 @@
 import type { RunEvent, RunEventListener } from '../events.js';
 import type { RunModel } from '../model/types.js';
 import { verdictOf } from '../model/summary.js';
+import { unfinishedResults } from '../model/unfinished.js';
 
 // A saved run told again as the events of a live one, so every reporter renders it offline
 // with the code that rendered it live: the run's own journal when it has one (what it told, in
@@ -8,8 +9,11 @@ import { verdictOf } from '../model/summary.js';
 export function narrate(model: RunModel, journal: readonly RunEvent[] | null, listener: RunEventListener, resultsDir: string | null = null): void {
   if (!journal) return replayEvents(model, listener, resultsDir);
   for (const event of journal) listener(event.type === 'run-start' ? { ...event, resultsDir } : event);
-  // A run killed outright has no end in its journal: its results say how it stands.
-  if (journal.at(-1)?.type !== 'run-end') listener(endOf(model));
+  // A run killed outright has no end in its journal: the cases it never reported are told as the
+  // errors reading it back made them, and its results say how it stands.
+  if (journal.at(-1)?.type === 'run-end') return;
+  for (const result of unfinishedResults(model)) listener({ type: 'case-result', result });
+  listener(endOf(model));
 }
 
 export function replayEvents(model: RunModel, listener: RunEventListener, resultsDir: string | null = null): void {

@@ -22,6 +22,31 @@
 #include "tap.h"
 #include "uffd.h"
 
+/* The case process (> 0) or program group (< 0) running now. On the host, faultline stops the
+ * helper with SIGTERM; what runs must go with it, or it holds faultline's pipe open until it ends. */
+static volatile sig_atomic_t running;
+
+static void on_stop(int sig)
+{
+	if (running)
+		kill((pid_t)running, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
+
+/* Blocked from before a fork until `running` names the child, so a stop never misses it. */
+static void block_stops(int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(&set, stop_signals[i]);
+	sigprocmask(how, &set, NULL);
+}
+
 static long now_ms(void)
 {
 	struct timespec ts;
@@ -181,8 +206,10 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 	fflush(stdout);
 	fflush(stderr);
 	start = now_ms();
+	block_stops(SIG_BLOCK);
 	pid = fork();
 	if (pid < 0) {
+		block_stops(SIG_UNBLOCK);
 		snprintf(reason, reasonlen, "fork: %s", strerror(errno));
 		munmap(sh, sizeof(*sh));
 		kmsg(c, "end");
@@ -191,12 +218,16 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 	if (pid == 0) {
 		sigset_t none;
 		enum outcome o;
+		for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+			signal(stop_signals[i], SIG_DFL);
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		o = case_execute(c, sh);
 		sh->outcome = (int)o;
 		_exit(o == OUTCOME_FAIL ? 1 : 0);
 	}
+	running = pid;
+	block_stops(SIG_UNBLOCK);
 	waited = wait_child(pid, c->timeout_ms, &status, &sh->outcome);
 	if (waited != 1) {
 		kill(pid, SIGKILL);
@@ -205,6 +236,7 @@ static enum outcome run_case(const struct plan_case *c, char *reason, size_t rea
 		unkillable = wait_child(pid, 2000, &status, NULL) != 1;
 		status = -1;
 	}
+	running = 0;
 	*ms = now_ms() - start;
 	*line = sh->line;
 	if (sh->line)
@@ -336,6 +368,7 @@ static enum outcome run_program_case(const struct plan_case *c, char *reason, si
 	kmsg(c, "begin");
 	fflush(stdout);
 	start = now_ms();
+	block_stops(SIG_BLOCK);
 	pid = fork();
 	if (pid == 0) {
 		char *argv[PLAN_MAX_ARGS + 1];
@@ -358,8 +391,11 @@ static enum outcome run_program_case(const struct plan_case *c, char *reason, si
 		_exit(127);
 	}
 	close(pipefd[1]);
-	if (pid > 0)
+	if (pid > 0) {
 		setpgid(pid, pid); /* also here, so the group exists before the parent may kill it */
+		running = -pid;
+	}
+	block_stops(SIG_UNBLOCK);
 	if (pid < 0) {
 		close(pipefd[0]);
 		snprintf(reason, reasonlen, "fork: %s", strerror(errno));
@@ -382,6 +418,7 @@ static enum outcome run_program_case(const struct plan_case *c, char *reason, si
 	kill(-pid, SIGKILL);
 	if (!done)
 		unkillable = wait_child(pid, 2000, &status, NULL) != 1;
+	running = 0;
 	/* What the program printed last, unless a child it left behind holds the pipe open. */
 	drain(pipefd[0], cap, now_ms() + 1000, 100);
 	close(pipefd[0]);
@@ -414,6 +451,8 @@ int run_plan(const struct plan *p)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		signal(stop_signals[i], on_stop);
 	tap_begin();
 	for (int i = 0; i < p->ncases;) {
 		const char *suite = p->cases[i].suite;
