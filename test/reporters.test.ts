@@ -120,6 +120,24 @@ t.test('results directory: run.json is the model, kept current; --json gets the 
   t.match(readFileSync(join(dir, 'r', 'results.tap'), 'utf8'), /^TAP version 14\n# Subtest: minor-faults\n/);
 });
 
+t.test('results directory: the cases a stop leaves without a result reach run.json in one write, once they are all in', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = new ResultsDirectory(dir, null);
+  const store = new ResultStore({ command: ['faultline', 'run'], kernels: [{ spec: k1.spec, role: null }], cases, startedAt: new Date('2026-11-28T10:00:00Z') });
+  announceStore(store, { emit: (e) => out.handle(e) });
+  out.handle({ type: 'run-start', model: store.model, resultsDir: dir, jobs: 1, share: [cases.length] });
+  store.addKernel(k1);
+  out.handle({ type: 'kernel-ready', kernel: k1 });
+  store.record(oneKernel[0]!);
+  const written = () => (JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { results: CaseResult[] }).results.map((r) => `${r.case} ${r.filled ?? 'reported'}`);
+  t.same(written(), ['a reported'], 'a reported result is written as it comes');
+  store.fillMissing(k1.id, cases, { status: 'error', cause: 'stopped', detail: 'the run was interrupted' });
+  t.same(written(), ['a reported'], 'not rewritten for each filled case as it came');
+  await Promise.resolve();
+  t.same(written(), ['a reported', 'b stopped', 'c stopped', 'd stopped'], 'all of them, in one write, before anything else runs');
+});
+
 t.test('results directory that cannot be written is an io error naming it', async (t) => {
   t.throws(() => claimResultsDirectory(join(import.meta.dirname, '..', 'package.json', 'results'), new Date()), {
     kind: 'io',
