@@ -34,7 +34,7 @@ const oopsTitle = crashed.reports![0]!.title;
 const suiteFile = join(projectRoot, 'suites', 'minor-faults.yaml');
 const base = kernelRecord('b', 0, { role: 'baseline', label: '6.1.0-57-cloud-amd64', release: '6.1.0-57-cloud-amd64' });
 const cand = kernelRecord('c', 1, { role: 'candidate', label: '6.1.0-57-cloud-amd64+3-patches-series-name', release: '6.1.0-57-cloud-amd64' });
-const next = kernelRecord('n', 2, { label: 'linux-next-20241025/mm-unstable:ufd-minor-v3', spec: '/home/someone/src/linux-next/arch/x86/boot/bzImage', release: '6.12.0-rc4-next-20241025-00017-gd3c4ef5a' });
+const next = kernelRecord('n', 2, { label: 'linux-next-20241025/mm-unstable:ufd-minor-v3', spec: '/usr/src/linux-next/arch/x86/boot/bzImage', release: '6.12.0-rc4-next-20241025-00017-gd3c4ef5a' });
 const cases: PlannedCase[] = [
   { suite: 'minor-faults', case: 'lost-feature', file: suiteFile, line: 40 },
   { suite: 'zeropage-dontwake', case: 'dontwake', file: suiteFile, line: 20 },
