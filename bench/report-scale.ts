@@ -5,15 +5,13 @@
 // new or removed). Two suites, so JUnit's groups of (kernel, suite) are large too.
 // Usage: node dist/bench/report-scale.js [results] [rounds] [only: commands whose name has this]
 import { execa } from 'execa';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../runner/core/paths.js';
-import { comparePairs } from '../runner/model/compare.js';
-import { runDocument } from '../runner/model/document.js';
 import { ResultStore } from '../runner/model/store.js';
-import { verdictOf } from '../runner/model/summary.js';
 import type { CaseResult, CaseStatus, KernelRecord, PlannedCase } from '../runner/model/types.js';
+import { saveFinishedRun } from '../test/fixtures/model.js';
 import { row, timed } from './baseline.js';
 
 const total = Number(process.argv[2] ?? 50_000);
@@ -41,12 +39,8 @@ function saveRun(name: string, kernels: KernelRecord[], cases: PlannedCase[], pa
   for (const k of kernels) store.addKernel(k);
   // The candidate fails what the baseline passed now and then: regressions to report.
   kernels.forEach((k, n) => cases.forEach((c, i) => store.record(outcome(k.id, c, i + n * 3))));
-  store.model.comparisons = comparePairs(store.model);
-  const verdict = verdictOf(store.model);
-  store.finish(verdict.exitCode, verdict.why, new Date('2026-11-28T10:30:00Z'));
   const dir = join(work, name);
-  mkdirSync(dir);
-  writeFileSync(join(dir, 'run.json'), runDocument(store.model));
+  saveFinishedRun(store, dir, new Date('2026-11-28T10:30:00Z'));
   return dir;
 }
 

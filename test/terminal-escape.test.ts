@@ -1,14 +1,11 @@
 import { execa } from 'execa';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { comparePairs } from '../runner/model/compare.js';
-import { runDocument } from '../runner/model/document.js';
-import { verdictOf } from '../runner/model/summary.js';
 import type { KernelReport } from '../runner/model/types.js';
 import { terminalLine, terminalText } from '../runner/reporters/terminal-text.js';
-import { kernelRecord, modelOf, result } from './fixtures/model.js';
+import { kernelRecord, modelOf, result, saveFinishedRun } from './fixtures/model.js';
 
 // A run.json from an untrusted job, reported by a trusted one: names, labels, reasons and
 // kernel report titles that hold escape sequences and GitHub workflow commands must reach the
@@ -42,12 +39,8 @@ function savedRun(dir: string, labels: string[], statuses: ('pass' | 'fail')[], 
   });
   if (kernels.length > 1) store.model.matrix.pairs = [[0, 1]];
   store.addReport({ ...report, kernel: 'k0' });
-  store.model.comparisons = comparePairs(store.model);
-  const verdict = verdictOf(store.model);
-  store.finish(verdict.exitCode, verdict.why, new Date('2026-11-28T10:01:00Z'));
   const path = join(scratch, dir);
-  mkdirSync(path);
-  writeFileSync(join(path, 'run.json'), runDocument(store.model));
+  const verdict = saveFinishedRun(store, path, new Date('2026-11-28T10:01:00Z'));
   if (journal) {
     // What the run narrated, as a hostile job could have written it.
     const events = [
