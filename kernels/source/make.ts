@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { FaultlineError } from '../../runner/core/errors.js';
 import { cLocaleEnv } from '../../runner/core/env.js';
+import type { BuildEnv } from '../../runner/core/engine/build-env.js';
+import { runInContainer } from '../../runner/core/engine/container.js';
 
 interface MakeResult {
   exitCode: number;
@@ -29,9 +31,10 @@ export function makeEnv(): NodeJS.ProcessEnv {
 // started) and waits until none is left.
 export async function runMake(
   args: readonly string[],
-  opts: { cwd: string; logPath: string; signal?: AbortSignal; onLine?: (line: string) => void },
+  opts: { cwd: string; logPath: string; signal?: AbortSignal; onLine?: (line: string) => void; env?: BuildEnv; mounts?: readonly string[] },
 ): Promise<MakeResult> {
   opts.signal?.throwIfAborted();
+  if (opts.env?.kind === 'container') return makeInContainer(args, { ...opts, env: opts.env });
   const log = createWriteStream(opts.logPath, { flags: 'a' });
   log.write(`$ make ${args.join(' ')}\n`);
   const child = execa('make', args, {
@@ -95,4 +98,34 @@ async function reapGroup(pgid: number): Promise<void> {
   }
   signalGroup(pgid, 'SIGKILL');
   while (signalGroup(pgid, 0)) await sleep(50);
+}
+
+// The same make inside a container of the build image: the directories it reads and writes are
+// mounted at their own paths (so O=, -C and every path in the log mean the same), with the
+// network off and the files owned by whoever runs faultline.
+async function makeInContainer(
+  args: readonly string[],
+  opts: { cwd: string; logPath: string; signal?: AbortSignal; onLine?: (line: string) => void; env: Extract<BuildEnv, { kind: 'container' }>; mounts?: readonly string[] },
+): Promise<MakeResult> {
+  const log = createWriteStream(opts.logPath, { flags: 'a' });
+  log.write(`$ make ${args.join(' ')}  # in ${opts.env.image.name}\n`);
+  const env = Object.fromEntries(Object.entries(makeEnv()).filter(([k]) => /^(LC_ALL|LANG|KBUILD_BUILD_\w+|HOME|TZ)$/.test(k))) as Record<string, string>;
+  try {
+    const mounts = [...new Set([opts.cwd, ...(opts.mounts ?? [])])].map((host) => ({ host }));
+    const ran = await runInContainer(opts.env.engine, {
+      image: opts.env.image.id,
+      cmd: ['make', ...args],
+      mounts,
+      workdir: opts.cwd,
+      env: { ...env, HOME: '/tmp' },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onLine: (line) => {
+        log.write(`${line}\n`);
+        opts.onLine?.(line);
+      },
+    });
+    return { exitCode: ran.exitCode, aborted: ran.aborted };
+  } finally {
+    await new Promise<void>((resolve) => log.end(resolve));
+  }
 }

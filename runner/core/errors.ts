@@ -6,6 +6,7 @@ export type ErrorKind =
   | 'kernel' // a kernel spec that does not resolve to a bootable kernel
   | 'build' // compiling the helper or a kernel failed
   | 'image' // the guest image could not be assembled
+  | 'engine' // the Docker engine did not answer, or a container of faultline's failed
   | 'boot' // QEMU or the guest failed before results came back
   | 'tool' // a required host program is missing
   | 'io'; // the results directory or cache cannot be written
@@ -16,6 +17,7 @@ const exitCodes: Record<ErrorKind, number> = {
   kernel: 3,
   build: 3,
   image: 3,
+  engine: 3,
   boot: 3,
   tool: 3,
   io: 3,
