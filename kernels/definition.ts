@@ -12,6 +12,8 @@ const definitionSchema = z.strictObject({
   patches: z.array(z.string().min(1)).default([]),
   base: z.string().default('tinyconfig'),
   config: z.array(z.string().min(1)).default([]),
+  image: z.string().min(1).optional(),
+  'build-image': z.string().min(1).optional(),
 });
 
 // A kernel kept as a file (kernels/NAME.yaml): tree, patches, config base and fragments, so a
@@ -22,13 +24,22 @@ export function loadKernelDefinition(file: string): SourceSpec {
     noun: 'kernel definition',
     unreadable: 'kernel',
     unreadableHint: 'Give an existing kernels/NAME.yaml.',
-    fixHint: 'Fix the kernel definition; the README ("Patched kernels from source") describes its keys: tree, patches, base, config, description.',
+    fixHint: 'Fix the kernel definition; the README ("Patched kernels from source") describes its keys: tree, patches, base, config, image, build-image, description.',
   });
   const parsed = issues.check(definitionSchema, value, [], Object.keys(definitionSchema.shape));
   issues.throwIfAny();
   const def = parsed!;
   const at = (p: string) => (p.startsWith('~/') ? resolve(homedir(), p.slice(2)) : isCommitRange(p) ? p : resolve(dirname(file), p));
   const base = isNamedBase(def.base) ? def.base : at(def.base);
-  return { kind: 'source', tree: at(def.tree), patches: def.patches.map(at), base, fragments: def.config.map(at), definition: file };
+  return {
+    kind: 'source',
+    tree: at(def.tree),
+    patches: def.patches.map(at),
+    base,
+    fragments: def.config.map(at),
+    definition: file,
+    ...(def.image ? { image: def.image } : {}),
+    ...(def['build-image'] ? { buildImage: def['build-image'] } : {}),
+  };
 }
 
