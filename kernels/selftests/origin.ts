@@ -10,7 +10,7 @@ import { pathExists } from '../../runner/core/files.js';
 import { hashParts } from '../../runner/core/hash.js';
 import { bzImageRelease, readBzImageHead } from '../bzimage.js';
 import { resolveMetaPackage } from '../debian.js';
-import { acquireLock } from '../source/lock.js';
+import { acquireLock } from '../../runner/core/lock.js';
 import { runMake } from '../source/make.js';
 import { toolStep } from '../source/tool-step.js';
 import type { KernelSpec } from '../spec.js';

@@ -5,7 +5,7 @@ import { FaultlineError } from '../../runner/core/errors.js';
 import { buildFailure } from '../source/failure.js';
 import { hashParts } from '../../runner/core/hash.js';
 import { compilerVersion } from '../../runner/core/tools.js';
-import { acquireLock } from '../source/lock.js';
+import { acquireLock } from '../../runner/core/lock.js';
 import { runMake } from '../source/make.js';
 
 // The kernel's own userfaultfd selftests, as its tree has them: up to 6.3 one program,

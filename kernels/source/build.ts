@@ -12,7 +12,7 @@ import { applySeries } from './apply.js';
 import { mergeConfig } from './configure.js';
 import { mergedText, notInKernelNotes, parseFragment, resolveFragment, type ParsedFragment, type ResolvedFragment } from './fragment.js';
 import { symbolsAfterSeries, treeKconfigSymbols } from './kconfig-symbols.js';
-import { acquireLock } from './lock.js';
+import { acquireLock } from '../../runner/core/lock.js';
 import { buildFailure } from './failure.js';
 import { ensureScratchSource } from './scratch.js';
 import { toolStep } from './tool-step.js';

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildSelftests, type BuiltSelftests } from '../selftests/programs.js';
 import { applySeries } from './apply.js';
-import { acquireLock } from './lock.js';
+import { acquireLock } from '../../runner/core/lock.js';
 import type { Patch } from './patches.js';
 import type { BuildProgress } from './progress.js';
 import { ensureScratchSource } from './scratch.js';

@@ -1,0 +1,9 @@
+/** What building a shipped recipe's image takes besides the engine. */
+export interface RecipeOptions {
+  cacheDir: string;
+  signal?: AbortSignal;
+  /** One line of progress: a build step, a debootstrap stage. */
+  onProgress?: (line: string) => void;
+  /** Build again even when the engine has the image of this recipe already. */
+  rebuild?: boolean;
+}
