@@ -1,11 +1,18 @@
 import { gzipSync } from 'node:zlib';
 
 /** One member of a newc archive; paths are relative to the root, without a leading slash. */
-export type CpioEntry =
+export type CpioEntry = (
   | { type: 'dir'; path: string; mode?: number }
   | { type: 'file'; path: string; mode?: number; data: Uint8Array }
   | { type: 'symlink'; path: string; target: string }
-  | { type: 'chardev'; path: string; mode?: number; major: number; minor: number };
+  | { type: 'chardev'; path: string; mode?: number; major: number; minor: number }
+) & CpioOwner;
+
+/** Who owns a member; root (0) when not given, as faultline's own members are. */
+export interface CpioOwner {
+  uid?: number;
+  gid?: number;
+}
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -35,7 +42,7 @@ export function writeCpio(entries: readonly CpioEntry[]): Buffer {
   const chunks: Buffer[] = [];
   let ino = 1;
   for (const entry of sorted) chunks.push(member(entry, ino++));
-  chunks.push(member({ type: 'file', path: 'TRAILER!!!', mode: 0, data: new Uint8Array(0) }, 0, true));
+  chunks.push(cpioTrailer());
   return Buffer.concat(chunks);
 }
 
@@ -50,6 +57,17 @@ function normalizePath(path: string): string {
     throw new Error(`cpio: bad path "${path}"`);
   }
   return trimmed;
+}
+
+/** One member as newc bytes, for writers that stream an archive (a large image) instead of
+ * building it whole; the caller gives each member its own inode number and parents first. */
+export function cpioMember(entry: CpioEntry, ino: number): Buffer {
+  return member({ ...entry, path: normalizePath(entry.path) }, ino);
+}
+
+/** The archive's end. */
+export function cpioTrailer(): Buffer {
+  return member({ type: 'file', path: 'TRAILER!!!', mode: 0, data: new Uint8Array(0) }, 0, true);
 }
 
 function member(entry: CpioEntry, ino: number, trailer = false): Buffer {
@@ -78,7 +96,7 @@ function member(entry: CpioEntry, ino: number, trailer = false): Buffer {
       break;
   }
   const name = Buffer.from(entry.path + '\0');
-  const fields = [ino, mode, 0, 0, nlink, 0, data.length, 0, 0, rdevMajor, rdevMinor, name.length, 0];
+  const fields = [ino, mode, entry.uid ?? 0, entry.gid ?? 0, nlink, 0, data.length, 0, 0, rdevMajor, rdevMinor, name.length, 0];
   const header = Buffer.from('070701' + fields.map((n) => n.toString(16).padStart(8, '0')).join(''), 'latin1');
   return Buffer.concat([header, name, padding(header.length + name.length), Buffer.from(data), padding(data.length)]);
 }

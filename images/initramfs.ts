@@ -36,22 +36,44 @@ export async function buildBaseImage(options: { helperPath: string; cacheDir: st
   const helper = await readStaticBinary(options.helperPath, 'the helper', 'link the helper with gcc -static');
   const agent = await readFile(guestAgentPath());
   const hash = hashParts([IMAGE_FORMAT, BUSYBOX_APPLETS.join(' '), busybox, helper, agent]);
-  const dir = join(options.cacheDir, 'images');
-  const path = join(dir, `base-${hash}.cpio.gz`);
-  if (await isFile(path)) return { path, hash, cached: true };
-  options.signal?.throwIfAborted();
   const entries: CpioEntry[] = [
+    ...faultlineEntries(helper, agent),
+    { type: 'file', path: 'bin/busybox', mode: 0o755, data: busybox },
+    ...BUSYBOX_APPLETS.map((applet): CpioEntry => ({ type: 'symlink', path: `bin/${applet}`, target: 'busybox' })),
+  ];
+  return cachedImage(options, `base-${hash}`, hash, entries);
+}
+
+/** Bump when faultline's layer over an engine image changes. */
+const LAYER_FORMAT = 'faultline-layer-1';
+
+// What faultline puts over an engine image's filesystem (a segment after it, so its /init and
+// /dev/console win): the agent, the helper and the directories the agent mounts on.
+export async function buildGuestLayer(options: { helperPath: string; cacheDir: string; signal?: AbortSignal }): Promise<BaseImage> {
+  const helper = await readStaticBinary(options.helperPath, 'the helper', 'link the helper with gcc -static');
+  const agent = await readFile(guestAgentPath());
+  const hash = hashParts([LAYER_FORMAT, helper, agent]);
+  return cachedImage(options, `layer-${hash}`, hash, faultlineEntries(helper, agent));
+}
+
+function faultlineEntries(helper: Buffer, agent: Buffer): CpioEntry[] {
+  return [
     { type: 'dir', path: 'dev' },
     { type: 'chardev', path: 'dev/console', mode: 0o600, major: 5, minor: 1 },
     { type: 'dir', path: 'proc' },
     { type: 'dir', path: 'sys' },
     { type: 'dir', path: 'tmp', mode: 0o1777 },
     { type: 'dir', path: 'faultline' },
-    { type: 'file', path: 'bin/busybox', mode: 0o755, data: busybox },
-    ...BUSYBOX_APPLETS.map((applet): CpioEntry => ({ type: 'symlink', path: `bin/${applet}`, target: 'busybox' })),
     { type: 'file', path: GUEST_HELPER_PATH.slice(1), mode: 0o755, data: helper },
     { type: 'file', path: 'init', mode: 0o755, data: agent },
   ];
+}
+
+async function cachedImage(options: { cacheDir: string; signal?: AbortSignal }, name: string, hash: string, entries: CpioEntry[]): Promise<BaseImage> {
+  const dir = join(options.cacheDir, 'images');
+  const path = join(dir, `${name}.cpio.gz`);
+  if (await isFile(path)) return { path, hash, cached: true };
+  options.signal?.throwIfAborted();
   const image = gzipCpio(writeCpio(entries));
   // Compressing takes a few hundred milliseconds in which a stop cannot be heard; heard now.
   options.signal?.throwIfAborted();

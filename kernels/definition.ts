@@ -31,6 +31,8 @@ export function loadKernelDefinition(file: string): SourceSpec {
   const def = parsed!;
   const at = (p: string) => (p.startsWith('~/') ? resolve(homedir(), p.slice(2)) : isCommitRange(p) ? p : resolve(dirname(file), p));
   const base = isNamedBase(def.base) ? def.base : at(def.base);
+  // A Dockerfile directory (docker:./DIR) is beside the definition, like its other paths.
+  const imageAt = (name: string) => (/^docker:(\.{1,2}(\/|$)|~\/)/.test(name) ? `docker:${at(name.slice('docker:'.length))}` : name);
   return {
     kind: 'source',
     tree: at(def.tree),
@@ -38,8 +40,8 @@ export function loadKernelDefinition(file: string): SourceSpec {
     base,
     fragments: def.config.map(at),
     definition: file,
-    ...(def.image ? { image: def.image } : {}),
-    ...(def['build-image'] ? { buildImage: def['build-image'] } : {}),
+    ...(def.image ? { image: imageAt(def.image) } : {}),
+    ...(def['build-image'] ? { buildImage: imageAt(def['build-image']) } : {}),
   };
 }
 

@@ -8,7 +8,9 @@ import { fetchDebianKernel, loadDebianPackageFile, resolveMetaPackage, type Debi
 import { isDirectory as isDir, isFile } from '../runner/core/files.js';
 import { projectRoot } from '../runner/core/paths.js';
 import { hashParts } from '../runner/core/hash.js';
-import { buildSourceKernel, type BuildProgress } from './source/build.js';
+import { buildSourceKernel, type BuildProgress, type BuildEnvRecord } from './source/build.js';
+import { FaultlineError } from '../runner/core/errors.js';
+import { hostBuildEnv, type BuildEnv } from '../runner/core/engine/build-env.js';
 import { isCommitRange, loadPatchSeries } from './source/patches.js';
 import type { SourceBuildInputs } from './source/selftests.js';
 import { commitOf, treeAtRevision } from './source/revision.js';
@@ -33,14 +35,17 @@ export interface ResolvedKernel {
   source?: SourceBuildInputs;
   /** For a kernel faultline built: config fragment lines its tree has no option for (skipped). */
   configNotes?: string[];
-  /** For a kernel faultline built: its tree's commit (null outside git), its .config, its build key. */
-  build?: { commit: string | null; configSha256: string; buildKey: string };
+  /** For a kernel faultline built: its tree's commit (null outside git), its .config, its build key, where it was compiled. */
+  build?: { commit: string | null; configSha256: string; buildKey: string; buildEnv: BuildEnvRecord };
 }
 
 export interface ResolveOptions {
   cacheDir: string;
   signal?: AbortSignal;
   onProgress?: (progress: BuildProgress | DebianProgress) => void;
+  /** Turns a source kernel's build image name (`build-image`, `--build-image`) into the engine's
+   * image; the drivers know the engine and the recipes, the kernel stage does not. */
+  buildEnvOf?: (imageName: string) => Promise<BuildEnv>;
 }
 
 // One entry point for the kernel stage: fetch, locate or build; read the release; check the config.
@@ -82,9 +87,10 @@ async function resolveSource(spec: SourceSpec, text: string, options: ResolveOpt
   const range = spec.patches.find(isCommitRange);
   const start = range ? range.slice(0, range.indexOf('..')) : 'HEAD';
   const base = range ? await treeAtRevision(spec.tree, start, options.cacheDir) : spec.tree;
+  const env = await sourceBuildEnv(spec, text, options);
   const built = await buildSourceKernel(
     { tree: base, patches, base: spec.base, fragments: [shippedFragment, ...spec.fragments] },
-    { cacheDir: options.cacheDir, ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
+    { cacheDir: options.cacheDir, env, ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) },
   );
   assertKernelOptions(built.config, text);
   const name = spec.definition ? basename(spec.definition).replace(/\.ya?ml$/, '') : basename(spec.tree);
@@ -97,10 +103,21 @@ async function resolveSource(spec: SourceSpec, text: string, options: ResolveOpt
     config: built.config,
     headersDir: built.headersDir,
     cached: built.cached,
-    source: { tree: base, patches, objDir: built.objDir, headersDir: built.headersDir },
+    source: { tree: base, patches, objDir: built.objDir, headersDir: built.headersDir, env },
     configNotes: built.configNotes,
-    build: { commit: await commitOf(spec.tree, start), configSha256: built.configSha256, buildKey: built.key },
+    build: { commit: await commitOf(spec.tree, start), configSha256: built.configSha256, buildKey: built.key, buildEnv: built.buildEnv },
   };
+}
+
+async function sourceBuildEnv(spec: SourceSpec, text: string, options: ResolveOptions): Promise<BuildEnv> {
+  if (spec.buildImage === undefined) return hostBuildEnv;
+  if (!options.buildEnvOf) {
+    throw new FaultlineError('usage', `${text} is to be built in the image ${spec.buildImage}, and this command builds only on the host`, {
+      where: spec.definition ?? spec.tree,
+      hint: 'Build it with `faultline build` or `faultline run`.',
+    });
+  }
+  return options.buildEnvOf(spec.buildImage);
 }
 
 async function resolveHost(text: string): Promise<ResolvedKernel> {

@@ -25,7 +25,8 @@ const withSourceOptions = (command: Command, tree: 'optional' | 'required'): Com
   command[tree === 'required' ? 'requiredOption' : 'option']('--tree <dir>', 'a kernel source tree to patch and build (never modified)')
     .option('--patches <series>', 'a patch, mbox, directory of *.patch, quilt series file, or git range (repeatable)', collect, [])
     .option('--config <fragment>', 'a config fragment merged after the shipped one (repeatable)', collect, [])
-    .option('--base <config>', 'config base: tinyconfig (default), defconfig, or a .config file');
+    .option('--base <config>', 'config base: tinyconfig (default), defconfig, or a .config file')
+    .option('--build-image <name>', 'build in a container of this image (network none): debian-build, docker:IMAGE or docker:DIR; a kernel definition\'s build-image wins');
 
 const run = program
   .command('run')
@@ -36,7 +37,8 @@ const run = program
   .option('--yes', 'download every package the debian: globs name, even more than 8')
   .option('--selftests-from <tree>', 'kselftest:userfaultfd from this Linux tree (or linux-source tarball) on every kernel, instead of each kernel\'s own')
   .option('--kselftest-mib <n>', 'MiB each selftest stress run uses (default: run_vmtests.sh\'s under KVM and on the host, 4 under TCG)')
-  .option('--kselftest-bounces <n>', 'bounces each selftest stress run makes (default: run_vmtests.sh\'s under KVM and on the host, 2 under TCG)');
+  .option('--kselftest-bounces <n>', 'bounces each selftest stress run makes (default: run_vmtests.sh\'s under KVM and on the host, 2 under TCG)')
+  .option('--kselftest-runner <name>', 'programs: faultline runs each static selftest program (default); vmtests: the tree\'s own run_vmtests.sh (-t userfaultfd) with its programs as the tree links them, on an image with bash (--image debian)');
 withSourceOptions(run, 'optional')
   .option('--per-patch', 'build, boot and run after each patch; report which patch changed which case')
   .option('--baseline [spec]', 'compare against a baseline: the tree without its series (no value), or any kernel spec')
@@ -50,6 +52,7 @@ withSourceOptions(run, 'optional')
   .option('--timeout <duration>', 'limit for the whole run, with a unit (30m, 90s, 2h); cases without a result then get timeout')
   .option('--tcg-slowdown <factor>', 'multiply guest time limits by this under TCG (boot, cases, waits)', '4')
   .option('--append <words>', 'extra guest kernel command-line words, e.g. "oops=panic" (repeatable)', collect, [])
+  .option('--image <name>', 'the guests\' userland: busybox (built in, default), docker:DIR (a Dockerfile), docker:IMAGE (an image the engine has) or a shipped recipe (debian); a kernel definition\'s image wins', 'busybox')
   .option('--tap', 'print TAP 14 on stdout (progress goes to stderr)')
   .option('--json <file>', 'also write run.json to this file')
   .option('--junit <file>', 'also write JUnit XML to this file')
@@ -107,10 +110,12 @@ withSourceOptions(program.command('build'), 'required')
 
 program
   .command('doctor')
-  .description('check QEMU, acceleration, gcc and static libc, busybox, cpio, the cache and kernel build tools')
+  .description('check QEMU, acceleration, gcc and static libc, busybox, cpio, the cache, kernel build tools and (for --image/--build-image) the Docker engine')
   .option('--tree <dir>', 'check instead what building this kernel tree needs, and whether its config resolves (seconds, no build)')
   .option('--config <fragment>', 'with --tree: a config fragment merged after the shipped one (repeatable)', collect, [])
   .option('--base <config>', 'with --tree: config base: tinyconfig (default), defconfig, or a .config file')
+  .option('--image <name>', 'also check what this guest image needs: the Docker engine (DOCKER_HOST), and the image, Dockerfile or recipe')
+  .option('--build-image <name>', 'also check the Docker engine and this kernel build image')
   .action(async (options) => {
     const { doctorCommand } = await import('./commands/doctor.js');
     process.exitCode = await doctorCommand(options);
@@ -122,9 +127,29 @@ program
   .option('--suite <file>', 'a suite YAML file, or kselftest:userfaultfd (repeatable; default: every suite in suites/)', collect, [])
   .option('--kernel <spec>', 'the kernel whose selftests kselftest:userfaultfd lists (default: the current Debian cloud kernel)')
   .option('--selftests-from <tree>', 'list kselftest:userfaultfd from this Linux tree or linux-source tarball')
+  .option('--kselftest-runner <name>', 'say what runs each selftest case: programs (faultline, the default) or vmtests (run_vmtests.sh)')
   .action(async (options) => {
     const { listCommand } = await import('./commands/list.js');
     process.exitCode = await listCommand(options);
+  });
+
+const image = program.command('image').description('guest and build images in the Docker engine (DOCKER_HOST) from the shipped recipes');
+image
+  .command('build')
+  .description('build a shipped recipe as the image faultline/NAME; prints its name, id and size')
+  .argument('<name>', 'busybox, debian (a Debian userland with bash and gcc), debian-build (a kernel build toolchain), or docker:DIR (the Dockerfile in DIR)')
+  .option('--rebuild', 'build again even when the engine has the image of this recipe')
+  .option('--mirror <url>', 'the Debian mirror for debootstrap (default: FAULTLINE_DEBIAN_MIRROR, else the one apt uses)')
+  .action(async (name: string, options) => {
+    const { imageBuildCommand } = await import('./commands/image.js');
+    process.exitCode = await imageBuildCommand(name, options);
+  });
+image
+  .command('list')
+  .description('the shipped recipes and whether the engine has an image of each')
+  .action(async () => {
+    const { imageListCommand } = await import('./commands/image.js');
+    process.exitCode = await imageListCommand();
   });
 
 try {

@@ -1,10 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { buildBaseImage, GUEST_PROGRAMS_DIR } from '../images/initramfs.js';
+import { buildBaseImage, buildGuestLayer, GUEST_PROGRAMS_DIR } from '../images/initramfs.js';
+import type { ResolvedGuestImage } from '../images/guest-image.js';
+import { buildImageEnv } from '../images/build-image.js';
 import { resolveKernel, type ResolvedKernel } from '../kernels/resolve.js';
 import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
 import { FaultlineError } from './core/errors.js';
 import { runGuestSession } from './guest/session.js';
+import { guestImageName, guestImageRecord, guestRootfs, resolveGuestImageOnce, type GuestRootfs } from './guest/userland.js';
 import { guestFileName, type KernelFiles } from './results/kernel-files.js';
 import { buildHelper } from './helper/build.js';
 import { runOnHost } from './host.js';
@@ -23,6 +26,9 @@ import { unitsFor, yamlUnits, type RunUnit } from './sources/unit.js';
 import { kselftestUnits, type KselftestInfo } from './sources/kselftest/source.js';
 import type { KselftestPlan } from './sources/kselftest/plan.js';
 import { describeSizes, kselftestSizes, type KselftestSizes } from './sources/kselftest/sizes.js';
+import { vmtestsHugepages, vmtestsUnits, type KselftestRunner } from './sources/kselftest/vmtests.js';
+import { selftestBuildFor } from './sources/kselftest/runner-choice.js';
+import { stageVmtests } from './sources/kselftest/vmtests-stage.js';
 import { buildSelftests, selftestTargets, type BuiltSelftests } from '../kernels/selftests/programs.js';
 import { preparedTree } from '../kernels/selftests/origin.js';
 import { buildSourceSelftests } from '../kernels/source/selftests.js';
@@ -35,6 +41,8 @@ export interface KernelRunOptions {
   guest: GuestConfig;
   /** `--kselftest-mib`, `--kselftest-bounces`: the selftests' stress sizes, instead of the accelerator's. */
   kselftestSizes: { mib?: number; bounces?: number };
+  /** `--kselftest-runner`: faultline's own runs of the static programs (the default), or the tree's run_vmtests.sh. */
+  kselftestRunner?: KselftestRunner;
   services: RunServices;
   /** The user's stop and the run's own --timeout. */
   signal: AbortSignal | undefined;
@@ -50,6 +58,10 @@ export interface PreparedKernel {
   resolved: ResolvedKernel;
   helper: string;
   baseImage: string | null;
+  /** The guest's userland (busybox for the host kernel, which boots none). */
+  guestImage: ResolvedGuestImage;
+  /** For an engine image: its filesystem, the initramfs segment before `baseImage` (faultline's layer then). */
+  rootfs: GuestRootfs | null;
   files: KernelFiles;
   /** With `--suite kselftest:userfaultfd`: the kernel's selftests, built, and how big they run. */
   selftests: PreparedSelftests | null;
@@ -62,6 +74,8 @@ export interface PreparedSelftests {
   dir: string | null;
   /** Where hugetlb_shared's file goes: the guest's mount, or the host's (none: those cases skip). */
   hugetlbfs: string | null;
+  /** Who runs them; absent (saved by an older faultline) is faultline's own runs. */
+  runner?: KselftestRunner;
 }
 
 /** A kernel of the matrix with its place: its index, and its files' directory in the results directory. */
@@ -86,6 +100,8 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
           cacheDir: o.services.cacheDir,
           ...(o.signal ? { signal: o.signal } : {}),
           onProgress: (p) => o.services.events.emit({ type: 'progress', stage: 'kernel', label: shown, step: p.step, detail: p.detail }),
+          buildEnvOf: (name) =>
+            buildImageEnv(name, { cacheDir: o.services.cacheDir, ...(o.signal ? { signal: o.signal } : {}), onProgress: (line) => o.services.events.emit({ type: 'progress', stage: 'kernel', label: shown, step: 'image', detail: line }) }),
         }),
       (k) => ({ cached: k.cached, detail: `${k.label}${k.release && k.release !== k.label ? ` (${k.release})` : ''}` }),
     );
@@ -95,38 +111,63 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
   const signal = o.signal ? { signal: o.signal } : {};
   const helper = await o.services.events.stage('helper', name, () => buildHelper({ headersDir: resolved.headersDir, cacheDir: o.services.cacheDir, ...signal }), (h) => ({ cached: h.cached, detail: h.hash }));
   const plan = o.loaded.kselftest?.[slot.index];
-  const built = plan ? await o.services.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved, name)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}` })) : null;
+  const runner = o.kselftestRunner ?? 'programs';
+  // run_vmtests.sh's programs are built in the guest's image, once it is resolved; static ones first, as ever.
+  const buildFor = async (guest: ResolvedGuestImage | null): Promise<BuiltSelftests | null> => {
+    if (!plan) return null;
+    const build = selftestBuildFor(runner, guest, { kernel: name, image: guestImageName(o.guest, slot.spec) });
+    return o.services.events.stage('selftests', name, () => o.builds.run(() => buildKselftests(o, plan, resolved, name, build)), (b) => ({ cached: b.cached, detail: `${plan.info.what}: ${b.programs.join(', ')}${b.linkage === 'dynamic' ? ' (dynamically linked) and run_vmtests.sh' : ''}` }));
+  };
+  const early = runner === 'programs' ? await buildFor(null) : null;
   const base = { id: resolved.id, label: name, index: slot.index, spec: resolved.spec, role: slot.role, release: resolved.release, dir: slot.dir, ...(resolved.build ? { tree: resolved.build } : {}) };
-  const selftests = (accel: 'kvm' | 'tcg' | 'host'): PreparedSelftests | null => {
+  const selftests = async (accel: 'kvm' | 'tcg' | 'host', built: BuiltSelftests | null): Promise<PreparedSelftests | null> => {
     if (!plan || !built) return null;
-    const prepared = { info: plan.info, sizes: kselftestSizes(accel, o.kselftestSizes), dir: built.dir, hugetlbfs: accel === 'host' ? hostHugetlbfs() : '/dev/hugepages' };
+    const own = kselftestSizes(accel, o.kselftestSizes);
+    // The script holds the huge pages it insists on, whatever the stress sizes.
+    const sizes = runner === 'vmtests' ? { ...own, hugepages: vmtestsHugepages(plan.info, o.guest.cpus) } : own;
+    const dir = runner === 'vmtests' ? await stageVmtests(built, sizes, o.services.cacheDir) : built.dir;
+    const prepared = { info: plan.info, sizes, dir, hugetlbfs: accel === 'host' ? hostHugetlbfs() : '/dev/hugepages', runner };
     const { dir: _programs, ...saved } = prepared;
     files.write('kselftest.json', `${JSON.stringify(saved, null, 2)}\n`);
     o.services.events.emit({ type: 'note', message: `${name}: ${describeSizes(prepared.sizes, accel)}` });
     return prepared;
   };
   if (resolved.image === null) {
-    return { record: { ...base, accel: 'host', timeoutScale: 1 }, resolved, helper: helper.path, baseImage: null, files, selftests: selftests('host') };
+    return { record: { ...base, accel: 'host', timeoutScale: 1 }, resolved, helper: helper.path, baseImage: null, guestImage: { kind: 'busybox' }, rootfs: null, files, selftests: await selftests('host', early ?? (await buildFor(null))) };
   }
-  const image = await o.services.events.stage('image', name, () => buildBaseImage({ helperPath: helper.path, cacheDir: o.services.cacheDir, ...signal }), (i) => ({ cached: i.cached, detail: i.hash }));
+  const imageName = guestImageName(o.guest, slot.spec);
+  const { image, guestImage, rootfs } = await o.services.events.stage(
+    'image',
+    name,
+    async () => {
+      const progress = (line: string) => o.services.events.emit({ type: 'progress', stage: 'image', label: name, step: imageName, detail: line });
+      const guestImage = await resolveGuestImageOnce(o.services, imageName, { cacheDir: o.services.cacheDir, ...signal, onProgress: progress });
+      const rootfs = guestRootfs(imageName, guestImage, o.guest);
+      const image = await (guestImage.kind === 'busybox' ? buildBaseImage : buildGuestLayer)({ helperPath: helper.path, cacheDir: o.services.cacheDir, ...signal });
+      return { image, guestImage, rootfs };
+    },
+    (i) => ({ cached: i.image.cached && (i.guestImage.kind === 'busybox' || i.guestImage.rootfs.cached), detail: i.guestImage.kind === 'busybox' ? i.image.hash : `${imageName} ${i.guestImage.image.id.slice(0, 19)}` }),
+  );
   const accel = await o.services.events.stage('accel', name, () => chooseAccel(o.guest.accel, resolved.image!, o.services.cacheDir, defaultAccelHost, o.signal), (a) => ({ cached: a.cached, detail: `${a.accel}: ${a.reason}` }));
   o.services.store.noteQemu(await qemuVersion());
   const timeoutScale = accel.accel === 'tcg' ? o.guest.tcgSlowdown : 1;
   checkScaledLimits(o.loaded.suites, timeoutScale, 'under TCG');
   const accelProof = { reason: accel.reason, probeMs: accel.probeMs, cached: accel.cached };
-  return { record: { ...base, accel: accel.accel, accelProof, timeoutScale }, resolved, helper: helper.path, baseImage: image.path, files, selftests: selftests(accel.accel) };
+  const record = { ...base, accel: accel.accel, accelProof, timeoutScale, guestImage: guestImageRecord(imageName, guestImage, image.hash) };
+  return { record, resolved, helper: helper.path, baseImage: image.path, guestImage, rootfs, files, selftests: await selftests(accel.accel, early ?? (await buildFor(guestImage))) };
 }
 
 // A source kernel's own selftests are built from its series in its scratch copy; any other
 // origin is unpacked or copied into the cache first.
-async function buildKselftests(o: KernelRunOptions, plan: KselftestPlan, resolved: ResolvedKernel, name: string): Promise<BuiltSelftests> {
+async function buildKselftests(o: KernelRunOptions, plan: KselftestPlan, resolved: ResolvedKernel, name: string, build: ReturnType<typeof selftestBuildFor>): Promise<BuiltSelftests> {
   const signal = o.signal ? { signal: o.signal } : {};
   if (plan.origin.kind === 'source') {
     if (!resolved.source) throw new FaultlineError('kernel', `${resolved.spec} was not built by faultline, so it has no tree of its own to take selftests from`, { hint: 'Give --selftests-from TREE.' });
-    return buildSourceSelftests(resolved.source, { cacheDir: o.services.cacheDir, ...signal, onProgress: (p) => o.services.events.emit({ type: 'progress', stage: 'selftests', label: name, step: p.step, detail: p.detail }) });
+    const own = build.linkage === 'dynamic' ? { build } : {};
+    return buildSourceSelftests(resolved.source, { cacheDir: o.services.cacheDir, ...signal, ...own, onProgress: (p) => o.services.events.emit({ type: 'progress', stage: 'selftests', label: name, step: p.step, detail: p.detail }) });
   }
   const root = await preparedTree({ ...plan.origin, kind: plan.origin.kind === 'tarball' ? 'tarball' : 'tree' }, o.services.cacheDir, o.signal);
-  return buildSelftests(root, { cacheDir: o.services.cacheDir, ...signal });
+  return buildSelftests(root, { cacheDir: o.services.cacheDir, ...signal, ...build });
 }
 
 /** Runs `cases` on a prepared kernel, reporting into `sink`; `rerun` N > 0 is a rerun in fresh guests. */
@@ -141,7 +182,10 @@ export async function runCases(o: KernelRunOptions, k: PreparedKernel, cases: re
 // What the kernel runs for `cases`: the YAML cases, and the selftest runs that give the kernel's
 // selftest cases. A selftest case the kernel's selftests do not have skips, saying so.
 function unitsOf(o: KernelRunOptions, k: PreparedKernel, cases: readonly PlannedCase[], sink: ResultSink): { units: RunUnit[]; runnable: PlannedCase[] } {
-  const selftests = k.selftests
+  const vmtests = k.selftests?.runner === 'vmtests' && k.baseImage !== null;
+  const selftests = k.selftests && vmtests
+    ? { units: vmtestsUnits(k.selftests.info, cases, { cwd: GUEST_PROGRAMS_DIR, cpus: o.guest.cpus }), skips: [] }
+    : k.selftests
     ? kselftestUnits(k.selftests.info, cases, k.selftests.sizes, { cwd: k.baseImage === null ? (k.selftests.dir ?? '.') : GUEST_PROGRAMS_DIR, hugetlbfs: k.selftests.hugetlbfs })
     : { units: [], skips: [] };
   const units = [...yamlUnits(o.loaded.suites), ...selftests.units];
@@ -173,6 +217,7 @@ async function runGuest(o: KernelRunOptions, k: PreparedKernel, cases: readonly 
     guest: o.guest,
     kernelImage: k.resolved.image!,
     baseImage: k.baseImage!,
+    rootfs: k.rootfs,
     suites: o.loaded.suites,
     cases: runnable,
     files: k.files,

@@ -72,6 +72,9 @@ export async function reparseRun(dir: string, saved: RunModel = readRun(dir)): P
         resolved: { id: record.id, label: record.label, spec: record.spec, image: record.accel === 'host' ? null : 'saved', release: record.release, config: null, headersDir: null, cached: true },
         helper: 'saved',
         baseImage: record.accel === 'host' ? null : base,
+        // A replay reads saved guests: it boots no userland.
+        guestImage: { kind: 'busybox' },
+        rootfs: null,
         files: filesIn(scratch, record.dir),
         selftests: savedSelftests(join(dir, record.dir, 'kselftest.json')),
       };

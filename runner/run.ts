@@ -1,4 +1,5 @@
 import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
+import type { KselftestRunner } from './sources/kselftest/vmtests.js';
 import type { ResolvedKernel } from '../kernels/resolve.js';
 import { FaultlineError } from './core/errors.js';
 import { announceStore } from './events.js';
@@ -37,6 +38,8 @@ export interface RunPlan {
   /** The whole run's limit (`--timeout`): cases still without a result then get `timeout`. */
   timeoutMs?: number;
   kselftestSizes: { mib?: number; bounces?: number };
+  /** `--kselftest-runner`; faultline's own runs of the programs when absent. */
+  kselftestRunner?: KselftestRunner;
   expectations?: ExpectationOptions | null;
 }
 
@@ -60,7 +63,7 @@ export async function runMatrix(options: RunPlan, guest: GuestConfig, services: 
   const slots = options.kernels.map((k, index): KernelSlot => ({ spec: k.spec, index, role: k.role, dir: kernelDirOf(index, options.kernels.length) }));
   const casesOf = shareOf(options.kernels.length, loaded.planned, options.shard, options.pairs.length > 0);
   const labels = new Labels();
-  const kernelOptions: KernelRunOptions = { loaded, guest, kselftestSizes: options.kselftestSizes, services, signal, stopped: () => stop.missing(), builds: new Mutex() };
+  const kernelOptions: KernelRunOptions = { loaded, guest, kselftestSizes: options.kselftestSizes, ...(options.kselftestRunner ? { kselftestRunner: options.kselftestRunner } : {}), services, signal, stopped: () => stop.missing(), builds: new Mutex() };
   events.emit({ type: 'run-start', model, resultsDir, jobs: options.jobs, share: slots.map((s) => casesOf(s.index).length) });
 
   const prepared = new Map<number, PreparedKernel>();

@@ -126,7 +126,7 @@ const rows: Row[] = [
     exit: 2,
     says: () => {
       const def = join(scratch, 'kernels', 'broken.yaml');
-      return `faultline: ${def} has an error:\n  ${def}:2:1: patchs: unknown key "patchs" (allowed: description, tree, patches, base, config)\n  Fix the kernel definition; the README ("Patched kernels from source") describes its keys: tree, patches, base, config, description.`;
+      return `faultline: ${def} has an error:\n  ${def}:2:1: patchs: unknown key "patchs" (allowed: description, tree, patches, base, config, image, build-image)\n  Fix the kernel definition; the README ("Patched kernels from source") describes its keys: tree, patches, base, config, image, build-image, description.`;
     },
   },
   {

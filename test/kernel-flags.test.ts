@@ -37,8 +37,16 @@ t.test('a kernel definition file: paths relative to it, ~ is home, ranges kept',
   });
 });
 
+t.test("a definition's images: a Dockerfile directory beside it, an engine image or a recipe as written", async (t) => {
+  const file = join(dir, 'imaged.yaml');
+  writeFileSync(file, 'tree: /src/linux\nimage: docker:./guest\nbuild-image: debian-build\n');
+  t.match(parseKernelSpec(file), { image: `docker:${join(dir, 'guest')}`, buildImage: 'debian-build' });
+  writeFileSync(file, 'tree: /src/linux\nimage: docker:faultline/debian\nbuild-image: docker:../ctx\n');
+  t.match(parseKernelSpec(file), { image: 'docker:faultline/debian', buildImage: `docker:${join(dir, '..', 'ctx')}` });
+});
+
 t.test('a bad kernel definition names file:line:column and the key', async (t) => {
   const file = join(dir, 'bad.yaml');
   writeFileSync(file, 'tree: ~/src/linux\npatchs: [a.patch]\n');
-  t.throws(() => parseKernelSpec(file), { kind: 'suite', message: `${file} has an error:\n  ${file}:2:1: patchs: unknown key "patchs" (allowed: description, tree, patches, base, config)` });
+  t.throws(() => parseKernelSpec(file), { kind: 'suite', message: `${file} has an error:\n  ${file}:2:1: patchs: unknown key "patchs" (allowed: description, tree, patches, base, config, image, build-image)` });
 });

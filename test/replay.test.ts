@@ -76,7 +76,7 @@ async function coinRun(candidate: ('heads' | 'tails')[]): Promise<{ model: RunMo
   const kernels = [kernelRecord('base', 0, { role: 'baseline', label: 'base', dir: 'kernel-0' }), kernelRecord('series', 1, { role: 'candidate', label: 'series', dir: 'kernel-1' })];
   const prepare = async (_o: KernelRunOptions, slot: KernelSlot): Promise<PreparedKernel> => {
     const record = kernels[slot.index]!;
-    return { record, resolved: { id: record.id, label: record.label, spec: record.spec, image: 'recorded', release: null, config: null, headersDir: null, cached: true }, helper: 'recorded', baseImage: base, files: filesIn(work, record.dir), selftests: null };
+    return { record, resolved: { id: record.id, label: record.label, spec: record.spec, image: 'recorded', release: null, config: null, headersDir: null, cached: true }, helper: 'recorded', baseImage: base, guestImage: { kind: 'busybox' }, rootfs: null, files: filesIn(work, record.dir), selftests: null };
   };
   const boots: string[] = [];
   const store = new ResultStore({ command: ['test'], kernels: kernels.map((k) => ({ spec: k.spec, role: k.role })), cases: loaded.planned });

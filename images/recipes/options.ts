@@ -6,4 +6,6 @@ export interface RecipeOptions {
   onProgress?: (line: string) => void;
   /** Build again even when the engine has the image of this recipe already. */
   rebuild?: boolean;
+  /** The Debian mirror for debootstrap recipes, instead of the one apt is configured with. */
+  mirror?: string;
 }

@@ -15,12 +15,13 @@ import { symbolsAfterSeries, treeKconfigSymbols } from './kconfig-symbols.js';
 import { acquireLock } from '../../runner/core/lock.js';
 import { buildFailure } from './failure.js';
 import { ensureScratchSource } from './scratch.js';
+import { requireEngineSeesDirectory } from './engine-mounts.js';
 import { toolStep } from './tool-step.js';
 import { runMake } from './make.js';
 import type { Patch } from './patches.js';
 import { parseMakeLine, type BuildProgress } from './progress.js';
-import { requireKernelBuildTools } from './tools.js';
-import { compilerVersion } from '../../runner/core/tools.js';
+import { requireBuildEnvTools } from './tools.js';
+import { buildEnvKey, describeBuildEnv, hostBuildEnv, type BuildEnv } from '../../runner/core/engine/build-env.js';
 import { checkKernelTree, treeIdentity } from './tree.js';
 
 export type { BuildProgress } from './progress.js';
@@ -53,12 +54,19 @@ export interface SourceKernel {
   compiled: number;
   /** Fragment lines this tree's Kconfig (with the series) has no option for: skipped, and said each time. */
   configNotes: string[];
+  /** Where it was compiled: the host's gcc, or an image (by name, id and content). */
+  buildEnv: BuildEnvRecord;
 }
+
+/** A build environment as the cache entry and run.json name it. */
+export type BuildEnvRecord = { kind: 'host'; compiler: string } | { kind: 'image'; name: string; id: string; contentKey: string };
 
 export interface BuildOptions {
   cacheDir: string;
   signal?: AbortSignal;
   onProgress?: (p: BuildProgress) => void;
+  /** Where make, its config steps and `make headers` run: the host (default) or a container of an image. */
+  env?: BuildEnv;
 }
 
 const namedBases = new Set(['tinyconfig', 'defconfig']);
@@ -89,7 +97,9 @@ export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOpt
   }
   const root = await checkKernelTree(req.tree);
   const config = await readConfigInputs(req);
-  const [identity, compiler] = await Promise.all([treeIdentity(root, { cacheDir: opts.cacheDir }), compilerVersion()]);
+  const env = opts.env ?? hostBuildEnv;
+  // the compiler in the key: gcc's version on the host, the image's content in a container
+  const [identity, compiler] = await Promise.all([treeIdentity(root, { cacheDir: opts.cacheDir }), buildEnvKey(env)]);
   // The key holds what is merged, not what the fragments say: an option the tree lacks changes
   // nothing, and one fragment's alternatives give each tree its own.
   const symbols = symbolsAfterSeries(await treeKconfigSymbols(root, identity.id, opts.cacheDir), req.patches);
@@ -109,10 +119,11 @@ export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOpt
   const scratch = join(kernelsDir, 'work', hashParts(['faultline-scratch-1', identity.id, ...configParts, compiler]));
   const objDir = join(scratch, 'obj');
 
-  const hit = await readCached(outDir, key, objDir, configNotes);
+  const buildEnvRecord = buildEnvRecordOf(env, compiler);
+  const hit = await readCached(outDir, key, objDir, configNotes, buildEnvRecord);
   if (hit) return hit;
 
-  await requireKernelBuildTools();
+  await requireBuildEnvTools(env);
   await mkdir(scratch, { recursive: true });
   const lock = await acquireLock(join(scratch, 'lock'), {
     ...(opts.signal ? { signal: opts.signal } : {}),
@@ -120,9 +131,9 @@ export async function buildSourceKernel(req: SourceKernelRequest, opts: BuildOpt
   });
   try {
     // whoever held the lock may just have built this very kernel
-    const built = await readCached(outDir, key, objDir, configNotes);
+    const built = await readCached(outDir, key, objDir, configNotes, buildEnvRecord);
     if (built) return built;
-    return await buildLocked({ req, opts, root, config, fragments, configNotes, key, outDir, scratch, objDir, compiler, treeId: identity.id });
+    return await buildLocked({ req, opts, env, buildEnvRecord, root, config, fragments, configNotes, key, outDir, scratch, objDir, compiler, treeId: identity.id });
   } finally {
     await lock.release();
   }
@@ -164,7 +175,11 @@ interface Meta {
   compiled: number;
 }
 
-async function readCached(outDir: string, key: string, objDir: string, configNotes: string[]): Promise<SourceKernel | null> {
+function buildEnvRecordOf(env: BuildEnv, compiler: string): BuildEnvRecord {
+  return env.kind === 'host' ? { kind: 'host', compiler } : { kind: 'image', name: env.image.name, id: env.image.id, contentKey: env.image.contentKey };
+}
+
+async function readCached(outDir: string, key: string, objDir: string, configNotes: string[], buildEnv: BuildEnvRecord): Promise<SourceKernel | null> {
   const meta = await readFile(join(outDir, 'meta.json'), 'utf8').then((t) => JSON.parse(t) as Meta, () => null);
   if (!meta || meta.key !== key) return null;
   const dotConfig = await readFile(join(outDir, 'config'), 'utf8');
@@ -180,6 +195,7 @@ async function readCached(outDir: string, key: string, objDir: string, configNot
     objDir,
     compiled: 0,
     configNotes,
+    buildEnv,
   };
 }
 
@@ -199,6 +215,8 @@ export function settingsOf(fragment: string): string {
 async function buildLocked(ctx: {
   req: SourceKernelRequest;
   opts: BuildOptions;
+  env: BuildEnv;
+  buildEnvRecord: BuildEnvRecord;
   root: string;
   config: ConfigInputs;
   fragments: ResolvedFragment[];
@@ -210,7 +228,7 @@ async function buildLocked(ctx: {
   compiler: string;
   treeId: string;
 }): Promise<SourceKernel> {
-  const { req, opts, root, scratch, objDir, key } = ctx;
+  const { req, opts, env, root, scratch, objDir, key } = ctx;
   const progress = opts.onProgress ?? (() => {});
   const signal = opts.signal;
   const src = join(scratch, 'src');
@@ -218,13 +236,15 @@ async function buildLocked(ctx: {
   await mkdir(logs, { recursive: true });
   const logPath = join(logs, `${key}.log`);
   await writeFile(logPath, '');
+  // in a container the scratch directory (the tree and the object directory) is mounted at its own path
   const make = async (args: string[], onLine?: (line: string) => void) => {
-    const r = await runMake(['-C', src, `O=${objDir}`, ARCH, ...args], { cwd: src, logPath, ...(signal ? { signal } : {}), ...(onLine ? { onLine } : {}) });
+    const r = await runMake(['-C', src, `O=${objDir}`, ARCH, ...args], { cwd: src, logPath, env, mounts: [scratch], ...(signal ? { signal } : {}), ...(onLine ? { onLine } : {}) });
     if (r.aborted) signal?.throwIfAborted();
     return r.exitCode;
   };
 
-  await ensureScratchSource({ root, scratch, logPath, progress, ...(signal ? { signal } : {}) });
+  if (env.kind === 'container') await requireEngineSeesDirectory(env, scratch, signal);
+  await ensureScratchSource({ root, scratch, logPath, progress, env, ...(signal ? { signal } : {}) });
   await mkdir(objDir, { recursive: true });
 
   const { written } = await applySeries({
@@ -258,7 +278,7 @@ async function buildLocked(ctx: {
     progress(p);
   };
   const jobs = `-j${availableParallelism()}`;
-  progress({ step: 'compile', detail: `make ${jobs} bzImage` });
+  progress({ step: 'compile', detail: `make ${jobs} bzImage${env.kind === 'container' ? ` in ${describeBuildEnv(env)}` : ''}` });
   if ((await make([jobs, 'bzImage'], compileLine)) !== 0) {
     throw await buildFailure('the kernel does not build', logPath, src);
   }
@@ -284,6 +304,7 @@ async function buildLocked(ctx: {
       base: req.base,
       fragments: ctx.config.fragments.map((f) => f.path),
       compiler: ctx.compiler,
+      buildEnv: ctx.buildEnvRecord,
       configNotes: ctx.configNotes,
       builtAt: new Date().toISOString(),
     };
@@ -305,6 +326,7 @@ async function buildLocked(ctx: {
     objDir,
     compiled,
     configNotes: ctx.configNotes,
+    buildEnv: ctx.buildEnvRecord,
   };
 }
 

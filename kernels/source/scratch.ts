@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathExists } from '../../runner/core/files.js';
+import type { BuildEnv } from '../../runner/core/engine/build-env.js';
 import { buildFailure } from './failure.js';
 import { runMake } from './make.js';
 import type { BuildProgress } from './progress.js';
@@ -9,7 +10,7 @@ import { copyTree } from './tree.js';
 
 // The scratch copy of the user's tree (`scratch`/src) that series are applied to and built from,
 // made once per (tree, config). Only called under the scratch lock.
-export async function ensureScratchSource(o: { root: string; scratch: string; logPath: string; progress: (p: BuildProgress) => void; signal?: AbortSignal }): Promise<string> {
+export async function ensureScratchSource(o: { root: string; scratch: string; logPath: string; progress: (p: BuildProgress) => void; signal?: AbortSignal; env?: BuildEnv }): Promise<string> {
   const { root, scratch, logPath, signal } = o;
   const src = join(scratch, 'src');
   if (await pathExists(src)) return src;
@@ -20,7 +21,7 @@ export async function ensureScratchSource(o: { root: string; scratch: string; lo
     await toolStep(`copying ${root} into the cache`, tmp, () => copyTree(root, tmp, signal), signal);
     // an in-tree build in the user's tree leaves .config behind, and kbuild refuses O= then
     if ((await pathExists(join(tmp, '.config'))) || (await pathExists(join(tmp, 'include', 'config')))) {
-      const clean = await runMake(['-C', tmp, 'mrproper'], { cwd: tmp, logPath, ...(signal ? { signal } : {}) });
+      const clean = await runMake(['-C', tmp, 'mrproper'], { cwd: tmp, logPath, ...(o.env ? { env: o.env } : {}), ...(signal ? { signal } : {}) });
       if (clean.aborted) signal?.throwIfAborted();
       if (clean.exitCode !== 0) throw await buildFailure(`make mrproper in the copy of ${root} failed`, logPath);
     }

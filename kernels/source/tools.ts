@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { FaultlineError } from '../../runner/core/errors.js';
 import { requireTool } from '../../runner/core/tools.js';
+import type { BuildEnv } from '../../runner/core/engine/build-env.js';
 
 // What a kernel build needs from the host, checked up front so a missing package is named with
 // its apt-get line instead of surfacing as a failure deep in the build log.
@@ -29,3 +30,10 @@ export async function requireKernelBuildTools(env: NodeJS.ProcessEnv = process.e
   }
 }
 
+
+// In a build image make, gcc and the libraries are the image's; the host only applies the series
+// (git apply) and copies files.
+export async function requireBuildEnvTools(env: BuildEnv): Promise<void> {
+  if (env.kind === 'host') await requireKernelBuildTools();
+  else await requireTool('git', 'git');
+}

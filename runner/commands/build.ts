@@ -4,13 +4,14 @@ import { usableCacheDir } from '../core/paths.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { abortExitCode } from '../core/abort.js';
 import { abortOnSignals } from './interrupt.js';
-import { kernelSpecFromFlags, type KernelFlags } from './kernel-flags.js';
+import { buildImageEnv } from '../../images/build-image.js';
+import { kernelSpecFromFlags, withBuildImage, type KernelFlags } from './kernel-flags.js';
 
 // `faultline build`: just the kernel. Progress goes to stderr; stdout is the bzImage path, so
 // `qemu-system-x86_64 -kernel "$(faultline build ...)"` works.
 export async function buildCommand(flags: KernelFlags): Promise<number> {
   const cacheDir = usableCacheDir();
-  const spec = await kernelSpecFromFlags(flags);
+  const [spec] = withBuildImage([await kernelSpecFromFlags(flags)], flags.buildImage);
   const abort = abortOnSignals();
   const events = new RunEvents();
   const terminal = new TerminalReporter(process.stderr);
@@ -19,10 +20,11 @@ export async function buildCommand(flags: KernelFlags): Promise<number> {
     'kernel',
     undefined,
     () =>
-      resolveKernel(spec, {
+      resolveKernel(spec!, {
         cacheDir,
         signal: abort.signal,
         onProgress: (p) => events.emit({ type: 'progress', stage: 'kernel', step: p.step, detail: p.detail }),
+        buildEnvOf: (name) => buildImageEnv(name, { cacheDir, signal: abort.signal, onProgress: (line) => events.emit({ type: 'progress', stage: 'kernel', step: 'image', detail: line }) }),
       }),
     (k) => ({ cached: k.cached, detail: `${k.id}${k.release ? ` (${k.release})` : ''}` }),
   );

@@ -1,4 +1,4 @@
-import { checks, treeChecks, type Check } from '../doctor.js';
+import { checks, engineChecks, treeChecks, type AskedImage, type Check } from '../doctor.js';
 import { shippedFragment } from '../../kernels/resolve.js';
 import { sourceSpecFromFlags } from './kernel-flags.js';
 import { FaultlineError, isFaultlineError } from '../core/errors.js';
@@ -8,11 +8,14 @@ export interface DoctorFlags {
   tree?: string;
   config: string[];
   base?: string;
+  image?: string;
+  buildImage?: string;
 }
 
 // `faultline doctor`: every prerequisite, what was found, and for what is missing the command
 // that installs it. Exit 0 when all is there, 3 (infrastructure) when anything is not. With
-// --tree, only what building that tree needs, and whether its config resolves.
+// --tree, only what building that tree needs, and whether its config resolves. The Docker engine
+// is required only when --image or --build-image names an image that needs one.
 export async function doctorCommand(flags: DoctorFlags = { config: [] }): Promise<number> {
   const cache = cacheDir();
   let list: readonly Check[] = checks;
@@ -22,6 +25,11 @@ export async function doctorCommand(flags: DoctorFlags = { config: [] }): Promis
   } else if (flags.config.length > 0 || flags.base) {
     throw new FaultlineError('usage', '--config and --base apply to a source tree', { hint: 'Add --tree DIR (the kernel source whose config to check).' });
   }
+  const asked: AskedImage[] = [
+    ...(flags.image ? [{ flag: '--image' as const, name: flags.image }] : []),
+    ...(flags.buildImage ? [{ flag: '--build-image' as const, name: flags.buildImage }] : []),
+  ];
+  if (!flags.tree || asked.length > 0) list = [...list, ...engineChecks(asked)];
   let missing = 0;
   const fail = (name: string, error: unknown) => {
     missing++;

@@ -4,6 +4,7 @@ import { defaultKernelSpec } from '../../kernels/default.js';
 import { isCommitRange } from '../../kernels/source/patches.js';
 import { parseKernelSpec, type KernelSpec, type SourceSpec } from '../../kernels/spec.js';
 import { FaultlineError } from '../core/errors.js';
+import { parseImageRef } from '../../images/image-ref.js';
 
 export interface KernelFlags {
   kernel?: string;
@@ -11,6 +12,8 @@ export interface KernelFlags {
   patches: string[];
   config: string[];
   base?: string;
+  /** `--build-image`: the image source kernels are built in (those whose definition names none). */
+  buildImage?: string;
 }
 
 // `--kernel` or `--tree` + `--patches`/`--config`/`--base`, checked together so a contradiction
@@ -45,4 +48,17 @@ export function requireSource(spec: KernelSpec, what: string): SourceSpec {
     throw new FaultlineError('usage', `${what} needs a kernel built from source`, { hint: 'Give --tree DIR --patches ... or --kernel kernels/NAME.yaml.' });
   }
   return spec;
+}
+
+// `--build-image` is where every source kernel of the command is built, but a definition's own
+// `build-image` is that kernel's (a matrix may pin each kernel to its toolchain). A command without
+// a kernel to build has nothing to build in the image: said, not ignored.
+export function withBuildImage(specs: readonly KernelSpec[], buildImage: string | undefined): KernelSpec[] {
+  if (buildImage !== undefined && !specs.some((s) => s.kind === 'source')) {
+    throw new FaultlineError('usage', `--build-image ${buildImage} is where kernels are built from source, and this command builds none`, { hint: 'Add --tree DIR (or --kernel kernels/NAME.yaml), or drop --build-image.' });
+  }
+  const built = specs.map((s) => (s.kind === 'source' && s.buildImage === undefined && buildImage !== undefined ? { ...s, buildImage } : s));
+  // a name that is no image is a usage error now, not once the run has started
+  for (const s of built) if (s.kind === 'source' && s.buildImage !== undefined) parseImageRef(s.buildImage, s.definition ? `${s.definition}: build-image` : '--build-image');
+  return built;
 }

@@ -2,6 +2,8 @@ import { defaultKernelSpec } from '../../kernels/default.js';
 import { formatKernelSpec, parseKernelSpec } from '../../kernels/spec.js';
 import { usableCacheDir } from '../core/paths.js';
 import { kselftestRunOf, kselftestSuite } from '../sources/kselftest/source.js';
+import { parseKselftestRunner } from '../sources/kselftest/runner-choice.js';
+import { vmtestsRunOf } from '../sources/kselftest/vmtests.js';
 import { caseSources, loadRunCases } from '../suites.js';
 import { hugepagesNeeded } from '../suite/compile.js';
 import type { SuiteCase } from '../suite/model.js';
@@ -9,7 +11,8 @@ import { resolveFeature } from '../suite/vocabulary.js';
 
 // `faultline list`: every case with what it needs from the kernel and the machine, so a user
 // can tell in advance why a case will skip.
-export async function listCommand(flags: { suite: string[]; kernel?: string; selftestsFrom?: string }): Promise<number> {
+export async function listCommand(flags: { suite: string[]; kernel?: string; selftestsFrom?: string; kselftestRunner?: string }): Promise<number> {
+  const runner = parseKselftestRunner(flags.kselftestRunner);
   const kernels = caseSources(flags.suite).kselftest ? [parseKernelSpec(flags.kernel ?? (await defaultKernelSpec()))] : [];
   const { suites, kselftest } = await loadRunCases(flags.suite, [], { kernels, from: flags.selftestsFrom ?? null, cacheDir: usableCacheDir() });
   for (const suite of suites) {
@@ -25,7 +28,8 @@ export async function listCommand(flags: { suite: string[]; kernel?: string; sel
   const plan = kselftest?.[0];
   if (plan) {
     process.stdout.write(`${kselftestSuite} (${plan.cases.length} cases): the userfaultfd selftests of ${plan.info.what} for ${formatKernelSpec(kernels[0]!)}\n`);
-    for (const c of plan.cases) process.stdout.write(`  ${c.case}  [${kselftestRunOf(plan.info, c.case)}]\n`);
+    const runOf = runner === 'vmtests' ? vmtestsRunOf : kselftestRunOf;
+    for (const c of plan.cases) process.stdout.write(`  ${c.case}  [${runOf(plan.info, c.case)}]\n`);
   }
   return 0;
 }

@@ -22,9 +22,14 @@ import { refuseUnsafeOutputs } from '../results/output-paths.js';
 import { runMatrix } from '../run.js';
 import { loadRunCases } from '../suites.js';
 import { kselftestSpec } from '../sources/kselftest/source.js';
+import { checkKselftestRunner, parseKselftestRunner } from '../sources/kselftest/runner-choice.js';
+import { guestImageName } from '../guest/userland.js';
+import type { KselftestRunner } from '../sources/kselftest/vmtests.js';
 import { abortOnSignals } from './interrupt.js';
 import { guestAppend } from './append-flag.js';
+import { parseImageName } from '../../images/guest-image.js';
 import { kernelMatrix, type MatrixFlags } from './matrix-flags.js';
+import { withBuildImage } from './kernel-flags.js';
 import { parseRunTimeout } from './run-timeout.js';
 
 export interface RunFlags extends MatrixFlags {
@@ -37,6 +42,7 @@ export interface RunFlags extends MatrixFlags {
   timeout?: string;
   tcgSlowdown: string;
   append: string[];
+  image?: string;
   jobs?: string;
   retries: string;
   shard?: string;
@@ -49,6 +55,7 @@ export interface RunFlags extends MatrixFlags {
   selftestsFrom?: string;
   kselftestMib?: string;
   kselftestBounces?: string;
+  kselftestRunner?: string;
 }
 
 // `faultline run`: wires the reporters to the engine's events and turns Ctrl-C into a clean stop.
@@ -77,9 +84,14 @@ export async function runCommand(flags: RunFlags): Promise<number> {
     // Loaded while the guest runs its cases, the report writers cost the run nothing at its end.
     if (e.type === 'kernel-ready') loadReportWriters().catch(() => {});
   });
-  const matrix = await kernelMatrix(flags, (message) => events.emit({ type: 'note', message }));
+  const asked = await kernelMatrix(flags, (message) => events.emit({ type: 'note', message }));
+  const specs = withBuildImage(asked.kernels.map((k) => k.spec), flags.buildImage);
+  const matrix = { ...asked, kernels: asked.kernels.map((k, i) => ({ ...k, spec: specs[i]! })) };
   if (matrix.kernels.some((k) => k.spec.kind === 'host') && flags.append.length > 0) {
     throw new FaultlineError('usage', '--append sets guest kernel parameters, and --kernel host boots no guest', { hint: 'Drop --append, or run on a guest kernel.' });
+  }
+  if (matrix.kernels.some((k) => k.spec.kind === 'host') && limits.guest.image !== defaultGuestConfig.image) {
+    throw new FaultlineError('usage', `--image ${limits.guest.image} is the guests' userland, and --kernel host boots no guest`, { hint: 'Drop --image, or run on a guest kernel.' });
   }
   const entries = flags.expect.flatMap((file) => loadExpectations(file));
   const now = new Date();
@@ -87,6 +99,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   const loaded = await events.stage('suites', undefined, () => loadRunCases(flags.suite, flags.case, { kernels: matrix.kernels.map((k) => k.spec), from: flags.selftestsFrom ?? null, cacheDir }), (l) => ({
     detail: `${l.planned.length} case${l.planned.length === 1 ? '' : 's'} from ${l.suites.length} suite${l.suites.length === 1 ? '' : 's'}${l.kselftest ? ` and ${kselftestSpec}` : ''}`,
   }));
+  if (loaded.kselftest) checkKselftestRunner(limits.kselftestRunner, matrix.kernels.map((k) => ({ kernel: formatKernelSpec(k.spec), host: k.spec.kind === 'host', image: guestImageName(limits.guest, k.spec) })));
 
   results = new ResultsDirectory(claimResultsDirectory(flags.results, now), json);
   for (const e of early.splice(0)) results.handle(e);
@@ -120,6 +133,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
         retries: limits.retries,
         failOn: limits.failOn,
         kselftestSizes: limits.kselftestSizes,
+        kselftestRunner: limits.kselftestRunner,
         expectations: entries.length || flags.strictExpect ? { entries, strict: Boolean(flags.strictExpect), now, caseFilter: flags.case } : null,
         ...(limits.timeoutMs !== undefined ? { timeoutMs: limits.timeoutMs } : {}),
       },
@@ -159,6 +173,7 @@ interface Limits {
   shard: ReturnType<typeof parseShard>;
   failOn: ComparisonClass[];
   kselftestSizes: { mib?: number; bounces?: number };
+  kselftestRunner: KselftestRunner;
 }
 
 /** The numeric and listed flags, checked before anything is built. */
@@ -184,8 +199,11 @@ function runLimits(flags: RunFlags): Limits {
     ...(flags.kselftestMib !== undefined ? { mib: count('--kselftest-mib', flags.kselftestMib, 1, 4096) } : {}),
     ...(flags.kselftestBounces !== undefined ? { bounces: count('--kselftest-bounces', flags.kselftestBounces, 1, 10_000) } : {}),
   };
-  const guest: GuestConfig = { ...defaultGuestConfig, accel: flags.accel, tcgSlowdown, append: guestAppend(flags.append) };
-  return { guest, retries, shard, failOn, kselftestSizes, ...(jobs !== undefined ? { jobs } : {}), ...(flags.timeout !== undefined ? { timeoutMs: parseRunTimeout(flags.timeout) } : {}) };
+  const image = flags.image ?? defaultGuestConfig.image;
+  parseImageName(image);
+  const guest: GuestConfig = { ...defaultGuestConfig, accel: flags.accel, tcgSlowdown, append: guestAppend(flags.append), image };
+  const kselftestRunner = parseKselftestRunner(flags.kselftestRunner);
+  return { guest, retries, shard, failOn, kselftestSizes, kselftestRunner, ...(jobs !== undefined ? { jobs } : {}), ...(flags.timeout !== undefined ? { timeoutMs: parseRunTimeout(flags.timeout) } : {}) };
 }
 
 /** `--fail-on regression,still-failing`, or `none`. */

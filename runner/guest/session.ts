@@ -16,6 +16,7 @@ import { rawLog } from '../results/raw-log.js';
 import { Timers } from '../timers.js';
 import { guestFileName, type GuestFile, type KernelFiles } from '../results/kernel-files.js';
 import { GuestLedger } from './ledger.js';
+import type { GuestRootfs } from './userland.js';
 
 /** Guest time limits before the TCG slowdown factor: first console line, then the agent's ready mark. */
 const bootFirstOutputMs = 20_000;
@@ -35,6 +36,9 @@ export interface GuestSessionOptions {
   guest: GuestConfig;
   kernelImage: string;
   baseImage: string;
+  /** An engine image's filesystem, booted before `baseImage`; it stays in the cache (each guest's
+   * QEMU reads it with its own segments from a temporary file) and grows the guest's memory. */
+  rootfs?: GuestRootfs | null;
   /** What the guest can run (YAML cases, selftest programs) and the suites the YAML ones are from;
    * the session runs the units of `cases`, in plan order. */
   units: readonly RunUnit[];
@@ -114,7 +118,8 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
   const { timeoutScale } = o.kernel;
 
   // The plan this guest really ran (limits scaled), and its initramfs, beside the results: the
-  // qemu-command script there boots this guest again.
+  // qemu-command script there boots this guest again (an engine image's filesystem, hundreds of
+  // megabytes, is not copied there: the script takes it from the cache).
   const plan = compileUnits(o.suites, units, timeoutScale);
   const initrd = o.files.path(file('initrd'));
   o.files.write(file('plan'), plan);
@@ -153,8 +158,9 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
   const boot = await (o.boot ?? bootGuest)({
     kernel: o.kernelImage,
     initrd,
+    ...(o.rootfs ? { initrdPrefix: o.rootfs.path } : {}),
     accel: guestAccel(o.kernel),
-    guest: o.guest,
+    guest: o.rootfs ? rootfsGuest(o.guest, o.rootfs) : o.guest,
     hugepages,
     ...(swapMiB ? { swapMiB } : {}),
     hungTaskSecs: hungTaskSeconds(units, timeoutScale),
@@ -162,7 +168,7 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     timeoutMs: backstopMs,
     signal: o.signal ? AbortSignal.any([o.signal, stopGuest.signal]) : stopGuest.signal,
     onStart: (argv) => {
-      o.files.write(file('qemu-command'), replayScript(argv, { dir: o.files.path(''), resultsFile: `results-replay${file('results').slice('results'.length)}`, swapFile: 'swap-replay.img', swapMiB }));
+      o.files.write(file('qemu-command'), replayScript(argv, { dir: o.files.path(''), resultsFile: `results-replay${file('results').slice('results'.length)}`, swapFile: 'swap-replay.img', swapMiB, initrd: { saved: initrd, ...(o.rootfs ? { prefix: o.rootfs.path } : {}) } }));
       if (guest === 1) firstStart();
       else o.onRestart({ guest, cases: cases.length, reason: restartReason });
     },
@@ -245,6 +251,13 @@ function noAgent(o: GuestSessionOptions, missing: Missing, guest: number): Fault
   return new FaultlineError('boot', `${o.kernel.label}: ${missing.detail}`, {
     hint: `faultline's agent is the guest's init, and it never said it was ready; ${consoleLog} shows how far the boot got. The kernel must unpack a gzip initramfs (CONFIG_BLK_DEV_INITRD, CONFIG_RD_GZIP), and --append must leave it alone.`,
   });
+}
+
+// A guest grows by what its userland takes in RAM. Its root is ramfs: the kernel's default, a
+// tmpfs, may fill only half of the memory left beside the initramfs, and a Debian userland
+// did not fit in that ("Initramfs unpacking failed: write error").
+function rootfsGuest(guest: GuestConfig, rootfs: GuestRootfs): GuestConfig {
+  return { ...guest, baseMemoryMiB: guest.baseMemoryMiB + rootfs.memoryMiB, append: ['rootfstype=ramfs', ...guest.append] };
 }
 
 /** Why the guest ended, in the words its console and QEMU give: reports since the last case ended first. */

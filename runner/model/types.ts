@@ -134,6 +134,18 @@ export interface KernelRecord {
   accelProof?: AccelProof;
   /** For a kernel faultline built from a source tree: what it was built from. */
   tree?: TreeBuild;
+  /** For a guest kernel: the userland its guests booted. Absent for the host and in older runs. */
+  guestImage?: GuestImageRecord;
+}
+
+/** A guest's userland in run.json: two runs that differ in it say so. */
+export interface GuestImageRecord {
+  /** As it was named (busybox, docker:DIR, docker:IMAGE, a recipe). */
+  name: string;
+  /** The engine's image id; null for the built-in busybox image. */
+  id: string | null;
+  /** The engine image's content key, or the built-in image's hash. */
+  contentKey: string;
 }
 
 /** What showed KVM works (the probe boot printed the kernel's banner) or why TCG runs instead. */
@@ -154,6 +166,8 @@ export interface TreeBuild {
   configSha256: string;
   /** The build's cache key (tree contents, patches, config, compiler); the kernel's id is source-<key>. */
   buildKey: string;
+  /** Where it was compiled: the host's gcc (its version), or a build image (name, engine id, content key). Absent in older runs. */
+  buildEnv?: { kind: 'host'; compiler: string } | { kind: 'image'; name: string; id: string; contentKey: string };
 }
 
 /** Where the run ran. */

@@ -47,7 +47,7 @@ export function kernelCommandLine(opts: Pick<QemuOptions, 'guest' | 'hugepages' 
 }
 
 // QEMU's arguments as an array (never a shell string): console on stdout, results on their own
-// serial port, no network, no display, and -no-reboot so the guest's `reboot -f` ends QEMU.
+// serial port, no network, no display, and -no-reboot so the guest's reboot ends QEMU.
 export function qemuArgv(opts: QemuOptions): string[] {
   const argv = ['-M', opts.guest.machine, '-accel', opts.accel, '-cpu', opts.cpu ?? defaultCpu(opts.accel)];
   argv.push('-m', String(memoryMiB(opts.guest, opts.hugepages)), '-smp', String(opts.guest.cpus));

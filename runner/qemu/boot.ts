@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -20,6 +20,9 @@ export interface BootOptions {
   qemu?: string;
   /** The initramfs (base + plan segments); null boots the kernel alone (the accel probe). */
   initrd: string | null;
+  /** Segments that go before `initrd` (an engine image's filesystem, from the cache): the two are
+   * joined in the guest's temporary directory, removed with it. */
+  initrdPrefix?: string;
   accel: Accel;
   /** The run's guest (defaultGuestConfig when not given). */
   guest?: GuestMachine;
@@ -86,9 +89,10 @@ export async function bootGuest(opts: BootOptions): Promise<BootResult> {
     await writeFile(swapDisk, '');
     await truncate(swapDisk, opts.swapMiB! * 1024 * 1024);
   }
+  const initrd = opts.initrd !== null && opts.initrdPrefix ? await joinedInitrd(work, opts.initrdPrefix, opts.initrd) : opts.initrd;
   const args = qemuArgv({
     kernel: opts.kernel,
-    initrd: opts.initrd,
+    initrd,
     accel: opts.accel,
     guest: opts.guest ?? defaultGuestConfig,
     result: wantResult ? { kind: 'socket', path: socketPath } : null,
@@ -223,4 +227,13 @@ function closeLog(log: WriteStream | null): Promise<void> {
 /** QEMU's first stderr line is the cause; an assertion that follows only restates it. */
 function firstLine(text: string): string | undefined {
   return text.split('\n').find((l) => l.trim() !== '');
+}
+
+// The kernel unpacks concatenated segments in order. copyFile lets the kernel copy the large
+// prefix itself (copy_file_range, or a reflink where the filesystem has them).
+async function joinedInitrd(work: string, prefix: string, rest: string): Promise<string> {
+  const path = join(work, 'initrd.img');
+  await copyFile(prefix, path);
+  await appendFile(path, await readFile(rest));
+  return path;
 }

@@ -25,6 +25,9 @@ export interface GuestConfig {
   /** 6 by default: WARNINGs (4) and notices such as the version banner (5) still reach the
    * console, while the few hundred boot-time info lines that slow a TCG serial port do not. */
   loglevel: number;
+  /** The guest's userland as `--image` names it (busybox, docker:DIR, docker:IMAGE, a recipe);
+   * a kernel definition's own `image` overrides it for that kernel. */
+  image: string;
 }
 
 /** What QEMU is told of the guest (the accelerator is chosen per kernel, and passed beside it). */
@@ -38,4 +41,5 @@ export const defaultGuestConfig: GuestConfig = {
   cpus: 1,
   baseMemoryMiB: 512,
   loglevel: 6,
+  image: 'busybox',
 };

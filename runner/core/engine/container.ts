@@ -48,6 +48,13 @@ export async function runInContainer(engine: Engine, req: ContainerRequest): Pro
       },
     });
   } catch (cause) {
+    if ((cause as { statusCode?: number }).statusCode === 404) {
+      throw new FaultlineError('image', `the engine at ${engine.where} has no image ${req.image}`, {
+        where: req.image,
+        hint: 'List its images with `docker images`; build a shipped recipe with `faultline image build NAME`, or give docker:DIR for a Dockerfile.',
+        cause,
+      });
+    }
     throw new FaultlineError('engine', `the engine at ${engine.where} cannot create a container of ${req.image}: ${reasonOf(cause)}`, {
       hint: `Check the image with \`docker image inspect ${req.image}\`.`,
       cause,
@@ -69,8 +76,10 @@ export async function runInContainer(engine: Engine, req: ContainerRequest): Pro
       for await (const line of lines) req.onLine?.(line);
     })();
     req.signal?.addEventListener('abort', onAbort, { once: true });
-    if (req.signal?.aborted) onAbort();
+    // A stop heard before the container runs must keep it from starting: a kill then finds nothing to kill.
+    if (req.signal?.aborted) return { exitCode: 137, aborted: true };
     await container.start();
+    if (req.signal?.aborted) onAbort();
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
     out.end();
     await read;

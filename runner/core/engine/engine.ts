@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { FaultlineError } from '../errors.js';
 
@@ -8,38 +11,62 @@ export interface Engine {
   where: string;
 }
 
-const defaultSocket = 'unix:///var/run/docker.sock';
-
 /** How to start an engine, for every message that finds none. */
 export const startEngineHint =
   'Start one (as root: `systemctl start docker`, or `dockerd &` after `apt-get install docker.io`), or point DOCKER_HOST at one that runs (unix:///path/docker.sock, tcp://host:2375, ssh://user@host).';
 
 const engines = new Map<string, Promise<Engine>>();
 
-// dockerode reads DOCKER_HOST (unix, tcp, ssh), DOCKER_TLS_VERIFY and DOCKER_CERT_PATH itself;
-// faultline only asks the engine to answer, once per DOCKER_HOST for the life of the process.
+// What docker-modem reads from the process's environment when a client is made: the host, TLS
+// (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH), its timeout and path prefix, and the agent ssh:// uses.
+const modemEnvironment = ['DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_CLIENT_TIMEOUT', 'DOCKER_PATH_PREFIX', 'SSH_AUTH_SOCK'] as const;
+
+// dockerode reads DOCKER_HOST (unix, tcp, ssh) and the rest of modemEnvironment itself; faultline
+// only asks the engine to answer, once per DOCKER_HOST for the life of the process.
 export function connectEngine(env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
-  const where = env.DOCKER_HOST || defaultSocket;
+  const host = dialledAddress(env.DOCKER_HOST ?? '', env);
+  const where = host || defaultSocket();
   let engine = engines.get(where);
   if (!engine) {
-    engine = ping(where, env);
+    engine = ping(where, { ...env, DOCKER_HOST: host });
     engines.set(where, engine);
     engine.catch(() => engines.delete(where));
   }
   return engine;
 }
 
+// Without DOCKER_HOST, docker-modem dials the first of these that exists.
+function defaultSocket(): string {
+  const user = join(homedir(), '.docker', 'run', 'docker.sock');
+  return `unix://${existsSync(user) ? user : '/var/run/docker.sock'}`;
+}
+
+// To the docker CLI, `host:port` is tcp, and a host without a port means 2375 (2376 with TLS);
+// docker-modem would dial port 80. Named so, the address in messages is the one dialled.
+function dialledAddress(host: string, env: NodeJS.ProcessEnv): string {
+  if (/^(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):\d+\/?$/.test(host)) return `tcp://${host.replace(/\/$/, '')}`;
+  const bare = /^(?:tcp:\/\/)?(\[[0-9a-fA-F:.]+\]|[^:/[\]]+)\/?$/.exec(host);
+  if (!bare) return host;
+  return `tcp://${bare[1]}:${env.DOCKER_TLS_VERIFY === '1' ? 2376 : 2375}`;
+}
+
 async function ping(where: string, env: NodeJS.ProcessEnv): Promise<Engine> {
-  const saved = process.env.DOCKER_HOST;
-  // docker-modem reads the process's environment when it is made.
-  if (env.DOCKER_HOST) process.env.DOCKER_HOST = env.DOCKER_HOST;
-  else delete process.env.DOCKER_HOST;
+  const saved = modemEnvironment.map((name) => [name, process.env[name]] as const);
+  // docker-modem reads these from the process's environment when a client is made, and only then.
+  for (const name of modemEnvironment) {
+    if (env[name]) process.env[name] = env[name];
+    else delete process.env[name];
+  }
   let docker: Docker;
   try {
     docker = new Docker({ timeout: 0 });
+  } catch (cause) {
+    throw new FaultlineError('engine', `DOCKER_HOST=${where} names no engine faultline can reach (${reasonOf(cause)})`, { where, hint: startEngineHint, cause });
   } finally {
-    if (saved === undefined) delete process.env.DOCKER_HOST;
-    else process.env.DOCKER_HOST = saved;
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   }
   try {
     await Promise.race([

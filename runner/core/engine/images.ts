@@ -39,35 +39,66 @@ export interface BuildProgressLine {
   text: string;
 }
 
-// dockerode's followProgress hands a failed build over as a success whose output holds an
-// `{error}` entry ("The command '/bin/sh -c ...' returned a non-zero code: 3"): every entry is
-// checked, and the image id is read from the `{aux: {ID}}` entry a finished build sends.
-export function followBuild(engine: Engine, stream: NodeJS.ReadableStream, what: string, onLine?: (line: string) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const output: string[] = [];
-    engine.docker.modem.followProgress(
-      stream,
-      (err: Error | null, entries: Record<string, unknown>[]) => {
-        if (err) return reject(new FaultlineError('image', `${what} failed: ${reasonOf(err)}`, { cause: err }));
-        const failed = entries.find((e) => e.error || e.errorDetail);
-        if (failed) {
-          const message = String(failed.error ?? (failed.errorDetail as { message?: string })?.message ?? 'unknown error').trim();
-          const last = output.slice(-8).join('\n');
-          return reject(new FaultlineError('image', `${what} failed: ${message}${last ? `\n  its last lines:\n${last.replace(/^/gm, '    ')}` : ''}`));
-        }
-        const id = entries.map((e) => (e.aux as { ID?: string } | undefined)?.ID).find((i) => typeof i === 'string');
-        const said = entries.map((e) => /Successfully built ([0-9a-f]+)/.exec(String(e.stream ?? ''))?.[1]).find((i) => i);
-        if (!id && !said) return reject(new FaultlineError('image', `${what} ended without naming an image`));
-        resolve(id ?? `sha256:${said}`);
-      },
-      (entry: Record<string, unknown>) => {
-        const text = String(entry.stream ?? entry.status ?? '').replace(/\n$/, '');
-        for (const line of text.split('\n')) {
-          if (!line.trim()) continue;
-          output.push(line);
-          onLine?.(line);
-        }
-      },
-    );
-  });
+// A build's output is one JSON object a line. dockerode's followProgress hands a failed build over
+// as a success whose output holds an `{error}` entry ("The command '/bin/sh -c ...' returned a
+// non-zero code: 3"), and a connection that closes midway as a success too: faultline reads the
+// lines itself, checks every entry, and takes the image id from the `{aux: {ID}}` a finished build sends.
+export async function followBuild(engine: Engine, stream: NodeJS.ReadableStream, what: string, onLine?: (line: string) => void): Promise<string> {
+  const output: string[] = [];
+  let id: string | undefined;
+  let failure: string | undefined;
+  // The classic builder names each step before running it (`Step 2/3 : RUN make`).
+  let step: string | undefined;
+  const take = (entry: Record<string, unknown>) => {
+    if (entry.error || entry.errorDetail) {
+      failure ??= String(entry.error ?? (entry.errorDetail as { message?: string })?.message ?? 'unknown error').trim();
+      return;
+    }
+    const aux = (entry.aux as { ID?: unknown } | undefined)?.ID;
+    if (typeof aux === 'string') id = aux;
+    const text = String(entry.stream ?? entry.status ?? '');
+    const built = /Successfully built ([0-9a-f]{12,64})/.exec(text)?.[1];
+    if (built && !id) id = `sha256:${built}`;
+    for (const line of text.replace(/\n$/, '').split('\n')) {
+      if (!line.trim()) continue;
+      if (/^Step \d+\/\d+ : /.test(line)) step = line;
+      output.push(line);
+      if (output.length > 8) output.shift();
+      onLine?.(line);
+    }
+  };
+  await readEngineStream(engine, stream, what, take);
+  if (failure) {
+    const last = output.join('\n');
+    throw new FaultlineError('image', `${what} failed${step ? ` at ${step}` : ''}: ${failure}${last ? `\n  its last lines:\n${last.replace(/^/gm, '    ')}` : ''}`);
+  }
+  if (!id) throw new FaultlineError('image', `${what} ended without naming an image`, { hint: `Check the engine's log (its last line: ${output.at(-1) ?? 'none'}).` });
+  return id;
+}
+
+// The engine's progress streams (build, import) are one JSON object a line; a line that is not
+// JSON is taken as plain output. A connection that closes midway is said as such, where
+// dockerode's followProgress would call it a success.
+export async function readEngineStream(engine: Engine, stream: NodeJS.ReadableStream, what: string, take: (entry: Record<string, unknown>) => void): Promise<void> {
+  const parse = (raw: string) => {
+    if (!raw.trim()) return;
+    try {
+      take(JSON.parse(raw) as Record<string, unknown>);
+    } catch {
+      take({ stream: raw });
+    }
+  };
+  let pending = '';
+  stream.setEncoding('utf8');
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer | string>) {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      lines.forEach(parse);
+    }
+    parse(pending);
+  } catch (cause) {
+    throw new FaultlineError('engine', `${what} stopped: the connection to the engine at ${engine.where} broke (${reasonOf(cause)})`, { cause, hint: 'Check that the engine still runs (`docker info`), then run again.' });
+  }
 }

@@ -51,12 +51,12 @@ function safeRead(file: string): string {
 }
 
 /** 6.1's modes run plain and through /dev/userfaultfd, as run_vmtests.sh does. */
-const vmMods = ['', ':dev'];
-const unitCase = (test: string, mem: string): string => {
+export const vmMods = ['', ':dev'];
+export const unitCase = (test: string, mem: string): string => {
   const api = /^UFFDIO_API \(with (syscall|\/dev\/userfaultfd)\)$/.exec(test);
   return api ? `unit-api-${api[1] === 'syscall' ? 'syscall' : 'dev'}` : `unit-${test}-${mem}`;
 };
-const unitKey = (test: string, mem: string): string => (mem ? `${test} on ${mem}` : test);
+export const unitKey = (test: string, mem: string): string => (mem ? `${test} on ${mem}` : test);
 
 /** What a case runs, for people: "./userfaultfd shmem[:dev] MiB bounces", "uffd-unit-tests: minor on shmem". */
 export function kselftestRunOf(info: KselftestInfo, name: string): string {
@@ -75,6 +75,13 @@ export function kselftestCases(info: KselftestInfo): PlannedCase[] {
   return [...info.unitTests.flatMap((t) => t.mems.map((m) => name(unitCase(t.name, m)))), ...info.runs.map((r) => name(`stress-${r.type}`))];
 }
 
+/** A stress run's size in MiB: the run's own (under TCG, or --kselftest-mib; a hugetlb run twice
+ * that, at least 8), else run_vmtests.sh's, its "half" taken as the huge pages a guest holds. */
+export function stressMib(r: KselftestInfo['runs'][number], sizes: KselftestSizes): number {
+  if (sizes.mib !== null) return r.type.startsWith('hugetlb') ? Math.max(sizes.mib, 4) * 2 : sizes.mib;
+  return r.size === 'half' ? sizes.hugepages : r.size;
+}
+
 /** Where the programs run: their directory, and a hugetlbfs mount for hugetlb_shared's file (none: those skip). */
 export interface ProgramPlace {
   cwd: string;
@@ -87,11 +94,7 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
   const skips: { ref: PlannedCase; reason: string }[] = [];
   const wanted = new Set(cases.filter((c) => c.suite === kselftestSuite).map((c) => c.case));
   const ref = (name: string) => ({ suite: kselftestSuite, case: name });
-  const size = (r: KselftestInfo['runs'][number]) => {
-    const hugetlb = r.type.startsWith('hugetlb');
-    if (sizes.mib !== null) return hugetlb ? Math.max(sizes.mib, 4) * 2 : sizes.mib;
-    return r.size === 'half' ? sizes.hugepages : r.size;
-  };
+  const size = (r: KselftestInfo['runs'][number]) => stressMib(r, sizes);
   const units: ExecUnit[] = [];
   if (info.generation === 'vm-userfaultfd') {
     for (const r of info.runs) {
@@ -150,18 +153,18 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
 }
 
 /** Selftests fail their cases on any kernel report, as the YAML suites do by default. */
-const policy: ConsolePolicy = { splats: 'fail', allow: [] };
+export const policy: ConsolePolicy = { splats: 'fail', allow: [] };
 
 // A hugetlb run of S MiB maps a source and a destination area of S/2 MiB each: S huge pages.
 // A run the helper skipped (too few huge pages) skips every case it stands for.
-function programUnit(ref: PlannedCase, cases: PlannedCase[], exec: ExecUnit['exec'], timeoutMs: number, pages: { reserve: number; needs: number }, expand: RunUnit['expand']): ExecUnit {
+export function programUnit(ref: PlannedCase, cases: PlannedCase[], exec: ExecUnit['exec'], timeoutMs: number, pages: { reserve: number; needs: number }, expand: RunUnit['expand']): ExecUnit {
   const expandRun: RunUnit['expand'] = (result, reports) =>
     result.status === 'skip' ? cases.map((c) => ({ ...plain(result), suite: c.suite, case: c.case })) : expand(result, reports);
   return { ref, cases, timeoutMs, hugepages: pages.reserve, needsHugepages: pages.needs, swap: false, policy, expand: expandRun, exec };
 }
 
 /** The unit's own result without what only the helper and console carry, or how it was filled. */
-function plain(result: UnitResult): CaseResult {
+export function plain(result: UnitResult): CaseResult {
   const { diag: _diag, console: _console, filled: _filled, ...rest } = result;
   return rest;
 }
@@ -169,11 +172,11 @@ function plain(result: UnitResult): CaseResult {
 // A program run the runner had to fill (the guest died or hung under it, the run stopped) still
 // printed what it printed: what the program said of a test is its own report; a failing status
 // read from how it ended is the runner's.
-function filledBy(result: UnitResult, outcome: { status: CaseStatus; stated?: true }): { filled?: FillCause } {
+export function filledBy(result: UnitResult, outcome: { status: CaseStatus; stated?: true }): { filled?: FillCause } {
   return result.filled && !outcome.stated && isFailingStatus(outcome.status) ? { filled: result.filled } : {};
 }
 
-function outputOf(result: UnitResult): string {
+export function outputOf(result: UnitResult): string {
   const encoded = result.diag?.output;
   if (typeof encoded === 'string') return Buffer.from(encoded, 'base64').toString('utf8');
   return result.console.join('\n');
@@ -181,7 +184,7 @@ function outputOf(result: UnitResult): string {
 
 // The helper's word on how the program ended, or without it (the guest died or hung, the run
 // was stopped) what the session made of the unit.
-function endedOf(result: UnitResult): Ended {
+export function endedOf(result: UnitResult): Ended {
   const ended = typeof result.diag?.ended === 'string' ? result.diag.ended : null;
   const reason = result.reason ?? result.status;
   if (ended === null) return result.status === 'timeout' ? { kind: 'timeout', reason } : result.status === 'error' ? { kind: 'stopped', reason } : { kind: 'lost', reason };
@@ -194,7 +197,7 @@ function endedOf(result: UnitResult): Ended {
 
 /** A kernel report belongs to the test x memory type whose "Testing ..." line the console showed
  * last before the report began; with none, to every case of the run (a report is never dropped). */
-function belongsTo(report: WatchedReport, console: readonly string[], key: string, keys: readonly string[]): boolean {
+export function belongsTo(report: WatchedReport, console: readonly string[], key: string, keys: readonly string[]): boolean {
   const before = console.slice(0, report.outputBefore);
   const started = before.map((line) => /^Testing (.+?)\.\.\./.exec(line)?.[1]).filter((name) => name !== undefined).at(-1);
   return started && keys.includes(started) ? started === key : true;
