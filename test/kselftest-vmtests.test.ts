@@ -196,6 +196,12 @@ t.test('the Debian image runs kselftest:userfaultfd both ways on the default ker
   t.match(r.stdout, /^selftests .*: userfaultfd \(dynamically linked\) and run_vmtests\.sh$/m, "the kernel's own tree, linked as the tree links them");
   t.same(Object.keys(same(own)).sort(), Object.keys(a).sort(), 'the same eight cases from the tree the kernel was built from');
   t.notMatch(readFileSync(join(own, 'console.log'), 'utf8'), /Kernel panic/, 'the guest ends by rebooting, not by its init dying');
+  // A run of the selftests alone has no YAML suite to read back, and reparses all the same.
+  const json = join(scratch, 'own-reparsed.json');
+  const reparsed = await faultline(['report', own, '--reparse', '--json', json]);
+  t.equal(reparsed.exitCode, 0, reparsed.stdout + reparsed.stderr);
+  const statuses = (doc: { results: { case: string; status: string }[] }) => Object.fromEntries(doc.results.map((r) => [r.case, r.status]));
+  t.same(statuses(JSON.parse(readFileSync(json, 'utf8'))), statuses(assertRunValid(t, own)), 'reparsed from its consoles and result channels: the same statuses');
 });
 
 t.test('vmtests on the built-in busybox image, or an unknown runner, is a usage error before anything runs', { skip: linuxSource61.missing ?? false }, async (t) => {

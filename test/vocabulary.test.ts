@@ -70,6 +70,9 @@ t.test('the guest agent and the helper print the protocol the host reads', async
   const done = /echo "(faultline: agent done rc=)\$rc"/.exec(init);
   t.ok(done, 'the agent\'s last line');
   t.equal(parseAgentDone(`${done?.[1]}3`), 3);
+  const mainC = readFileSync(join(native, 'main.c'), 'utf8');
+  t.match(init, /^\/faultline\/helper reboot$/m, 'the agent ends the guest through the helper');
+  t.match(mainC, /!strcmp\(argv\[1\], "reboot"\)[\s\S]*?reboot\(RB_AUTOBOOT\)/, 'which the helper does');
   t.match(runnerC, `kmsg_line("${markPrefix}case %s/%s %s\\n", c->suite, c->name, what)`, 'the helper\'s case marks');
   t.match(runnerC, `kmsg_line("${programLinePrefix}%.*s\\n"`, 'the helper\'s program lines');
   const ref = { suite: 'minor-faults', case: 'read-minor-continue-shmem' };
