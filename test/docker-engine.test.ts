@@ -57,11 +57,14 @@ async function until<T>(get: () => Promise<T>, done: (value: T) => boolean): Pro
   }
 }
 
-/** Polls until no container is left in the engine (faultline's or a build's), or 10 s pass; the ms it took. */
-async function containersGone(engine: Engine): Promise<number> {
+/** Waits, up to 10 s, for the engine to hold no container (faultline's or a build's): the ids of those still there. */
+async function containersLeft(engine: Engine): Promise<string[]> {
   const started = performance.now();
-  while ((await engine.docker.listContainers({ all: true })).length > 0 && performance.now() - started < 10_000) await new Promise((r) => setTimeout(r, 100));
-  return performance.now() - started;
+  for (;;) {
+    const left = (await engine.docker.listContainers({ all: true })).map((c) => c.Id);
+    if (left.length === 0 || performance.now() - started > 10_000) return left;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 t.test('no engine answering: one paragraph, exit 3, naming the address and how to start one', async (t) => {
@@ -154,11 +157,11 @@ if (missing) {
     for (const dir of ['dev', 'proc', 'sys']) t.equal(files.get(dir)?.type, 'directory', dir);
 
     const again: string[] = [];
-    const cachedStart = performance.now();
     const cached = await buildBusyboxRecipe(engine, { ...recipe, onProgress: (l) => again.push(l) });
     t.equal(cached.id, image.id);
     t.same(again, [`faultline/busybox is up to date (recipe ${info.Config.Labels[RECIPE_LABEL]})`], 'no build');
-    t.ok(performance.now() - cachedStart < 2000, 'found in the engine at once');
+    const rebuilt = await buildBusyboxRecipe(engine, { ...recipe, rebuild: true });
+    t.equal(rebuilt.contentKey, image.contentKey, 'built again without the build cache: the same layer, so the same content key (and cached export) on any engine');
 
     const shell = await runInContainer(engine, { image: 'faultline/busybox', cmd: ['sh', '-c', 'ls /bin | wc -l; [ -d /tmp ] && echo tmp'], mounts: [], workdir: '/' });
     t.equal(shell.exitCode, 0, 'its sh runs');
@@ -191,7 +194,7 @@ if (missing) {
     t.match(e.message, `building ${join(dir, 'Dockerfile')} failed at Step 2/2 : RUN echo about to fail && exit 3: The command '/bin/sh -c echo about to fail && exit 3' returned a non-zero code: 3`);
     t.match(e.message, /its last lines:\n(.*\n)*    about to fail/);
     t.match(e.hint, `Fix that step in ${join(dir, 'Dockerfile')}`);
-    t.equal(await containersGone(engine) < 10_000, true, 'forcerm removed the failed step\'s container');
+    t.same(await containersLeft(engine), [], 'forcerm removed the failed step\'s container');
   });
 
   t.test('a directory without a Dockerfile, and none at all', async (t) => {
@@ -253,9 +256,8 @@ if (missing) {
     run.kill('SIGINT');
     const result = await run;
     t.equal(result.exitCode, 130, result.stderr);
-    const took = (await containersGone(engine)) + (performance.now() - stoppedAt);
-    t.comment(`faultline and the step's container gone ${took.toFixed(0)} ms after SIGINT`);
-    t.ok(took < 10_000);
+    t.same(await containersLeft(engine), [], 'no container is left');
+    t.comment(`faultline and the step's container gone ${(performance.now() - stoppedAt).toFixed(0)} ms after SIGINT`);
   });
 
   t.test('a container that exits non-zero: its exit code and output, and it is removed', async (t) => {
@@ -294,8 +296,7 @@ if (missing) {
     });
     const took = performance.now() - stoppedAt;
     t.comment(`stopped in ${took.toFixed(0)} ms`);
-    t.equal(exit.aborted, true);
-    t.ok(took < 3000, 'quickly');
+    t.same(exit, { exitCode: 137, aborted: true }, 'killed, not left to end its sleep');
     t.same(await faultlineContainers(engine), [], 'gone');
     await t.rejects(runInContainer(engine, { image: 'faultline/busybox', cmd: ['true'], mounts: [], workdir: '/', signal: controller.signal }), { name: 'AbortError' }, 'a stopped run starts none');
   });
@@ -303,13 +304,11 @@ if (missing) {
   t.test('a stop during a build ends it, and the engine removes the step\'s container', async (t) => {
     const dir = dockerfileDir('sleeps', 'FROM faultline/busybox\nRUN echo sleeping; sleep 60\n');
     const controller = new AbortController();
-    const started = performance.now();
     await t.rejects(
       buildDockerfile(engine, dir, { ...recipe, signal: controller.signal, onProgress: (l) => l === 'sleeping' && controller.abort() }),
       { name: 'AbortError' },
     );
-    t.ok(performance.now() - started < 10_000);
-    t.ok((await containersGone(engine)) < 10_000, 'no container left');
+    t.same(await containersLeft(engine), [], 'no container left');
   });
 
   t.test('after SIGKILL of faultline: the next start removes what it left; a live run\'s are kept', async (t) => {
@@ -374,9 +373,9 @@ await buildDockerfile(await connectEngine(), ${JSON.stringify(dir)}, { cacheDir:
     });
     t.equal((await until(() => engine.docker.listContainers(), (l) => l.length > 0)).length, 1, 'the step runs');
     proc.kill('SIGKILL');
-    const took = await containersGone(engine);
-    t.comment(`the step's container went ${took.toFixed(0)} ms after the SIGKILL`);
-    t.ok(took < 10_000, 'gone');
+    const killedAt = performance.now();
+    t.same(await containersLeft(engine), [], 'the engine removed the step\'s container');
+    t.comment(`the step's container went ${(performance.now() - killedAt).toFixed(0)} ms after the SIGKILL`);
   });
 }
 

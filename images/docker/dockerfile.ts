@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pack, type Pack } from 'tar-fs';
 import { FaultlineError, isFaultlineError } from '../../runner/core/errors.js';
 import { reasonOf, type Engine } from '../../runner/core/engine/engine.js';
@@ -23,8 +24,14 @@ export interface DockerfileBuild extends RecipeOptions {
 export async function buildDockerfile(engine: Engine, dir: string, o: DockerfileBuild): Promise<EngineImage> {
   await requireDockerfile(dir);
   o.signal?.throwIfAborted();
+  return buildFromContext(engine, (await buildContext(dir, o.extraFiles ?? [])) as unknown as Readable, dir, o);
+}
+
+// A build context made elsewhere (a tar stream holding a Dockerfile), built as buildDockerfile
+// builds a directory's; `dir` names it in messages.
+export async function buildFromContext(engine: Engine, context: Readable, dir: string, o: DockerfileBuild): Promise<EngineImage> {
+  o.signal?.throwIfAborted();
   const what = `building ${join(dir, 'Dockerfile')}`;
-  const context = await buildContext(dir, o.extraFiles ?? []);
   let stream: NodeJS.ReadableStream;
   try {
     stream = await engine.docker.buildImage(context as unknown as NodeJS.ReadableStream, {
