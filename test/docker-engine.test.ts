@@ -18,6 +18,7 @@ import { OWNER_LABEL, ownerLabels, sweepStale } from '../runner/core/engine/owne
 import { FaultlineError } from '../runner/core/errors.js';
 import { cacheDir } from '../runner/core/paths.js';
 import { requireTool } from '../runner/core/tools.js';
+import { untilLine } from './fixtures/process.js';
 import { dockerdMissing, startDockerd, type PrivateDockerd } from './fixtures/dockerd.js';
 
 // The Docker engine core against a real dockerd of the test's own (on a unix socket and on
@@ -323,22 +324,14 @@ import { ownerLabels } from '${dist('runner/core/engine/owner.js')}';
 import { buildDockerfile } from '${dist('images/docker/dockerfile.js')}';
 const engine = await connectEngine();
 const image = await buildDockerfile(engine, ${JSON.stringify(labelled)}, { cacheDir: '', labels: ownerLabels() });
-console.log('image ' + image.id);
-await runInContainer(engine, { image: 'faultline/busybox', cmd: ['sh', '-c', 'echo started; sleep 60'], mounts: [], workdir: '/', onLine: (l) => console.log(l) });
+await runInContainer(engine, { image: 'faultline/busybox', cmd: ['sh', '-c', 'echo started; sleep 60'], mounts: [], workdir: '/', onLine: (l) => console.log(l + ' ' + image.id) });
 `,
     );
     const proc = spawn(process.execPath, [child], { env: dockerd.env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      proc.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('started\n')) resolve();
-      });
-      proc.on('exit', (code) => reject(new Error(`the child ended (${code}) before starting its container: ${out}`)));
-    });
+    // One line says both: its container runs, and the image it made.
+    const imageId = (await untilLine(proc.stdout, /^started sha256:[0-9a-f]+$/, 120_000)).slice('started '.length);
     proc.kill('SIGKILL');
     await new Promise((r) => proc.once('exit', r));
-    const imageId = /image (sha256:[0-9a-f]+)/.exec(out)![1]!;
     // The process can print before the engine marks its container running.
     const left = await until(() => faultlineContainers(engine), (l) => l[0]?.State === 'running');
     t.equal(left.length, 1, 'the killed run\'s container lives on');
@@ -363,14 +356,7 @@ await buildDockerfile(await connectEngine(), ${JSON.stringify(dir)}, { cacheDir:
 `,
     );
     const proc = spawn(process.execPath, [child], { env: dockerd.env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      proc.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('sleeping\n')) resolve();
-      });
-      proc.on('exit', (code) => reject(new Error(`the build ended (${code}) before its step ran: ${out}`)));
-    });
+    await untilLine(proc.stdout, /^sleeping$/, 120_000);
     t.equal((await until(() => engine.docker.listContainers(), (l) => l.length > 0)).length, 1, 'the step runs');
     proc.kill('SIGKILL');
     const killedAt = performance.now();

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { FaultlineError } from '../errors.js';
 
 /** A Docker engine that answered, and how the user named it (for messages). */
@@ -51,6 +51,9 @@ function dialledAddress(host: string, env: NodeJS.ProcessEnv): string {
 }
 
 async function ping(where: string, env: NodeJS.ProcessEnv): Promise<Engine> {
+  // Loaded only when an engine is asked for: dockerode costs every start about 120 ms, and most
+  // runs (the built-in busybox image) never use one.
+  const { default: Dockerode } = await import('dockerode');
   const saved = modemEnvironment.map((name) => [name, process.env[name]] as const);
   // docker-modem reads these from the process's environment when a client is made, and only then.
   for (const name of modemEnvironment) {
@@ -59,7 +62,7 @@ async function ping(where: string, env: NodeJS.ProcessEnv): Promise<Engine> {
   }
   let docker: Docker;
   try {
-    docker = new Docker({ timeout: 0 });
+    docker = new Dockerode({ timeout: 0 });
   } catch (cause) {
     throw new FaultlineError('engine', `DOCKER_HOST=${where} names no engine faultline can reach (${reasonOf(cause)})`, { where, hint: startEngineHint, cause });
   } finally {
