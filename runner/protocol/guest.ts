@@ -21,6 +21,7 @@ export interface MarkedCase {
 }
 
 const caseMark = /^faultline: case ([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+) (begin|end)$/;
+const taskMark = /^faultline: case ([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+) task (\d+)$/;
 const agentDone = /^faultline: agent done rc=(\d+)$/;
 // `[    1.234567] ` and, with CONFIG_PRINTK_CALLER, `[    T1] `.
 const timestamp = /^\[\s*\d+\.\d+\](\[\s*[TC]\d+\])?\s?/;
@@ -39,6 +40,19 @@ export function parseCaseMark(text: string): { ref: MarkedCase; edge: MarkEdge }
 /** The mark's text, as the helper prints it. */
 export function caseMarkText(ref: MarkedCase, edge: MarkEdge): string {
   return `${markPrefix}case ${ref.suite}/${ref.case} ${edge}`;
+}
+
+/** A task (process or thread) of a running case, by the kernel's pid a report would name it by:
+ * `faultline: case <suite>/<case> task <PID>`, written by the task itself before it does anything
+ * the case checks (a program's tasks are named by the helper as it finds them). */
+export function parseTaskMark(text: string): { ref: MarkedCase; pid: number } | null {
+  const m = taskMark.exec(text.trim());
+  return m ? { ref: { suite: m[1]!, case: m[2]! }, pid: Number(m[3]) } : null;
+}
+
+/** The task mark's text, as the helper prints it. */
+export function taskMarkText(ref: MarkedCase, pid: number): string {
+  return `${markPrefix}case ${ref.suite}/${ref.case} task ${pid}`;
 }
 
 /** The agent's last line, `faultline: agent done rc=N`: the helper's exit code, or null. */
