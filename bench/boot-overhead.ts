@@ -14,7 +14,7 @@ import { cacheDir, projectRoot } from '../runner/core/paths.js';
 import { compileSuites } from '../runner/suite/compile.js';
 import { loadSuite } from '../runner/suite/load.js';
 import { kvmDeviceProblem } from '../runner/qemu/accel.js';
-import { handWrittenInitrd, median, rawBoot, row, runAccel, timed } from './baseline.js';
+import { handWrittenInitrd, median, microvmFloor, rawBoot, row, runAccel, timed } from './baseline.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const suite = join(projectRoot, 'bench', 'trivial.yaml');
@@ -26,6 +26,7 @@ const kernel = await resolveKernel(parseKernelSpec(spec), { cacheDir: cacheDir()
 const helper = await buildHelper({ headersDir: kernel.headersDir, cacheDir: cacheDir() });
 const initrd = await handWrittenInitrd(work, helper.path, compileSuites([await loadSuite(suite)]));
 const accel = await runAccel(kernel.image!);
+const floor = await microvmFloor(work, kernel.image!, accel);
 
 // Warm both paths once (kernel download, helper and image builds, accel probe) before timing.
 await faultlineRun('warm');
@@ -34,10 +35,11 @@ const cached = await faultlineRun('cached');
 const cachedStages = ['kernel', 'helper', 'image', ...((await kvmDeviceProblem()) ? [] : ['accel'])];
 const rebuilt = cachedStages.filter((stage) => !new RegExp(`^${stage} .*\\(cached\\)`, 'm').test(cached.stdout));
 
-const times = { raw: [] as number[], faultline: [] as number[] };
+const times = { raw: [] as number[], faultline: [] as number[], microvm: [] as number[] };
 for (let i = 0; i < rounds; i++) {
   times.raw.push(await timed(() => rawBoot(kernel.image!, initrd, accel)));
   times.faultline.push(await timed(() => faultlineRun(`r${i}`)));
+  times.microvm.push(await timed(floor));
 }
 rmSync(work, { recursive: true, force: true });
 
@@ -45,7 +47,9 @@ console.log(`kernel ${kernel.id}, ${accel.toUpperCase()}, ${rounds} alternating 
 console.log('| run | median | range |\n|---|---|---|');
 console.log(row('raw qemu-system-x86_64 + hand-written init', times.raw));
 console.log(row('faultline run (cached)', times.faultline));
+console.log(row('raw qemu-system-x86_64 -M microvm + init that only reboots (the floor)', times.microvm));
 console.log(`ratio faultline / raw: ${(median(times.faultline) / median(times.raw)).toFixed(2)}`);
+console.log(`ratio faultline / raw microvm floor: ${(median(times.faultline) / median(times.microvm)).toFixed(2)}`);
 console.log(`cached run rebuilt: ${rebuilt.length ? rebuilt.join(', ') : 'nothing'}`);
 
 async function faultlineRun(name: string) {

@@ -2,7 +2,7 @@ import { connectEngine, type Engine } from '../runner/core/engine/engine.js';
 import type { EngineImage } from '../runner/core/engine/images.js';
 import { sweepStale } from '../runner/core/engine/owner.js';
 import { FaultlineError, isFaultlineError } from '../runner/core/errors.js';
-import { exportRootfs, type ExportedRootfs } from './docker/export.js';
+import type { ExportedRootfs } from './docker/export.js';
 import { engineImageOf, parseImageRef, type ImageRef } from './image-ref.js';
 import type { RecipeOptions } from './recipes/options.js';
 
@@ -39,6 +39,8 @@ export async function resolveGuestImage(name: string, o: RecipeOptions & { env?:
   await sweepStale(engine);
   const { env: _env, ...recipe } = o;
   const image = await engineImageOf(engine, name, parsed, recipe);
+  // the export (and its tar reader) is loaded by runs on an engine's image, not by every busybox start
+  const { exportRootfs } = await import('./docker/export.js');
   const rootfs = await exportRootfs(engine, image, { cacheDir: o.cacheDir, ...(o.signal ? { signal: o.signal } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   return { kind: 'engine', engine, image, bash: rootfs.summary.bash, rootfs };
 }

@@ -8,6 +8,7 @@ import { formatKernelSpec, type KernelSpec } from '../kernels/spec.js';
 import { FaultlineError } from './core/errors.js';
 import { runGuestSession } from './guest/session.js';
 import { guestImageName, guestImageRecord, guestRootfs, resolveGuestImageOnce, type GuestRootfs } from './guest/userland.js';
+import { defaultWorkersCap } from './guest/workers.js';
 import { guestFileName, type KernelFiles } from './results/kernel-files.js';
 import { buildHelper } from './helper/build.js';
 import { runOnHost } from './host.js';
@@ -153,7 +154,7 @@ export async function prepareKernel(o: KernelRunOptions, slot: KernelSlot, label
   const timeoutScale = accel.accel === 'tcg' ? o.guest.tcgSlowdown : 1;
   checkScaledLimits(o.loaded.suites, timeoutScale, 'under TCG');
   const accelProof = { reason: accel.reason, probeMs: accel.probeMs, cached: accel.cached };
-  const record = { ...base, accel: accel.accel, accelProof, timeoutScale, guestImage: guestImageRecord(imageName, guestImage, image.hash) };
+  const record = { ...base, accel: accel.accel, accelProof, timeoutScale, guestImage: guestImageRecord(imageName, guestImage, image.hash), workers: o.guest.workers ?? defaultWorkersCap };
   return { record, resolved, helper: helper.path, baseImage: image.path, guestImage, rootfs, files, selftests: await selftests(accel.accel, early ?? (await buildFor(guestImage))) };
 }
 
@@ -216,6 +217,7 @@ async function runGuest(o: KernelRunOptions, k: PreparedKernel, cases: readonly 
     programs: k.selftests?.dir ?? null,
     guest: o.guest,
     kernelImage: k.resolved.image!,
+    kernelAcpi: k.resolved.config?.get('CONFIG_ACPI') === 'y',
     baseImage: k.baseImage!,
     rootfs: k.rootfs,
     suites: o.loaded.suites,

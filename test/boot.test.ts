@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildBaseImage, planArchive } from '../images/initramfs.js';
+import { gzipCpio, writeCpio } from '../images/cpio.js';
 import { bootGuest } from '../runner/qemu/boot.js';
 import { defaultGuestConfig } from '../runner/qemu/guest-config.js';
 import { buildStandInHelper } from './fixtures/guest/stand-in.js';
@@ -45,6 +46,7 @@ t.test('boots the default Debian kernel and carries TAP on the result channel', 
   });
   t.comment(`boot took ${boot.ms} ms: ${boot.argv.join(' ')}`);
   t.same(started, boot.argv);
+  t.equal(boot.argv[boot.argv.indexOf('-M') + 1], 'microvm', 'microvm by default (under TCG with the x86-64 host\'s TSC rate)');
   t.equal(boot.timedOut, false);
   t.equal(boot.exitCode, 0);
   t.equal(boot.agentExit, 0);
@@ -63,6 +65,21 @@ t.test('the watchdog kills a guest that never finishes', async (t) => {
   t.equal(boot.timedOut, true);
   t.equal(boot.exitCode, null);
   t.ok(boot.ms < 6000);
+});
+
+t.test('a guest that never ends after the agent said it was done is stopped, not waited for', async (t) => {
+  const kernel = await defaultKernel();
+  const init = '#!/bin/busybox sh\n/bin/busybox echo "faultline: agent done rc=0"\nexec /bin/busybox sleep 1000\n';
+  const initrd = join(work, 'done-then-stuck.img');
+  writeFileSync(initrd, gzipCpio(writeCpio([
+    { type: 'dir', path: 'bin' },
+    { type: 'file', path: 'bin/busybox', mode: 0o755, data: readFileSync('/bin/busybox') },
+    { type: 'file', path: 'init', mode: 0o755, data: Buffer.from(init) },
+  ])));
+  const boot = await bootGuest({ kernel: kernel.image!, initrd, accel: 'tcg', resultChannel: false, timeoutMs: 300_000 });
+  t.equal(boot.agentExit, 0);
+  t.equal(boot.stoppedAfterDone, true);
+  t.equal(boot.timedOut, false);
 });
 
 t.test('an abort signal stops QEMU', async (t) => {

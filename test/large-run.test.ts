@@ -1,3 +1,6 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { attentionItems } from '../runner/model/attention.js';
 import { compareKernels, comparePairs } from '../runner/model/compare.js';
@@ -7,6 +10,7 @@ import { htmlView } from '../runner/reporters/html.js';
 import { junitXml } from '../runner/reporters/junit.js';
 import { stepSummary } from '../runner/reporters/github.js';
 import { kernelRecord, modelOf, result } from './fixtures/model.js';
+import { recordRun } from './fixtures/recorded-run.js';
 
 // The comparison and the reports on a run the size of a large matrix (20k cases on a baseline
 // and a candidate): every result keeps its kernel, class and place, found by key rather than
@@ -54,4 +58,28 @@ t.test('reports: each result with its kernel, class and place; filled results as
   t.equal(html.rows.length, n);
   t.same(html.rows[7]!.cells.map((c) => c.status), ['pass', 'fail']);
   t.match(stepSummary(model), /\| `s1\/c7` \| ok \| FAIL: expected EEXIST, got EAGAIN \(7\) \|/);
+});
+
+// What the process wrote, by the kernel's count (/proc/self/io wchar): every byte of every write(2).
+const bytesWritten = (): number => Number(/^wchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+
+t.test('the bytes a run writes for run.json grow with its results, not with their square', async (t) => {
+  const scratch = mkdtempSync(join(tmpdir(), 'faultline-large-run-'));
+  t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+  // The run is synchronous from its start to its end: nothing else in this process writes between.
+  const measure = (kernels: number) => {
+    const dir = join(scratch, `k${kernels}`);
+    mkdirSync(dir);
+    const before = bytesWritten();
+    recordRun(dir, { kernels, cases: 250 });
+    const all = bytesWritten() - before;
+    const appended = statSync(join(dir, 'events.jsonl')).size + statSync(join(dir, 'results.tap')).size;
+    return { runJson: all - appended, final: statSync(join(dir, 'run.json')).size, all };
+  };
+  const small = measure(4);
+  const large = measure(8);
+  t.comment(`run.json: ${small.runJson} bytes written for 1000 results (${small.final} at the end), ${large.runJson} for 2000 (${large.final}); all files: ${small.all}, ${large.all}`);
+  t.ok(large.runJson / small.runJson < 2.2, `twice the results, ${(large.runJson / small.runJson).toFixed(2)} times the bytes`);
+  t.ok(large.all / small.all < 2.2, `every file of the directory: ${(large.all / small.all).toFixed(2)} times`);
+  t.ok(large.runJson < 2.5 * large.final, 'run.json is written whole once; its checkpoints before hold no results');
 });

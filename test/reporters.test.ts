@@ -8,7 +8,8 @@ import { Parser } from 'tap-parser';
 import { announceStore, type RunEvent } from '../runner/events.js';
 import { compareKernels } from '../runner/model/compare.js';
 import { ResultStore } from '../runner/model/store.js';
-import type { CaseResult, KernelRecord, PlannedCase } from '../runner/model/types.js';
+import type { CaseResult, KernelRecord, PlannedCase, RunModel } from '../runner/model/types.js';
+import { readRun } from '../runner/model/document.js';
 import { TapReporter } from '../runner/reporters/tap.js';
 import { TerminalReporter } from '../runner/reporters/terminal.js';
 import { claimResultsDirectory } from '../runner/results/location.js';
@@ -95,21 +96,25 @@ t.test('TAP with kernels side by side: each kernel\'s subtests whole, named by l
   t.ok(final.ok, 'a known failure does not fail the TAP stream');
 });
 
-t.test('results directory: run.json is the model, kept current; --json gets the same', async (t) => {
+t.test('results directory: run.json is the model, its results in the journal until the end; --json gets the same', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const extra = join(dir, 'elsewhere', 'run.json');
   mkdirSync(join(dir, 'r'));
   const out = new ResultsDirectory(join(dir, 'r'), { path: extra, replace: true });
   let midway: unknown = null;
+  let readBack: RunModel | null = null;
   drive({ kernels: [k1], steps: [{ kernel: k1 }, { result: oneKernel[0]! }, { result: oneKernel[1]! }, { event: { type: 'note', message: 'look now' } }, { result: oneKernel[2]! }, { result: oneKernel[3]! }] }, out, {
     handle: (e) => {
-      if (e.type === 'note') midway = assertRunValid(t, join(dir, 'r'));
+      if (e.type !== 'note') return;
+      midway = assertRunValid(t, join(dir, 'r'));
+      readBack = readRun(join(dir, 'r'));
     },
   });
-  const seen = midway as { results: { case: string }[]; finishedAt: string | null } | null;
-  t.same(seen?.results.map((r) => r.case), ['a', 'b'], 'written as results arrive');
+  const seen = midway as { results: unknown[]; finishedAt: string | null; journal?: string } | null;
+  t.same([seen?.results, seen?.journal], [[], 'events.jsonl'], 'while it runs, run.json is the head and its results are in the journal');
   t.equal(seen?.finishedAt, null, 'and not yet finished');
+  t.same((readBack as RunModel | null)?.results.filter((r) => r.filled === undefined).map((r) => r.case), ['a', 'b'], 'read back as results arrived');
   const doc = assertRunValid(t, join(dir, 'r'));
   t.equal(doc.version, 4);
   t.same(doc.kernels, [k1]);
@@ -120,7 +125,7 @@ t.test('results directory: run.json is the model, kept current; --json gets the 
   t.match(readFileSync(join(dir, 'r', 'results.tap'), 'utf8'), /^TAP version 14\n# Subtest: minor-faults\n/);
 });
 
-t.test('results directory: the cases a stop leaves without a result reach run.json in one write, once they are all in', async (t) => {
+t.test('results directory: the cases a stop leaves without a result are read back at once, and run.json is not rewritten for them', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-test-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const out = new ResultsDirectory(dir, null);
@@ -130,12 +135,12 @@ t.test('results directory: the cases a stop leaves without a result reach run.js
   store.addKernel(k1);
   out.handle({ type: 'kernel-ready', kernel: k1 });
   store.record(oneKernel[0]!);
-  const written = () => (JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as { results: CaseResult[] }).results.map((r) => `${r.case} ${r.filled ?? 'reported'}`);
-  t.same(written(), ['a reported'], 'a reported result is written as it comes');
+  const written = () => readRun(dir).results.map((r) => `${r.case} ${r.filled ?? 'reported'}`);
+  const head = readFileSync(join(dir, 'run.json'), 'utf8');
+  t.same(written(), ['a reported', 'b unfinished', 'c unfinished', 'd unfinished'], 'a reported result is read back as it comes');
   store.fillMissing(k1.id, cases, { status: 'error', cause: 'stopped', detail: 'the run was interrupted' });
-  t.same(written(), ['a reported'], 'not rewritten for each filled case as it came');
-  await Promise.resolve();
-  t.same(written(), ['a reported', 'b stopped', 'c stopped', 'd stopped'], 'all of them, in one write, before anything else runs');
+  t.same(written(), ['a reported', 'b stopped', 'c stopped', 'd stopped'], 'and the filled ones, with nothing left to wait for');
+  t.equal(readFileSync(join(dir, 'run.json'), 'utf8'), head, 'run.json, the head, was not rewritten for them');
 });
 
 t.test('results directory that cannot be written is an io error naming it', async (t) => {

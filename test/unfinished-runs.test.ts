@@ -2,6 +2,7 @@ import { execa, type ResultPromise } from 'execa';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import t, { type Test } from 'tap';
 import { defaultKernelSpec } from '../kernels/default.js';
 import { readRun, runDocument } from '../runner/model/document.js';
@@ -9,6 +10,7 @@ import type { CaseResult, RunModel } from '../runner/model/types.js';
 import { kernelRecord, modelOf, result } from './fixtures/model.js';
 import { eventually, untilLine } from './fixtures/process.js';
 import { assertRunValid } from './fixtures/run-schema.js';
+import { recordRun } from './fixtures/recorded-run.js';
 
 // Saved runs never lie: a run killed outright or interrupted is read back, reparsed and compared
 // as what it is, and a run.json of the wrong shape is refused naming where. One real killed run
@@ -138,12 +140,67 @@ t.test('a killed run read back: the planned cases of its share without a result 
   t.same(other.results.map((r) => `${r.kernel} ${r.case} ${r.filled}`), ['unresolved-1 a unfinished', 'unresolved-1 b unfinished', 'unresolved-1 c unfinished', 'unresolved-1 d unfinished']);
 });
 
+t.test('a run killed at any moment: run.json is its head, the journal holds every result it recorded, and a reader gets them all', async (t) => {
+  const dir = join(scratch, 'moments');
+  mkdirSync(dir);
+  const seen = (results: readonly CaseResult[]) => results.map((r) => `${r.kernel} ${r.suite}/${r.case} ${r.status}`).sort();
+  let moments = 0;
+  const wrong: string[] = [];
+  const store = recordRun(dir, {
+    kernels: 2,
+    cases: 6,
+    // Read back after every event, as a reader of a run killed right then would find it.
+    after: (event, store) => {
+      if (event.type === 'run-end') return;
+      moments++;
+      const file = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunModel & { journal?: string };
+      const model = readRun(dir);
+      const problems = [
+        file.journal === 'events.jsonl' && file.results.length === 0 && file.finishedAt === null ? null : 'run.json is not a head that points at its journal',
+        isDeepStrictEqual(seen(model.results.filter((r) => r.filled !== 'unfinished')), seen(store.model.results)) ? null : 'results differ',
+        model.results.length === model.matrix.cases.length * 2 ? null : 'a planned case has no result',
+        isDeepStrictEqual([model.restarts, model.reports, model.kernels.filter((k) => !k.id.startsWith('unresolved-'))], [store.model.restarts, store.model.reports, store.model.kernels]) ? null : 'restarts, reports or kernels differ',
+      ].filter((p) => p !== null);
+      if (problems.length) wrong.push(`after ${event.type} (${store.model.results.length} recorded): ${problems.join('; ')}`);
+    },
+  });
+  t.same(wrong, [], `${moments} moments, each read back whole`);
+  t.ok(moments > 12, `${moments} moments`);
+  t.same(assertRunValid(t, dir), JSON.parse(runDocument(store.model)), 'the finished run.json is the whole document, written once at the end');
+  t.same(readRun(dir).results, store.model.results);
+
+  // Killed while it wrote a line: the line cut short is lost, everything before it stands.
+  const torn = join(scratch, 'moments-torn');
+  cpSync(dir, torn, { recursive: true });
+  const lines = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n');
+  const at = lines.findIndex((l) => l.includes('"c4"'));
+  writeFileSync(join(torn, 'events.jsonl'), `${lines.slice(0, at).join('\n')}\n${lines[at]!.slice(0, 40)}`);
+  const head = { ...store.model, finishedAt: null, results: [], reruns: [], restarts: [], reports: [], exitCode: null, why: [], journal: 'events.jsonl' };
+  writeFileSync(join(torn, 'run.json'), JSON.stringify(head));
+  const read = readRun(torn);
+  t.same(read.results.filter((r) => r.filled !== 'unfinished').map((r) => `${r.kernel} ${r.case}`), ['k0 c0', 'k0 c1', 'k0 c2', 'k0 c3'], 'the results before the torn line');
+  t.equal(read.results.filter((r) => r.filled === 'unfinished').length, 8, 'the rest of the plan is unfinished');
+
+  // A journal line of the wrong shape is refused like a bad run.json, naming both files.
+  const bad = join(scratch, 'moments-bad');
+  cpSync(torn, bad, { recursive: true });
+  writeFileSync(join(bad, 'events.jsonl'), `${lines.slice(0, at).join('\n').replace('"status":"pass"', '"status":"bogus"')}\n`);
+  const refused = await faultline(['report', bad]);
+  t.equal(refused.exitCode, 2);
+  t.match(refused.stderr, `faultline: ${join(bad, 'events.jsonl')} is not a journal faultline wrote: with ${join(bad, 'run.json')}, results/`);
+  t.match(refused.stderr, 'is "bogus", not one of pass, fail');
+});
+
 t.test('a guest run killed with SIGKILL midway', async (t) => {
   const killed = await stoppedRun(t, 'killed', [], /^ {2}ok /, 'SIGKILL');
-  const file = assertRunValid(t, killed.dir);
+  const file = assertRunValid(t, killed.dir) as RunModel & { journal?: string };
   t.equal(file.finishedAt, null, 'run.json has no end');
   t.equal(file.exitCode, null);
+  t.same([file.journal, file.results], ['events.jsonl', []], 'run.json is the head; the results are in the journal');
   const model = readRun(killed.dir);
+  const journaled = readFileSync(join(killed.dir, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.startsWith('{"type":"case-result"')).map((l) => (JSON.parse(l) as { result: CaseResult }).result);
+  t.ok(journaled.length > 0, `${journaled.length} results in the journal`);
+  for (const r of journaled) t.same(model.results.find((x) => x.suite === r.suite && x.case === r.case), r, `${r.case}: read back as recorded`);
   const reported = model.results.filter((r) => r.filled === undefined);
   const neverRan = model.results.filter((r) => r.filled === 'unfinished');
   t.ok(reported.length > 0 && neverRan.length > 0, `${reported.length} reported, ${neverRan.length} never ran`);

@@ -4,7 +4,7 @@ import t from 'tap';
 import * as vocabulary from '../runner/suite/vocabulary.js';
 import { reportedFailures } from '../runner/model/status.js';
 import { skipCauses } from '../runner/model/types.js';
-import { agentReadyLine, caseMarkText, isAgentReady, markPrefix, parseAgentDone, parseCaseMark, programLinePrefix } from '../runner/protocol/guest.js';
+import { agentReadyLine, caseMarkText, isAgentReady, markPrefix, parseAgentDone, parseCaseMark, parseProgramLine, parseTaskMark, programLinePrefix, programLineText, taskMarkText } from '../runner/protocol/guest.js';
 
 // The case language's names live in runner/suite/vocabulary.ts; the helper's C tables and the
 // plan format page must say exactly the same, so a name added on one side and not the other
@@ -74,11 +74,15 @@ t.test('the guest agent and the helper print the protocol the host reads', async
   t.match(init, /^\/faultline\/helper reboot$/m, 'the agent ends the guest through the helper');
   t.match(mainC, /!strcmp\(argv\[1\], "reboot"\)[\s\S]*?reboot\(RB_AUTOBOOT\)/, 'which the helper does');
   t.match(runnerC, `kmsg_line("${markPrefix}case %s/%s %s\\n", c->suite, c->name, what)`, 'the helper\'s case marks');
-  t.match(runnerC, `kmsg_line("${programLinePrefix}%.*s\\n"`, 'the helper\'s program lines');
+  t.match(runnerC, `kmsg_line("${programLinePrefix}[%s/%s] %.*s\\n", cap->c->suite, cap->c->name,`, 'the helper\'s program lines, tagged with their case');
+  t.match(runnerC, `kmsg_line("${markPrefix}case %s/%s task %ld\\n", c->suite, c->name, pid)`, 'the helper\'s task marks');
   const ref = { suite: 'minor-faults', case: 'read-minor-continue-shmem' };
   t.same(parseCaseMark(caseMarkText(ref, 'end')), { ref, edge: 'end' });
   t.equal(parseCaseMark(`${programLinePrefix}echo ${caseMarkText(ref, 'end')}`), null, 'a program line that ends in a mark is no mark');
   t.equal(parseCaseMark('faultline: case a b/c begin'), null);
+  t.same(parseTaskMark(taskMarkText(ref, 42)), { ref, pid: 42 });
+  t.same(parseProgramLine(programLineText(ref, '[ok] x/y: 1')), { ref, line: '[ok] x/y: 1' }, 'the tag, then the line as printed');
+  t.same(parseProgramLine(`${programLinePrefix}Testing minor on shmem... done`), { ref: null, line: 'Testing minor on shmem... done' }, 'a line from a helper that named no case');
   t.ok(isAgentReady(`${agentReadyLine}  `));
   t.equal(parseAgentDone('x faultline: agent done rc=0'), null, 'anchored');
 });

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pack, type Pack } from 'tar-fs';
+import type { Pack } from 'tar-fs';
 import { FaultlineError, isFaultlineError } from '../../runner/core/errors.js';
 import { reasonOf, type Engine } from '../../runner/core/engine/engine.js';
 import { followBuild, inspectImage, type EngineImage } from '../../runner/core/engine/images.js';
@@ -91,6 +91,7 @@ async function buildContext(dir: string, extras: readonly { name: string; path: 
       }
     }),
   );
+  const { pack } = await import('tar-fs'); // loaded by the runs that build an image, not by every start
   return pack(dir, {
     finalize: false,
     finish: (tar: Pack) => {

@@ -1,6 +1,5 @@
 import { readFile, realpath } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { pack } from 'tar-stream';
 import { join } from 'node:path';
 import { FaultlineError } from '../../runner/core/errors.js';
 import { hashParts } from '../../runner/core/hash.js';
@@ -34,7 +33,7 @@ export async function buildBusyboxRecipe(engine: Engine, o: RecipeOptions): Prom
     o.onProgress?.(`${tag} is up to date (recipe ${hash})`);
     return inspectImage(engine, tag);
   }
-  const image = await buildFromContext(engine, busyboxContext(dockerfile, busybox), dir, { ...o, tag, labels: imageLabels('busybox', hash) });
+  const image = await buildFromContext(engine, await busyboxContext(dockerfile, busybox), dir, { ...o, tag, labels: imageLabels('busybox', hash) });
   // The image this one replaced under the tag is left without a name: removed unless in use.
   if (before && before.id !== image.id) await engine.docker.getImage(before.id).remove({ noprune: false }).catch(() => undefined);
   return image;
@@ -54,7 +53,9 @@ async function labelsOf(engine: Engine, tag: string): Promise<{ id: string; labe
 // the image's content key, the same on every engine.
 const fixedTime = new Date('2000-01-01T00:00:00Z');
 
-function busyboxContext(dockerfile: Buffer, busybox: Buffer): Readable {
+// tar-stream is loaded only here: a run that builds no image never pays for it.
+async function busyboxContext(dockerfile: Buffer, busybox: Buffer): Promise<Readable> {
+  const { pack } = await import('tar-stream');
   const tar = pack();
   const at = { mtime: fixedTime, uid: 0, gid: 0 };
   tar.entry({ name: 'Dockerfile', mode: 0o644, ...at }, dockerfile);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { cLocaleEnv } from '../../runner/core/env.js';
 import { toolStep } from './tool-step.js';
+import { dropTreeManifest, unchangedTreeId, writeTreeManifest } from './tree-manifest.js';
+import { stampTime, statWalk } from './tree-walk.js';
 import { FaultlineError } from '../../runner/core/errors.js';
 import { hashParts } from '../../runner/core/hash.js';
 import { cacheDir as defaultCacheDir } from '../../runner/core/paths.js';
@@ -93,57 +95,53 @@ async function gitWorkingTreeId(root: string, git: GitLocation): Promise<string>
   }
 }
 
+/** Where a plain tree's file hashes and manifest are kept (the tree's real path names them). */
+export const plainTreeRecords = (root: string, cacheDir: string): string => join(cacheDir, 'kernels', 'source', 'tree-hashes', hashParts([root]));
+
 interface CachedFileHash {
-  /** "size mtime inode", as find prints them. */
+  /** size, mtime, ctime, inode and mode, as statStamp gives them. */
   stat: string;
   hash: string;
 }
 
 // Hashing 70k files every run would cost seconds, so each file's hash is remembered by its
-// path, size, mtime and inode (one `find` lists them all in a fraction of a second); files
-// modified in the last seconds are re-hashed next time (an edit within the same mtime tick
-// could otherwise go unnoticed).
+// path and stat data; files modified in the last seconds are re-hashed next time (an edit
+// within the same mtime tick could otherwise go unnoticed). Before any of that, the manifest of
+// the last walk proves an unchanged tree by stat data alone (tree-manifest.ts says why that holds).
 async function plainTreeHash(root: string, cacheDir: string): Promise<string> {
-  const cacheFile = join(cacheDir, 'kernels', 'source', 'tree-hashes', `${hashParts([root])}.json`);
+  const base = plainTreeRecords(root, cacheDir);
+  const cacheFile = `${base}.json`;
+  const unchanged = await unchangedTreeId(base, root);
+  if (unchanged !== null) return unchanged;
   const started = Date.now() / 1000;
-  const listing = await toolStep(`listing the files of ${root}`, root, () =>
-    execa('find', ['.', '-mindepth', '1', '(', '-type', 'f', '-o', '-type', 'l', ')', '-printf', '%y\\0%P\\0%s %T@ %i\\0%m\\0%l\\0'], {
-      cwd: root,
-      env: cLocaleEnv(),
-      stdin: 'ignore',
-      stripFinalNewline: false,
-      maxBuffer: 1 << 30,
-    }),
-  );
-  // Fast path: the same listing as last time (names, sizes, mtimes, inodes), taken when no file
-  // was young enough for a same-tick edit to hide, means the same identity without reading the map.
-  const listingFile = `${cacheFile.slice(0, -'.json'.length)}.listing.json`;
-  const listingHash = createHash('sha256').update(listing.stdout).digest('hex');
-  const last = await readFile(listingFile, 'utf8').then((t) => JSON.parse(t) as { listingHash: string; id: string }, () => null);
-  if (last && last.listingHash === listingHash) return last.id;
+  // taken before any file is read: a file edited while it is hashed differs from it next time
+  const walk = await toolStep(`listing the files of ${root}`, root, async () => statWalk(root));
   const previous = await readFile(cacheFile, 'utf8').then(
     (t) => new Map(Object.entries(JSON.parse(t) as Record<string, CachedFileHash>)),
     () => new Map<string, CachedFileHash>(),
   );
-  const fields = listing.stdout.split('\0');
   let young = false;
   const entries: Array<[string, string]> = [];
   const next: Record<string, CachedFileHash> = {};
   const pending: Array<() => Promise<void>> = [];
-  for (let i = 0; i + 4 < fields.length; i += 5) {
-    const [type, rel, stat, mode, link] = [fields[i]!, fields[i + 1]!, fields[i + 2]!, fields[i + 3]!, fields[i + 4]!];
+  // what stands for each file in the stat index: its content hash, a symlink's target's
+  const objects = new Map<string, Buffer>();
+  for (const { type, rel, stat, stats, link } of walk) {
+    const recent = stampTime(stats) >= started - 2;
+    if (recent) young = true;
+    if (type === 'd') continue;
     if (type === 'l') {
       entries.push([rel, `l ${rel}\0${link}`]);
+      objects.set(rel, createHash('sha1').update(link).digest());
       continue;
     }
-    const kind = parseInt(mode, 8) & 0o111 ? 'x' : 'f';
+    const kind = stats.mode & 0o111n ? 'x' : 'f';
     const slot = entries.length;
     entries.push([rel, '']);
-    const mtime = Number(stat.split(' ')[1]);
     const record = (hash: string) => {
       entries[slot]![1] = `${kind} ${rel}\0${hash}`;
-      if (mtime < started - 2) next[rel] = { stat, hash };
-      else young = true;
+      objects.set(rel, Buffer.from(hash, 'hex'));
+      if (!recent) next[rel] = { stat, hash };
     };
     const known = previous.get(rel);
     if (known && known.stat === stat) record(known.hash);
@@ -155,8 +153,8 @@ async function plainTreeHash(root: string, cacheDir: string): Promise<string> {
   for (const [, line] of entries) digest.update(line).update('\n');
   await saveJson(cacheFile, next);
   const id = `plain-${digest.digest('hex').slice(0, 40)}`;
-  if (young) await rm(listingFile, { force: true });
-  else await saveJson(listingFile, { listingHash, id });
+  if (young) await dropTreeManifest(base);
+  else await writeTreeManifest(base, id, walk, objects);
   return id;
 }
 

@@ -11,7 +11,7 @@ import { parseShard } from '../model/shard.js';
 import { ResultStore } from '../model/store.js';
 import { defaultFailOn } from '../model/summary.js';
 import { comparisonClasses, type ComparisonClass } from '../model/types.js';
-import { defaultGuestConfig, type AccelMode, type GuestConfig } from '../qemu/guest-config.js';
+import { defaultGuestConfig, type AccelMode, type GuestConfig, type MachineMode } from '../qemu/guest-config.js';
 import { PerPatchReporter } from '../reporters/per-patch.js';
 import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
@@ -36,11 +36,14 @@ export interface RunFlags extends MatrixFlags {
   suite: string[];
   case: string[];
   accel: AccelMode;
+  machine?: MachineMode;
   tap?: boolean;
   json?: string;
   results?: string;
   timeout?: string;
   tcgSlowdown: string;
+  workers?: string;
+  cpus?: string;
   append: string[];
   image?: string;
   jobs?: string;
@@ -82,7 +85,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   events.on((e) => terminal.handle(e));
   events.on((e) => {
     // Loaded while the guest runs its cases, the report writers cost the run nothing at its end.
-    if (e.type === 'kernel-ready') loadReportWriters().catch(() => {});
+    if (e.type === 'kernel-ready') loadReportWriters({ junit: flags.junit }).catch(() => {});
   });
   const asked = await kernelMatrix(flags, (message) => events.emit({ type: 'note', message }));
   const specs = withBuildImage(asked.kernels.map((k) => k.spec), flags.buildImage);
@@ -201,7 +204,9 @@ function runLimits(flags: RunFlags): Limits {
   };
   const image = flags.image ?? defaultGuestConfig.image;
   parseImageName(image);
-  const guest: GuestConfig = { ...defaultGuestConfig, accel: flags.accel, tcgSlowdown, append: guestAppend(flags.append), image };
+  const workers = flags.workers === undefined ? null : count('--workers', flags.workers, 1, 64);
+  const cpus = flags.cpus === undefined ? defaultGuestConfig.cpus : count('--cpus', flags.cpus, 1, 16);
+  const guest: GuestConfig = { ...defaultGuestConfig, accel: flags.accel, tcgSlowdown, append: guestAppend(flags.append), image, workers, cpus, machine: flags.machine ?? defaultGuestConfig.machine };
   const kselftestRunner = parseKselftestRunner(flags.kselftestRunner);
   return { guest, retries, shard, failOn, kselftestSizes, kselftestRunner, ...(jobs !== undefined ? { jobs } : {}), ...(flags.timeout !== undefined ? { timeoutMs: parseRunTimeout(flags.timeout) } : {}) };
 }

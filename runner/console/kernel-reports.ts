@@ -1,5 +1,5 @@
 import type { ReportKind } from '../model/types.js';
-import { consoleText, markPrefix, programLinePrefix } from '../protocol/guest.js';
+import { consoleText, markPrefix, parseTaskMark, programLinePrefix } from '../protocol/guest.js';
 
 // Finds kernel reports (what kernel people call splats) in console lines: the first line says
 // what happened, the lines after it (registers, call trace) are kept until the report's own end mark.
@@ -93,6 +93,9 @@ export class ReportScanner {
   /** Returns the text of the line without its timestamp, for the caller's own matching. */
   line(raw: string): string {
     const text = consoleText(raw);
+    // A task mark of a case running beside the one that is reporting is neither part of the
+    // report nor its end.
+    if (parseTaskMark(text)) return text;
     if (text.startsWith(markPrefix)) {
       this.flush();
       return text;

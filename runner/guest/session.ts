@@ -15,7 +15,8 @@ import type { Suite } from '../suite/model.js';
 import { rawLog } from '../results/raw-log.js';
 import { Timers } from '../timers.js';
 import { guestFileName, type GuestFile, type KernelFiles } from '../results/kernel-files.js';
-import { GuestLedger } from './ledger.js';
+import { GuestLedger, type Unfinished } from './ledger.js';
+import { guestHugepages, guestHugepagesMax, guestWorkers } from './workers.js';
 import type { GuestRootfs } from './userland.js';
 
 /** Guest time limits before the TCG slowdown factor: first console line, then the agent's ready mark. */
@@ -25,9 +26,7 @@ const bootReadyMs = 60_000;
  * the host waits this long for its end mark before it stops the guest. */
 const caseGraceMs = 5_000;
 const swapDiskMiB = 64;
-/** Huge pages come out of the guest's memory, which comes out of the host's: a case that needs
- * more skips rather than making QEMU fail to allocate the guest for every case. */
-export const guestHugepagesMax = 1024;
+export { guestHugepagesMax };
 
 export interface GuestSessionOptions {
   /** The kernel, with the accelerator chosen for it and the factor its time limits are scaled by. */
@@ -35,6 +34,8 @@ export interface GuestSessionOptions {
   /** The run's guest. */
   guest: GuestConfig;
   kernelImage: string;
+  /** The kernel is known to have ACPI: a microvm guest can then take the swap disk (qemu/argv.ts). */
+  kernelAcpi?: boolean;
   baseImage: string;
   /** An engine image's filesystem, booted before `baseImage`; it stays in the cache (each guest's
    * QEMU reads it with its own segments from a temporary file) and grows the guest's memory. */
@@ -64,8 +65,9 @@ export interface GuestSessionOptions {
   boot?: Booter;
 }
 
-/** How one guest ended: restart a fresh one for the cases left, or give them `missing`. */
-type GuestEnd = { restart: string } | { restart: null; missing: Missing };
+/** How one guest ended: restart a fresh one for the cases left, or give them `missing`; and the
+ * cases it ran beside others that get no verdict until they run alone, each with why. */
+type GuestEnd = ({ restart: string } | { restart: null; missing: Missing }) & { suspects?: Map<string, string> };
 
 type HostStop = NonNullable<RecordedEnd['stoppedBy']>;
 
@@ -87,13 +89,27 @@ export async function runGuestSession(o: GuestSessionOptions): Promise<void> {
   };
   if (remaining.length === 0) firstStart();
   let restartReason = '';
+  // Cases to run again alone before any verdict, and why: each runs in a guest of its own
+  // queue, one at a time, where a report can only be its own.
+  const aloneWhy = new Map<string, string>();
   for (let guest = 1; remaining.length > 0; guest++) {
-    const before = remaining.length;
-    const end = await runGuest(o, { guest, base, cases: remaining, restartReason, firstStart });
+    const queued = remaining.filter((p) => aloneWhy.has(caseKey(p)));
+    const cases = queued.length > 0 ? queued : remaining;
+    const end = await runGuest(o, { guest, base, cases, restartReason, firstStart, alone: queued.length > 0 ? aloneWhy : null });
+    const fresh = [...(end.suspects ?? [])].filter(([key]) => !aloneWhy.has(key));
+    for (const [key, why] of fresh) aloneWhy.set(key, why);
     remaining = remaining.filter((p) => !o.sink.has(p));
     if (remaining.length === 0) break;
-    if (end.restart === null || remaining.length === before) {
-      const missing: Missing = end.restart === null ? end.missing : { status: 'crash', cause: 'guest-died', detail: end.restart };
+    // What this guest left neither with a result nor waiting to run alone. Every guest that goes
+    // on leaves fewer: the session always ends.
+    const left = cases.filter((p) => !o.sink.has(p) && !fresh.some(([key]) => key === caseKey(p)));
+    const stoppedByRun = o.signal?.aborted === true;
+    if (left.length === 0 && !stoppedByRun) {
+      restartReason = fresh.length > 0 ? `${fresh.length === 1 ? 'a case' : `${fresh.length} cases`} to run again alone: ${fresh[0]![1]}` : 'the cases run again alone are done; the rest run side by side';
+      continue;
+    }
+    if (end.restart === null || left.length === cases.length || stoppedByRun) {
+      const missing: Missing = end.restart === null ? end.missing : stoppedByRun ? o.stopped() : { status: 'crash', cause: 'guest-died', detail: end.restart };
       for (const p of remaining) o.sink.report(filledResult(o.kernel.id, p, missing));
       if (missing.cause === 'no-agent') throw noAgent(o, missing, guest);
       break;
@@ -109,9 +125,11 @@ interface GuestStart {
   cases: readonly PlannedCase[];
   restartReason: string;
   firstStart(): void;
+  /** Set for a guest that runs suspects again, one at a time: why each runs alone. */
+  alone: ReadonlyMap<string, string> | null;
 }
 
-async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartReason, firstStart }: GuestStart): Promise<GuestEnd> {
+async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartReason, firstStart, alone }: GuestStart): Promise<GuestEnd> {
   const file = (kind: GuestFile) => guestFileName(kind, guest, o.rerun ?? 0);
   const units = unitsFor(o.units, cases);
   const unitOf = new Map(units.map((u) => [caseKey(u.ref), u] as const));
@@ -120,11 +138,12 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
   // The plan this guest really ran (limits scaled), and its initramfs, beside the results: the
   // qemu-command script there boots this guest again (an engine image's filesystem, hundreds of
   // megabytes, is not copied there: the script takes it from the cache).
-  const plan = compileUnits(o.suites, units, timeoutScale);
+  const workers = alone ? 1 : guestWorkers(units, o.guest.workers);
+  const plan = compileUnits(o.suites, units, timeoutScale, workers);
   const initrd = o.files.path(file('initrd'));
   o.files.write(file('plan'), plan);
   o.files.write(file('initrd'), Buffer.concat([base, planArchive(plan)]));
-  const hugepages = Math.max(0, ...units.map((u) => u.hugepages));
+  const hugepages = guestHugepages(units, workers);
   const backstopMs = (bootReadyMs + units.reduce((sum, u) => sum + u.timeoutMs + caseGraceMs, 0)) * timeoutScale;
   const swapMiB = units.some((u) => u.swap) ? swapDiskMiB : 0;
 
@@ -135,7 +154,7 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     stopped.by = by;
     stopGuest.abort();
   };
-  const timers = new Timers<'output' | 'ready' | 'case'>();
+  const timers = new Timers<'output' | 'ready' | `case ${string}`>();
   const ledger = new GuestLedger(o.kernel.id, units, o.sink, {
     firstLine: () => timers.clear('output'),
     agentReady: () => timers.clear('ready'),
@@ -143,13 +162,13 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
       const own = unitOf.get(caseKey(ref))?.timeoutMs ?? 0;
       const limit = (own + caseGraceMs) * timeoutScale;
       const why = `its ${seconds(own)} limit + ${seconds(caseGraceMs)} grace${timeoutScale === 1 ? '' : `, x${timeoutScale} for ${String(o.kernel.accel).toUpperCase()}`}`;
-      const reason = `the guest stopped responding during this case (no end mark within ${seconds(limit)}: ${why}); QEMU was stopped`;
-      timers.set('case', limit, () => stop({ why: 'case', reason }));
+      const reason = (beside: boolean) => `the guest stopped responding ${beside ? `while ${caseKey(ref)} ran beside other cases` : 'during this case'} (no end mark within ${seconds(limit)}: ${why}); QEMU was stopped`;
+      timers.set(`case ${caseKey(ref)}`, limit, () => stop({ why: 'case', reason: reason(ledger.unfinishedAll().filter((u) => !u.ended).length > 1) }));
       o.onCaseStart?.(ref);
     },
-    caseEnd: () => timers.clear('case'),
+    caseEnd: (ref) => timers.clear(`case ${caseKey(ref)}`),
     caseless: (f) => o.onReport(toReport(f, defaultConsolePolicy)),
-  }, file('console'));
+  }, { consoleFile: file('console'), ...(alone ? { aloneWhy: alone } : {}) });
   const raw = rawLog(o.files.path(file('results')));
 
   timers.set('output', bootFirstOutputMs * timeoutScale, () => stop({ why: 'no-output', reason: `no console output within ${seconds(bootFirstOutputMs * timeoutScale)}` }));
@@ -163,6 +182,7 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
     guest: o.rootfs ? rootfsGuest(o.guest, o.rootfs) : o.guest,
     hugepages,
     ...(swapMiB ? { swapMiB } : {}),
+    ...(o.kernelAcpi ? { kernelAcpi: true } : {}),
     hungTaskSecs: hungTaskSeconds(units, timeoutScale),
     consoleLog: o.files.path(file('console')),
     timeoutMs: backstopMs,
@@ -189,14 +209,17 @@ async function runGuest(o: GuestSessionOptions, { guest, base, cases, restartRea
   ledger.end();
 
   const stoppedBy = boot.recorded?.stoppedBy ?? stopped.by;
-  const unfinished = ledger.unfinished();
+  // The case whose time is saved for a replay: the one running, or of several the one a fatal report ties to.
+  const unfinished = ledger.unfinished() ?? fatalTie(ledger);
   const unfinishedMs = unfinished ? (boot.recorded?.unfinishedMs ?? ledger.runningMs(unfinished.ref)) : null;
   const recorded: RecordedEnd = { stoppedBy, unfinishedMs };
   await saveEnd({ ...boot, recorded, stderr: undefined, argv: undefined });
   if (boot.agentExit === 2) {
     throw new FaultlineError('build', `the helper in the guest rejected the compiled plan (its message is in ${file('console')})`, { where: o.files.path(file('console')) });
   }
-  return guestEnd({ o, guest, ledger, boot, stoppedBy, unfinishedMs: unfinishedMs ?? 0, consoleName: file('console'), backstopMs });
+  const end = guestEnd({ o, guest, ledger, boot, stoppedBy, unfinishedMs: unfinishedMs ?? 0, consoleName: file('console'), backstopMs });
+  const suspects = new Map([...ledger.suspects().map(({ ref, report }) => [caseKey(ref), `a kernel report named no task of the cases running beside it ("${report.title}")`] as const), ...(end.suspects ?? [])]);
+  return { ...end, suspects };
 }
 
 // How the guest's end reads for the cases: the unfinished one gets its status here, and the
@@ -225,6 +248,8 @@ function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedge
   if (!ledger.agentReady) {
     return { restart: null, missing: { status: 'error', cause: 'no-agent', detail: `the kernel did not start the faultline agent (${death}); see ${consoleName}` } };
   }
+  const all = ledger.unfinishedAll();
+  if (all.filter((u) => !u.ended).length > 1) return sideBySideEnd(g, all, death);
   if (unfinished) {
     const own: Missing =
       stoppedBy?.why === 'case'
@@ -241,6 +266,34 @@ function guestEnd(g: { o: GuestSessionOptions; guest: number; ledger: GuestLedge
   return ledger.reported > 0
     ? { restart: `the guest stopped between cases (${death})` }
     : { restart: null, missing: { status: 'crash', cause: 'guest-died', detail: `the guest stopped before this case ran (${death}); see ${consoleName}` } };
+}
+
+// A guest that died or hung while several cases ran. Died: the case whose task the fatal report
+// names gets the crash (as a case running alone would), and the others no verdict from it: they
+// run again beside others. Died with no such tie, or hung: every case running is a suspect and
+// runs again alone, where a hang is its own timeout. A case that had ended and whose result had
+// not arrived runs again too.
+function sideBySideEnd(g: { o: GuestSessionOptions; ledger: GuestLedger; boot: BootResult; stoppedBy: HostStop | null; unfinishedMs: number }, all: readonly Unfinished[], death: string): GuestEnd {
+  const { ledger, boot, stoppedBy } = g;
+  const running = all.filter((u) => !u.ended).map((u) => u.ref);
+  const hung = stoppedBy?.why === 'case' || boot.timedOut;
+  const tied = hung ? undefined : fatalTie(ledger)?.ref;
+  const names = running.map(caseKey).join(', ');
+  if (tied) {
+    ledger.reportUnfinished(tied, { status: 'crash', cause: 'guest-died', detail: `the guest died during this case, its task named by the kernel's report: ${death}` }, g.unfinishedMs);
+    ledger.holdBack(all.map((u) => u.ref).filter((ref) => caseKey(ref) !== caseKey(tied)));
+    return { restart: `the guest died during ${caseKey(tied)} (${death}); ${running.length - 1 === 1 ? 'the case beside it runs' : 'the cases beside it run'} again` };
+  }
+  ledger.holdBack(all.map((u) => u.ref));
+  const why = hung ? (stoppedBy?.why === 'case' ? stoppedBy.reason : `the guest stopped responding while it ran beside others (${death})`) : `the guest died while it ran beside others, and the kernel named no task of theirs (${death})`;
+  return { restart: `the guest ${hung ? 'stopped responding' : 'died'} while ${names} ran side by side (${death})`, suspects: new Map(running.map((ref) => [caseKey(ref), why] as const)) };
+}
+
+/** Of the cases running when the guest stopped, the one a fatal report of the kernel is tied to. */
+function fatalTie(ledger: GuestLedger): Unfinished | null {
+  const during = ledger.recentReports().find((f) => f.fatal && f.during !== null)?.during;
+  const tied = during ? ledger.unfinishedAll().find((u) => !u.ended && caseKey(u.ref) === caseKey(during)) : undefined;
+  return tied ?? null;
 }
 
 // A guest whose agent never started ran no case: the guest's machinery failed, not a case, so the

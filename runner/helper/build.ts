@@ -5,7 +5,8 @@ import { FaultlineError } from '../core/errors.js';
 import { pathExists as exists } from '../core/files.js';
 import { hashParts } from '../core/hash.js';
 import { nativeSourceDir } from '../core/paths.js';
-import { compilerVersion } from '../core/tools.js';
+import { rememberedAnswer } from '../core/tool-identity.js';
+import { compilerVersion, findTool } from '../core/tools.js';
 import { cLocaleEnv } from '../core/env.js';
 
 export interface BuiltHelper {
@@ -59,14 +60,28 @@ async function gcc(args: string[], signal: AbortSignal | undefined, input?: stri
 
 /** The content of the <linux/userfaultfd.h> the compiler resolves with these include flags. */
 async function uffdHeader(include: string[], signal: AbortSignal | undefined): Promise<Buffer> {
-  const deps = await gcc(['-M', ...include, '-x', 'c', '-'], signal, '#include <linux/userfaultfd.h>\n');
-  const file = deps.stdout.split(/[\s\\]+/).find((p) => p.endsWith('/linux/userfaultfd.h'));
-  if (deps.exitCode !== 0 || !file) {
-    throw new FaultlineError('tool', 'gcc cannot find <linux/userfaultfd.h>', {
-      where: include[1],
-      hint: include.length ? 'Point headersDir at a `make headers_install` tree (it holds linux/userfaultfd.h).' : 'apt-get install gcc libc6-dev',
-    });
-  }
+  const resolve = async (): Promise<string> => {
+    const deps = await gcc(['-M', ...include, '-x', 'c', '-'], signal, '#include <linux/userfaultfd.h>\n');
+    const file = deps.stdout.split(/[\s\\]+/).find((p) => p.endsWith('/linux/userfaultfd.h'));
+    if (deps.exitCode !== 0 || !file) {
+      throw new FaultlineError('tool', 'gcc cannot find <linux/userfaultfd.h>', {
+        where: include[1],
+        hint: include.length ? 'Point headersDir at a `make headers_install` tree (it holds linux/userfaultfd.h).' : 'apt-get install gcc libc6-dev',
+      });
+    }
+    return file;
+  };
+  // Where gcc finds the header depends on gcc and the flags, so it is remembered for that gcc
+  // binary; the answer is dropped when that file went away or an -I directory gained one.
+  const compiler = await findTool('gcc');
+  const question = `gcc -M ${include.join(' ')} <linux/userfaultfd.h>`;
+  const stillTrue = async (file: string) => {
+    if (!(await exists(file))) return false;
+    const dir = include[1];
+    // gcc searches -I directories before the system's: one that now holds the header would win
+    return !dir || file.startsWith(`${dir}/`) || !(await exists(join(dir, 'linux', 'userfaultfd.h')));
+  };
+  const file = compiler ? await rememberedAnswer(compiler, question, resolve, { stillTrue }) : await resolve();
   return readFile(file);
 }
 

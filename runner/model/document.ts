@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import { errnoText } from '../core/files.js';
 import { defaultFailOn, summarize, verdictOf } from './summary.js';
@@ -7,6 +7,7 @@ import { runSchemaId } from './run-schema.js';
 import { runSchemaProblem, type RunVersion } from './run-schema-check.js';
 import { caseKey, type CaseResult, type KernelRecord, type PlannedCase, type RunModel } from './types.js';
 import { markUnfinished } from './unfinished.js';
+import { foldJournal, journalFile, journalMember } from './run-journal.js';
 
 /** A result as versions 1 and 2 wrote it: its kernel reports under `findings`. */
 type OldResult = Omit<CaseResult, 'reports'> & { findings?: CaseResult['reports'] };
@@ -86,10 +87,25 @@ export function readRunRecord(path: string): { model: RunModel; saved: SavedVerd
     });
   }
   const model = upgrade(doc, version);
+  if (journalMember in model) readJournaled(model, file);
   const saved: SavedVerdict = { summary: model.summary, exitCode: model.exitCode, why: model.why };
   markUnfinished(model);
   model.summary = summarize(model.results);
   return { model, saved };
+}
+
+// A run.json written while the run went is its head: the results it had recorded are in the
+// journal beside it (run-journal.ts), checked as the whole document they make.
+function readJournaled(model: RunModel, file: string): void {
+  delete (model as Partial<Record<typeof journalMember, unknown>>)[journalMember];
+  foldJournal(model, dirname(file));
+  const problem = runSchemaProblem(model, 4);
+  if (problem) {
+    throw new FaultlineError('usage', `${join(dirname(file), journalFile)} is not a journal faultline wrote: with ${file}, ${problem}`, {
+      hint: 'Give a results directory (results/<stamp>) as faultline wrote it.',
+    });
+  }
+  model.summary = summarize(model.results);
 }
 
 function upgrade(doc: unknown, version: RunVersion): RunModel {
@@ -158,4 +174,11 @@ function fromV1(doc: RunDocumentV1): RunDocumentV3 {
 /** run.json's text. */
 export function runDocument(model: RunModel): string {
   return `${JSON.stringify(model, null, 2)}\n`;
+}
+
+/** run.json's text while the run goes: the plan, kernels and host, with the results left to the
+ * journal beside it, so each checkpoint costs the head's bytes and never the results' again. */
+export function runHeadDocument(model: RunModel): string {
+  const head = { ...model, results: [], reruns: [], restarts: [], reports: [], summary: summarize([]), [journalMember]: journalFile };
+  return `${JSON.stringify(head, null, 2)}\n`;
 }

@@ -86,6 +86,10 @@ export interface CaseResult {
   expected?: ExpectedBy;
   /** The parts its program reported, for a case that runs a program (the kernel's selftests). */
   subtests?: Subtest[];
+  /** Why this result is from a run of the case alone, after it ran beside other cases: a kernel
+   * report named none of their tasks, or the guest died or hung while they ran. Absent when the
+   * result is from its first run. */
+  ranAlone?: string;
 }
 
 /** A case run again in a fresh guest before it is called a regression. */
@@ -136,6 +140,8 @@ export interface KernelRecord {
   tree?: TreeBuild;
   /** For a guest kernel: the userland its guests booted. Absent for the host and in older runs. */
   guestImage?: GuestImageRecord;
+  /** For a guest kernel: the most cases its guests ran side by side (1: one after another). */
+  workers?: number;
 }
 
 /** A guest's userland in run.json: two runs that differ in it say so. */

@@ -9,7 +9,8 @@ export const markPrefix = 'faultline: ';
 /** The agent has mounted what the cases need and is about to start the helper. */
 export const agentReadyLine = 'faultline: agent ready';
 
-/** What the helper puts before each line a test program prints, in the kernel log. */
+/** What the helper puts before each line a test program prints, in the kernel log, followed by
+ * the case's name in brackets (`faultline-out: [suite/case] line`): programs run side by side. */
 export const programLinePrefix = 'faultline-out: ';
 
 export type MarkEdge = 'begin' | 'end';
@@ -53,6 +54,22 @@ export function parseTaskMark(text: string): { ref: MarkedCase; pid: number } | 
 /** The task mark's text, as the helper prints it. */
 export function taskMarkText(ref: MarkedCase, pid: number): string {
   return `${markPrefix}case ${ref.suite}/${ref.case} task ${pid}`;
+}
+
+const programTag = /^\[([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+)\] /;
+
+/** A program's line echoed by the helper, from a line's text (consoleText): whose it is (null in
+ * consoles from helpers that did not name the case: the one case running then) and the line. */
+export function parseProgramLine(text: string): { ref: MarkedCase | null; line: string } | null {
+  if (!text.startsWith(programLinePrefix)) return null;
+  const rest = text.slice(programLinePrefix.length);
+  const m = programTag.exec(rest);
+  return m ? { ref: { suite: m[1]!, case: m[2]! }, line: rest.slice(m[0].length) } : { ref: null, line: rest };
+}
+
+/** A program line's text, as the helper prints it. */
+export function programLineText(ref: MarkedCase, line: string): string {
+  return `${programLinePrefix}[${ref.suite}/${ref.case}] ${line}`;
 }
 
 /** The agent's last line, `faultline: agent done rc=N`: the helper's exit code, or null. */

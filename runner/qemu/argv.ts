@@ -1,5 +1,5 @@
 import type { Accel } from '../model/types.js';
-import type { GuestMachine } from './guest-config.js';
+import type { GuestMachine, Machine } from './guest-config.js';
 
 
 /** Where the guest's second serial port (ttyS1, the TAP result channel) goes on the host. */
@@ -21,6 +21,25 @@ export interface QemuOptions {
   hungTaskSecs?: number;
   /** CPU model; by default `max` under TCG and `qemu64` under KVM. */
   cpu?: string;
+  /** The host's TSC rate (host-tsc.ts), which a TCG guest's TSC runs at; microvm under TCG
+   * needs it. */
+  tscKhz?: number | null;
+  /** The kernel is known to have ACPI (CONFIG_ACPI=y): on microvm it then finds PCIe, and so
+   * the NVMe swap disk. */
+  kernelAcpi?: boolean;
+}
+
+// auto: microvm wherever it boots reliably. Under TCG that needs the host's TSC rate: microvm
+// has no HPET or ACPI PM timer, so a kernel whose PIT calibration is spoiled by host jitter
+// ("tsc: Unable to calibrate against PIT") marks the TSC unstable, and as microvm's ACPI is
+// hardware-reduced it also set up no PIT tick: calibrate_delay() then waits forever for a jiffy.
+// The swap disk is NVMe, which needs PCI: microvm's PCIe (pcie=on) is found only through ACPI,
+// which tinyconfig kernels lack, so a kernel not known to have ACPI gets its swap disk on pc.
+export function guestMachine(opts: Pick<QemuOptions, 'guest' | 'accel' | 'swapDisk' | 'tscKhz' | 'kernelAcpi'>): Machine {
+  if (opts.guest.machine !== 'auto') return opts.guest.machine;
+  if (opts.swapDisk && !opts.kernelAcpi) return 'pc';
+  if (opts.accel === 'tcg' && !opts.tscKhz) return 'pc';
+  return 'microvm';
 }
 
 // Huge pages come out of guest RAM, so the guest grows with the reservation.
@@ -34,11 +53,18 @@ export function defaultCpu(accel: Accel): string {
   return accel === 'kvm' ? 'qemu64' : 'max';
 }
 
-// The guest's kernel command line: serial console, no reboot loop on panic, and microvm's
-// reboot=t (without it the guest can print "machine restart" and QEMU never exits).
-export function kernelCommandLine(opts: Pick<QemuOptions, 'guest' | 'hugepages' | 'swapDisk' | 'hungTaskSecs'>): string {
-  const words = ['console=ttyS0', `loglevel=${opts.guest.loglevel}`, 'panic=-1'];
-  if (opts.guest.machine === 'microvm') words.push('reboot=t');
+// The guest's kernel command line: serial console, no reboot loop on panic, no_timer_check (a
+// kernel without ACPI checks that the PIT ticks through the IO-APIC within a few busy-waited
+// jiffies; a TCG guest the host preempted missed them and panicked with "IO-APIC + timer doesn't
+// work!"), and on microvm reboot=t (without it the guest can print "machine restart" and QEMU
+// never exits) and, under TCG, the TSC rate, so that the kernel never calibrates it against
+// microvm's missing timers.
+export function kernelCommandLine(opts: Pick<QemuOptions, 'guest' | 'accel' | 'hugepages' | 'swapDisk' | 'hungTaskSecs' | 'tscKhz' | 'kernelAcpi'>): string {
+  const words = ['console=ttyS0', `loglevel=${opts.guest.loglevel}`, 'panic=-1', 'no_timer_check'];
+  if (guestMachine(opts) === 'microvm') {
+    words.push('reboot=t');
+    if (opts.accel === 'tcg' && opts.tscKhz) words.push(`tsc_early_khz=${opts.tscKhz}`);
+  }
   if (opts.hugepages > 0) words.push(`faultline.hugepages=${opts.hugepages}`);
   if (opts.swapDisk) words.push('faultline.swap=/dev/nvme0n1');
   if (opts.hungTaskSecs) words.push(`faultline.hung_task_secs=${opts.hungTaskSecs}`);
@@ -49,7 +75,8 @@ export function kernelCommandLine(opts: Pick<QemuOptions, 'guest' | 'hugepages' 
 // QEMU's arguments as an array (never a shell string): console on stdout, results on their own
 // serial port, no network, no display, and -no-reboot so the guest's reboot ends QEMU.
 export function qemuArgv(opts: QemuOptions): string[] {
-  const argv = ['-M', opts.guest.machine, '-accel', opts.accel, '-cpu', opts.cpu ?? defaultCpu(opts.accel)];
+  const machine = guestMachine(opts);
+  const argv = ['-M', machine === 'microvm' && opts.swapDisk ? 'microvm,pcie=on' : machine, '-accel', opts.accel, '-cpu', opts.cpu ?? defaultCpu(opts.accel)];
   argv.push('-m', String(memoryMiB(opts.guest, opts.hugepages)), '-smp', String(opts.guest.cpus));
   argv.push('-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot');
   argv.push('-kernel', opts.kernel);

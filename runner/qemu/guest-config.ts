@@ -1,8 +1,11 @@
 /** How the accelerator is chosen: prove KVM with a probe boot (auto), or force one. */
 export type AccelMode = 'auto' | 'kvm' | 'tcg';
 
-/** pc is the default (reliable); microvm boots ~0.3 s faster under TCG but can hang calibrating its clock. */
+/** The QEMU machine a guest boots on: microvm boots about 0.3-0.5 s faster than pc under TCG. */
 export type Machine = 'microvm' | 'pc';
+
+/** `--machine`: auto lets each guest take microvm where it is reliable (argv.ts guestMachine). */
+export type MachineMode = 'auto' | Machine;
 
 // What a guest is, the same for every guest of a run: built once from the command line
 // (commands/run.ts) and taken whole by every stage that starts one, so a new guest setting is
@@ -14,10 +17,8 @@ export interface GuestConfig {
   tcgSlowdown: number;
   /** Extra guest kernel command-line words, after faultline's own so they can override them. */
   append: readonly string[];
-  /** pc by default: microvm has no HPET or ACPI PM timer, so when TCG jitter spoils the kernel's
-   * PIT calibration ("tsc: Unable to calibrate against PIT") about one boot in six hangs; pc falls
-   * back to HPET and never did. */
-  machine: Machine;
+  /** auto by default: microvm, except where a guest needs what only pc gives it (argv.ts). */
+  machine: MachineMode;
   /** One by default: under TCG a second vCPU slowed boots by about 0.5 s and the cases need none. */
   cpus: number;
   /** Memory besides the huge pages a guest reserves, which come on top. */
@@ -28,6 +29,9 @@ export interface GuestConfig {
   /** The guest's userland as `--image` names it (busybox, docker:DIR, docker:IMAGE, a recipe);
    * a kernel definition's own `image` overrides it for that kernel. */
   image: string;
+  /** Cases a guest runs side by side: null chooses from the cases (runner/guest/workers.ts); 1
+   * runs them one after another in plan order. */
+  workers: number | null;
 }
 
 /** What QEMU is told of the guest (the accelerator is chosen per kernel, and passed beside it). */
@@ -37,9 +41,10 @@ export const defaultGuestConfig: GuestConfig = {
   accel: 'auto',
   tcgSlowdown: 4,
   append: [],
-  machine: 'pc',
+  machine: 'auto',
   cpus: 1,
   baseMemoryMiB: 512,
   loglevel: 6,
   image: 'busybox',
+  workers: null,
 };

@@ -1,4 +1,4 @@
-import { create } from 'xmlbuilder2';
+import { create, fragment } from 'xmlbuilder2';
 import { junitElement } from '../model/status.js';
 import type { ComparisonClass, RunModel } from '../model/types.js';
 import { caseViews, reportsText, subtestsText, type CaseConsoles, type CaseView } from './case-view.js';
@@ -36,13 +36,20 @@ export function junitXml(model: RunModel, consoles: CaseConsoles | null): string
     time: seconds(list.reduce((ms, v) => ms + v.result.durationMs, 0)),
   });
   // Kernel text carries bytes XML 1.0 cannot hold (escape sequences, backspaces from a serial console).
-  const doc = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '\uFFFD' });
+  const builder = { invalidCharReplacement: '\uFFFD' };
+  const doc = create({ version: '1.0', encoding: 'UTF-8', ...builder });
   // The schema allows no skipped count on <testsuites>: readers sum the suites'.
   const { tests, failures, errors, time } = count(views);
   const root = doc.ele('testsuites', { name: 'faultline', tests, failures, errors, time });
+  if (groups.size === 0) return doc.end({ prettyPrint: true });
+  // Each testsuite is built and written out on its own, then put in its place: the tree of a
+  // whole large run (10,000 testcases) held at once cost more memory than the rest of the run.
+  const placeholder = 'testsuites';
+  root.com(placeholder);
+  const suites: string[] = [];
   for (const list of groups.values()) {
     const first = list[0]!;
-    const suite = root.ele('testsuite', { name: `${first.label} ${first.result.suite}`, ...count(list), timestamp: model.startedAt.replace(/\.\d+Z$/, '') });
+    const suite = fragment(builder).ele('testsuite', { name: `${first.label} ${first.result.suite}`, ...count(list), timestamp: model.startedAt.replace(/\.\d+Z$/, '') });
     const props = suite.ele('properties');
     const property = (name: string, value: string | number | null | undefined) => {
       if (value !== null && value !== undefined) props.ele('property', { name, value: String(value) });
@@ -54,8 +61,10 @@ export function junitXml(model: RunModel, consoles: CaseConsoles | null): string
     property('accel', first.kernel?.accel);
     property('timeoutScale', first.kernel?.timeoutScale);
     for (const view of list) testcase(suite, view, elementOf(view), classname(view), failingClass(view));
+    suites.push(suite.end({ prettyPrint: true, offset: 1 }));
   }
-  return doc.end({ prettyPrint: true });
+  const [before, after] = doc.end({ prettyPrint: true }).split(`  <!--${placeholder}-->\n`) as [string, string];
+  return `${before}${suites.join('\n')}\n${after}`;
 }
 
 type Element = ReturnType<ReturnType<typeof create>['ele']>;

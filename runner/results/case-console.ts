@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { caseKey, type RunModel } from '../model/types.js';
 import type { CaseConsoles } from '../reporters/case-view.js';
@@ -12,16 +12,24 @@ const maxLines = 120;
 // recorded for it (its excerpt), from the helper's begin mark to its end mark, or to the end of
 // the console when the guest died in the case. A run from before excerpts is read by its marks.
 export function caseConsoles(resultsDir: string, model: RunModel): CaseConsoles {
-  const logs = new Map<string, Buffer | null>();
-  const log = (path: string): Buffer | null => {
-    if (!logs.has(path)) {
-      try {
-        logs.set(path, readFileSync(path));
-      } catch {
-        logs.set(path, null); // the run.json was copied without its consoles
-      }
+  // Only each excerpt's own bytes are read, when a report asks for it: holding every console of
+  // a large run whole while the reports are written cost memory in proportion to the run.
+  const missing = new Set<string>();
+  const excerptOf = (path: string, start: number, end: number): Buffer | null => {
+    if (missing.has(path)) return null;
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      missing.add(path); // the run.json was copied without its consoles
+      return null;
     }
-    return logs.get(path)!;
+    try {
+      const bytes = Buffer.alloc(Math.max(0, end - start));
+      return bytes.subarray(0, readSync(fd, bytes, 0, bytes.length, start));
+    } finally {
+      closeSync(fd);
+    }
   };
   const dirOf = (kernel: string) => join(resultsDir, model.kernels.find((k) => k.id === kernel)?.dir ?? '');
   const byResult = new Map(model.results.map((r) => [`${r.kernel}\0${caseKey(r)}`, r] as const));
@@ -29,8 +37,8 @@ export function caseConsoles(resultsDir: string, model: RunModel): CaseConsoles 
   return (kernel, ref) => {
     const excerpt = byResult.get(`${kernel}\0${caseKey(ref)}`)?.excerpt;
     if (excerpt) {
-      const bytes = log(join(dirOf(kernel), excerpt.file));
-      return bytes ? trim(bytes.subarray(excerpt.start, excerpt.end).toString('utf8').split('\n').map((l) => l.replace(/\r$/, ''))) : null;
+      const bytes = excerptOf(join(dirOf(kernel), excerpt.file), excerpt.start, excerpt.end);
+      return bytes ? trim(bytes.toString('utf8').split('\n').map((l) => l.replace(/\r$/, ''))) : null;
     }
     if (!scanned.has(kernel)) scanned.set(kernel, scanMarks(dirOf(kernel)));
     return scanned.get(kernel)!.get(caseKey(ref)) ?? null;

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import type { RunEvent } from '../events.js';
 import { errnoText, makeDirectory, writeAtomically } from '../core/files.js';
-import { runDocument } from '../model/document.js';
+import { runDocument, runHeadDocument } from '../model/document.js';
 import type { JsonTarget } from './location.js';
 import { TapReporter } from '../reporters/tap.js';
 import type { RunModel } from '../model/types.js';
@@ -12,16 +12,17 @@ import { comparisonDocument } from './run-files.js';
 import { EventJournal } from './journal.js';
 import { filesIn, type KernelFiles } from './kernel-files.js';
 
-// Keeps results/<stamp>/ current while the run goes: run.json (the run model) is rewritten
-// atomically, results.tap appended as each result arrives and events.jsonl as each event does, so
-// an interrupted run leaves what finished and how it was told. `dir` exists already
-// (claimResultsDirectory); guests write their own files in it.
+// Keeps results/<stamp>/ current while the run goes, in bytes that grow with the run and no
+// faster: events.jsonl (every event, each result in it) and results.tap are appended as things
+// happen; run.json is the run's head (plan, kernels, host) while it goes, replaced atomically as
+// the run and each kernel start and end, and the whole document once at the end (with --json).
+// A run killed at any moment leaves every result it recorded: readRun puts the head and the
+// journal together. `dir` exists already (claimResultsDirectory); guests write their own files in it.
 export class ResultsDirectory {
   private readonly tap: TapReporter;
   private readonly journal: EventJournal;
   private model: RunModel | null = null;
   private text = '';
-  private writePending = false;
 
   constructor(
     readonly dir: string,
@@ -59,38 +60,26 @@ export class ResultsDirectory {
   handle(event: RunEvent): void {
     this.tap.handle(event);
     this.journal.handle(event);
-    switch (event.type) {
-      case 'run-start':
-        this.model = event.model;
-        break;
-      case 'kernel-ready':
-      case 'case-result':
-      case 'rerun-result':
-      case 'guest-restart':
-      case 'kernel-report':
-      case 'run-end':
-        break;
-      default:
-        return;
-    }
+    if (event.type === 'run-start') this.model = event.model;
     if (!this.model) return;
-    // The runner fills a stopped kernel's cases in one go: one write once they are all in, not
-    // one per case (847 rewrites of run.json held a stopped 11-kernel run for 2 s).
-    if (event.type === 'case-result' && event.result.filled) {
-      if (!this.writePending) queueMicrotask(() => this.writePending && this.writeRun());
-      this.writePending = true;
+    if (event.type === 'run-end') {
+      if (this.model.comparisons.length > 0) writeAtomically(this.path('compare.json'), comparisonDocument(this.model));
+      this.writeRun();
       return;
     }
-    if (event.type === 'run-end' && this.model.comparisons.length > 0) writeAtomically(this.path('compare.json'), comparisonDocument(this.model));
-    this.writeRun();
+    // Checkpoints of the head, a few per kernel, never per result: a result is in the journal
+    // the moment it is recorded, and a run killed at any point is read back from the two.
+    if (event.type === 'run-start' || event.type === 'kernel-ready' || event.type === 'kernel-end') writeAtomically(this.path('run.json'), runHeadDocument(this.model));
   }
 
+  /** The final document, once: run.json whole, and --json where it can be replaced. */
   private writeRun(): void {
     if (!this.model) return;
-    this.writePending = false;
-    this.text = runDocument(this.model);
-    writeAtomically(this.path('run.json'), this.text);
-    if (this.extraJson?.replace) writeAtomically(this.extraJson.path, this.text);
+    const text = runDocument(this.model);
+    writeAtomically(this.path('run.json'), text);
+    if (this.extraJson?.replace) writeAtomically(this.extraJson.path, text);
+    // Kept only for a --json written through at close: the whole document, held no longer than that.
+    else if (this.extraJson) this.text = text;
   }
 
   /** Writes a `--json` that is not ours to replace (a FIFO, /dev/stdout, a symlink) once, through its path. */

@@ -2,7 +2,7 @@ import type { WatchedReport } from '../console/watcher.js';
 import { withReports, type ConsolePolicy } from '../console/verdict.js';
 import { caseKey, type CaseRef, type CaseResult, type PlannedCase } from '../model/types.js';
 import type { Suite, SuiteCase } from '../suite/model.js';
-import { hugepagesNeeded } from '../suite/compile.js';
+import { hugepagesNeeded, runsAlone } from '../suite/compile.js';
 
 /** What the helper reported for a unit, with what it alone knows: a program's output and end. */
 export interface UnitResult extends CaseResult {
@@ -25,6 +25,8 @@ export interface RunUnit {
   /** Free 2 MiB pages without which it skips (the helper checks before it runs). */
   needsHugepages: number;
   swap: boolean;
+  /** It runs with no other unit beside it (it touches state the whole guest shares). */
+  alone: boolean;
   policy: ConsolePolicy;
   expand(result: UnitResult, reports: readonly WatchedReport[]): CaseResult[];
 }
@@ -35,11 +37,11 @@ export function yamlUnits(suites: readonly Suite[]): RunUnit[] {
 }
 
 function yamlUnit(suite: Suite, c: SuiteCase): RunUnit {
-  return singleCaseUnit({ suite: suite.name, case: c.name, file: suite.file, line: c.line }, { timeoutMs: c.timeoutMs, hugepages: hugepagesNeeded(c), swap: c.needs.swap, policy: suite.console });
+  return singleCaseUnit({ suite: suite.name, case: c.name, file: suite.file, line: c.line }, { timeoutMs: c.timeoutMs, hugepages: hugepagesNeeded(c), swap: c.needs.swap, alone: runsAlone(c), policy: suite.console });
 }
 
 /** A unit that is one case: its result, judged with the reports it caused under `policy`. */
-export function singleCaseUnit(planned: PlannedCase, o: { timeoutMs: number; hugepages: number; swap: boolean; policy: ConsolePolicy }): RunUnit {
+export function singleCaseUnit(planned: PlannedCase, o: { timeoutMs: number; hugepages: number; swap: boolean; alone?: boolean; policy: ConsolePolicy }): RunUnit {
   return {
     ref: { suite: planned.suite, case: planned.case },
     cases: [planned],
@@ -47,6 +49,7 @@ export function singleCaseUnit(planned: PlannedCase, o: { timeoutMs: number; hug
     hugepages: o.hugepages,
     needsHugepages: o.hugepages,
     swap: o.swap,
+    alone: o.alone ?? false,
     policy: o.policy,
     expand: ({ diag: _diag, console: _console, ...result }, reports) => [withReports(result, reports, o.policy)],
   };

@@ -12,17 +12,24 @@ export interface CompileOptions {
   /** Multiplies the limits that fail a case when exceeded (the case timeout, waits for a thread
    * to finish or an event to arrive); observation windows (`blocked`, `no_event`) stay as written. */
   timeoutScale?: number;
+  /** Cases the helper may run at once (PLAN-FORMAT.md, "Cases side by side"); 1 (the default)
+   * writes no `workers` line, so the plan of a serial run is what it always was. */
+  workers?: number;
 }
 
 // Turns validated suites into the plan text the native helper executes
 // (suites/native/PLAN-FORMAT.md). Pure: the same suites always give the same plan.
 export function compileSuites(suites: readonly Suite[], opts: CompileOptions = {}): string {
   const timeoutScale = opts.timeoutScale ?? 1;
-  const out = ['plan 1'];
+  const out = ['plan 1', ...workersLine(opts.workers ?? 1)];
   for (const suite of suites) {
     if (suite.cases.length === 0) continue;
     out.push(`suite ${suite.name}`);
-    for (const c of suite.cases) out.push(...compileCase(c, timeoutScale));
+    const sideBySide = (opts.workers ?? 1) > 1;
+    // Side by side, a suite's `alone` cases go first: each would otherwise wait for the cases
+    // running before it to end, with nothing else started meanwhile.
+    const cases = sideBySide ? [...suite.cases.filter(runsAlone), ...suite.cases.filter((c) => !runsAlone(c))] : suite.cases;
+    for (const c of cases) out.push(...compileCase(c, timeoutScale, sideBySide));
   }
   return `${out.join('\n')}\n`;
 }
@@ -47,6 +54,21 @@ export function checkScaledLimits(suites: readonly Suite[], timeoutScale: number
   throw new SuiteError(`${issues.length === 1 ? 'a case' : `${issues.length} cases`} would run past the ${formatDuration(planTimeoutMaxMs)} a case may take ${why}:\n${lines.join('\n')}`, issues, `Lower the case's timeout to at most ${formatDuration(Math.floor(planTimeoutMaxMs / timeoutScale / 1000) * 1000)}, or the factor with --tcg-slowdown.`);
 }
 
+/** The plan's `workers` line: written only when cases run side by side. */
+export function workersLine(workers: number): string[] {
+  return workers > 1 ? [`workers ${workers}`] : [];
+}
+
+// Cases that touch what every process in the guest shares must run with no other case beside
+// them, whatever their YAML says: swap (another case's pages would be swapped out beside it),
+// a transparent-huge-page map (khugepaged works on every process's memory and its collapse can
+// retract another case's PTEs), and MADV_PAGEOUT (it reclaims through the shared LRU, and the
+// free memory another case's timing sees). Huge-page counts are shared too, but the helper
+// already never starts a case whose huge pages do not fit beside the running ones.
+export function runsAlone(c: SuiteCase): boolean {
+  return c.alone || c.needs.swap || c.steps.some((s) => (s.op === 'map' && s.args.thp) || (s.op === 'madvise' && s.args.advice === 'PAGEOUT'));
+}
+
 /** Free 2 MiB pages the case needs: what its own needs say, or what its mapping takes. */
 export function hugepagesNeeded(c: SuiteCase): number {
   const map = c.steps.find((s) => s.op === 'map');
@@ -54,8 +76,9 @@ export function hugepagesNeeded(c: SuiteCase): number {
   return Math.max(mapped, c.needs.hugepages);
 }
 
-function compileCase(c: SuiteCase, timeoutScale: number): string[] {
-  const lines = [`case ${c.name}`, `timeout_ms ${Math.round(c.timeoutMs * timeoutScale)}`];
+/** `sideBySide`: the plan runs cases at once, so a case that must not marks itself `alone`. */
+function compileCase(c: SuiteCase, timeoutScale: number, sideBySide: boolean): string[] {
+  const lines = [`case ${c.name}`, `timeout_ms ${Math.round(c.timeoutMs * timeoutScale)}`, ...(sideBySide && runsAlone(c) ? ['alone'] : [])];
   if (c.needs.kernel) lines.push(`needs kernel=${c.needs.kernel}`);
   const hugepages = hugepagesNeeded(c);
   if (hugepages > 0) lines.push(`needs hugepages=${hugepages}`);

@@ -71,6 +71,7 @@ function buildSuite(file: string, { doc, lines, issues, value }: ParsedYaml): Su
           swap: parsed.needs?.swap ?? false,
         },
         timeoutMs: parsed.timeout ?? suiteTimeout,
+        alone: parsed.alone ?? false,
         steps,
         line,
         column,

@@ -20,6 +20,8 @@ export interface SuiteCase {
   backend: Backend | null;
   needs: CaseNeeds;
   timeoutMs: number;
+  /** Its `alone: true`: no other case may run beside it (compile adds the cases that need it by their steps). */
+  alone: boolean;
   steps: LocatedStep[];
   /** Where the case starts in its suite file. */
   line: number;

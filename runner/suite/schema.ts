@@ -115,6 +115,8 @@ export const caseSchema = z.strictObject({
   backends: list(backends).min(1).optional(),
   needs: needsSchema.optional(),
   timeout: caseTimeout.optional(),
+  /** The case touches state the whole machine shares (a sysctl, huge-page counts): no other case runs beside it. */
+  alone: z.boolean().optional(),
   steps: z.array(z.unknown()).min(1),
 });
 

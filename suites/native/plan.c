@@ -390,11 +390,12 @@ int plan_load(const char *path, struct plan *out, char *err, size_t errlen)
 	FILE *f = fopen(path, "r");
 	char buf[2048];
 	char suite[PLAN_NAME_MAX] = "";
-	int lineno = 0, seen_plan = 0;
+	int lineno = 0, seen_plan = 0, seen_workers = 0;
 	struct plan_case *cur = NULL;
 	struct case_state st;
 
 	memset(out, 0, sizeof(*out));
+	out->workers = 1;
 	if (!f) {
 		snprintf(err, errlen, "line 0: cannot open: %m");
 		return -1;
@@ -417,7 +418,17 @@ int plan_load(const char *path, struct plan *out, char *err, size_t errlen)
 			seen_plan = 1;
 			continue;
 		}
-		if (!strcmp(word, "suite")) {
+		if (!strcmp(word, "workers")) {
+			uint64_t n;
+			if (suite[0])
+				return fclose(f), fail(err, errlen, lineno, "workers: must come before the first suite");
+			if (seen_workers)
+				return fclose(f), fail(err, errlen, lineno, "workers: given twice");
+			if (nf != 2 || number_parse(arg, &n) || n < 1 || n > PLAN_MAX_WORKERS)
+				return fclose(f), fail(err, errlen, lineno, "workers: expected 1..%d", PLAN_MAX_WORKERS);
+			out->workers = (int)n;
+			seen_workers = 1;
+		} else if (!strcmp(word, "suite")) {
 			if (cur)
 				return fclose(f), fail(err, errlen, lineno, "suite inside case %s (missing end)", cur->name);
 			if (nf != 2 || !valid_name(arg) || strlen(arg) >= PLAN_NAME_MAX)
@@ -449,6 +460,10 @@ int plan_load(const char *path, struct plan *out, char *err, size_t errlen)
 			if (nf != 2 || number_parse(arg, &ms) || ms == 0 || ms > 3600000)
 				return fclose(f), fail(err, errlen, lineno, "timeout_ms: expected 1..3600000");
 			cur->timeout_ms = (int)ms;
+		} else if (!strcmp(word, "alone")) {
+			if (nf != 1 || cur->alone)
+				return fclose(f), fail(err, errlen, lineno, "alone: takes no value and is given once");
+			cur->alone = 1;
 		} else if (!strcmp(word, "exec")) {
 			/* the rest of the line, so a directory may be long or hold spaces */
 			const char *value = p + 4 + strspn(p + 4, " \t");

@@ -36,6 +36,7 @@ struct plan_case {
 	char name[PLAN_NAME_MAX];
 	int plan_line;
 	int timeout_ms;
+	int alone;       /* `alone`: no other case runs beside it */
 	int nneeds;
 	struct need *needs;
 	int nsteps;
@@ -48,7 +49,10 @@ struct plan_case {
 	char scratch[PLAN_ARG_MAX];
 };
 
+#define PLAN_MAX_WORKERS 64
+
 struct plan {
+	int workers;     /* `workers N`: how many cases may run at once (1 unless given) */
 	int ncases;
 	struct plan_case *cases;
 };

@@ -1,53 +1,23 @@
-/* The helper's side of a case: check needs, fork the case process, enforce its timeout, and
- * turn how it ended into a TAP test point. */
+/* The helper's side of one case: check needs, start the case process or the program, watch its
+ * timeout without blocking, and turn how it ended into kernel-log marks and a TAP test point. */
 #define _GNU_SOURCE
 #include "runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "case.h"
-#include "region.h"
-#include "tap.h"
-#include "uffd.h"
+#include "procs.h"
 
-/* The case process (> 0) or program group (< 0) running now. On the host, faultline stops the
- * helper with SIGTERM; what runs must go with it, or it holds faultline's pipe open until it ends. */
-static volatile sig_atomic_t running;
-
-static void on_stop(int sig)
-{
-	if (running)
-		kill((pid_t)running, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
-
-/* Blocked from before a fork until `running` names the child, so a stop never misses it. */
-static void block_stops(int how)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
-		sigaddset(&set, stop_signals[i]);
-	sigprocmask(how, &set, NULL);
-}
-
-static long now_ms(void)
+long now_ms(void)
 {
 	struct timespec ts;
 
@@ -59,7 +29,7 @@ static long now_ms(void)
  * program's output) when /dev/kmsg is writable. */
 static void kmsg_line(const char *fmt, ...)
 {
-	char buf[512];
+	char buf[1024]; /* a program line (400) after a tag of two names */
 	va_list ap;
 	int n, fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
 
@@ -81,205 +51,145 @@ static void kmsg(const struct plan_case *c, const char *what)
 	kmsg_line("faultline: case %s/%s %s\n", c->suite, c->name, what);
 }
 
-static int swap_active(void)
+void mark_task(const struct plan_case *c, long pid)
 {
-	FILE *f = fopen("/proc/swaps", "r");
-	char line[512];
-	int lines = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		lines++;
-	fclose(f);
-	return lines > 1; /* the first line is the header */
+	kmsg_line("faultline: case %s/%s task %ld\n", c->suite, c->name, pid);
 }
 
-enum skip_cause needs_unmet(const struct plan_case *c, char *why, size_t whylen)
+/* A child starts with the signals as a process normally has them: the helper's stop handlers
+ * kill its children, and its SIGCHLD handler only wakes its loop (a case whose step forks must
+ * not see its calls interrupted by it). */
+static void child_signals(void)
 {
-	for (int i = 0; i < c->nneeds; i++) {
-		const struct need *n = &c->needs[i];
-		if (!strcmp(n->key, "kernel")) {
-			struct utsname u;
-			int maj = 0, min = 0, wmaj = 0, wmin = 0;
-			uname(&u);
-			sscanf(u.release, "%d.%d", &maj, &min);
-			sscanf(n->val, "%d.%d", &wmaj, &wmin);
-			if (maj < wmaj || (maj == wmaj && min < wmin))
-				return snprintf(why, whylen, "needs kernel %s or newer (running %s)", n->val, u.release), SKIP_RELEASE;
-		} else if (!strcmp(n->key, "hugepages")) {
-			uint64_t want = 0;
-			long total;
-			number_parse(n->val, &want);
-			if (hugepages_available(&total) < (long)want)
-				return hugepages_reason((long)want, why, whylen), SKIP_RESOURCE;
-		} else if (!strcmp(n->key, "feature")) {
-			uint64_t have, bit = 0;
-			char reason[256];
-			int named = name_lookup(feature_names, n->val, &bit) == 0;
-			if (!named)
-				number_parse(n->val, &bit);
-			if (uffd_probe(&have, reason, sizeof(reason)))
-				return snprintf(why, whylen, "%s", reason), SKIP_RESOURCE;
-			if ((have & bit) != bit || !bit)
-				return snprintf(why, whylen, named ? "kernel lacks UFFD_FEATURE_%s" : "kernel lacks uffd feature bits %s", n->val), SKIP_FEATURE;
-		} else if (!strcmp(n->key, "swap")) {
-			if (!swap_active())
-				return snprintf(why, whylen, "needs active swap, none in /proc/swaps (swapon a swap "
-					 "device or file)"), SKIP_RESOURCE;
-		}
-	}
-	return SKIP_NONE;
+	static const int reset[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
+	sigset_t none;
+
+	for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
+		signal(reset[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* 'Z' while the case's main thread has exited but other threads live on: what an oops in the
- * main thread leaves (the kernel kills the task, not its process). */
-static int leader_is_zombie(pid_t pid)
+static int start_steps_case(struct running_case *r)
 {
-	char path[64], buf[256], *end;
-	int fd, n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = (int)read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	end = strrchr(buf, ')');
-	return end && end[1] == ' ' && end[2] == 'Z';
-}
-
-/* Waits for pid up to timeout_ms; returns 1 with *status when it ended, 0 on timeout. With
- * `outcome` (the case's shared verdict, -1 until its main thread records one), also returns -1
- * when the main thread is gone without a verdict while the process lives on. SIGCHLD is
- * blocked, so sigtimedwait sleeps until a child changes state. */
-static int wait_child(pid_t pid, int timeout_ms, int *status, const volatile int *outcome)
-{
-	long deadline = now_ms() + timeout_ms, zombie_since = 0;
-	sigset_t chld;
-
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	for (;;) {
-		long left = deadline - now_ms();
-		struct timespec ts;
-		pid_t r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return 1;
-		if (left <= 0)
-			return 0;
-		/* The main thread records a verdict before it exits, so a dead main thread without
-		 * one was killed by the kernel; 200 ms of it rules out reading a verdict mid-write. */
-		if (!outcome || *outcome >= 0 || !leader_is_zombie(pid))
-			zombie_since = 0;
-		else if (!zombie_since)
-			zombie_since = now_ms();
-		else if (now_ms() - zombie_since >= 200)
-			return -1;
-		if (left > 50)
-			left = 50; /* re-poll even if a SIGCHLD was consumed elsewhere */
-		ts.tv_sec = 0;
-		ts.tv_nsec = left * 1000000L;
-		sigtimedwait(&chld, NULL, &ts);
-	}
-}
-
-static enum outcome run_case(const struct plan_case *c, char *reason, size_t reasonlen, long *ms, enum skip_cause *cause, int *line)
-{
+	const struct plan_case *c = r->c;
 	struct case_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	enum outcome outcome;
-	long start;
-	pid_t pid;
-	int status = 0, unkillable = 0, waited;
-	char step[64];
 
 	if (sh == MAP_FAILED) {
-		snprintf(reason, reasonlen, "mmap for the case process: %s", strerror(errno));
-		return OUTCOME_FAIL;
+		snprintf(r->failed, sizeof(r->failed), "mmap for the case process: %s", strerror(errno));
+		return -1;
 	}
 	memset(sh, 0, sizeof(*sh));
 	sh->outcome = -1;
+	r->sh = sh;
 	kmsg(c, "begin");
+	r->begun = 1;
 	fflush(stdout);
 	fflush(stderr);
-	start = now_ms();
-	block_stops(SIG_BLOCK);
-	pid = fork();
-	if (pid < 0) {
-		block_stops(SIG_UNBLOCK);
-		snprintf(reason, reasonlen, "fork: %s", strerror(errno));
-		munmap(sh, sizeof(*sh));
-		kmsg(c, "end");
-		return OUTCOME_FAIL;
+	r->start = now_ms();
+	r->pid = fork();
+	if (r->pid < 0) {
+		snprintf(r->failed, sizeof(r->failed), "fork: %s", strerror(errno));
+		return -1;
 	}
-	if (pid == 0) {
-		sigset_t none;
+	if (r->pid == 0) {
 		enum outcome o;
-		for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
-			signal(stop_signals[i], SIG_DFL);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
+		child_signals();
+		/* before any step, so a report from the very first one is tied to this case */
+		mark_task(c, (long)getpid());
 		o = case_execute(c, sh);
 		sh->outcome = (int)o;
 		_exit(o == OUTCOME_FAIL ? 1 : 0);
 	}
-	running = pid;
-	block_stops(SIG_UNBLOCK);
-	waited = wait_child(pid, c->timeout_ms, &status, &sh->outcome);
-	if (waited != 1) {
-		kill(pid, SIGKILL);
-		/* A process stuck in the kernel (uninterruptible sleep) never dies: say so and go on
-		 * rather than hang the helper, and the guest, in waitpid. */
-		unkillable = wait_child(pid, 2000, &status, NULL) != 1;
-		status = -1;
-	}
-	running = 0;
-	*ms = now_ms() - start;
-	*line = sh->line;
-	if (sh->line)
-		snprintf(step, sizeof(step), "line %d: %s", sh->line, sh->op);
-	else
-		snprintf(step, sizeof(step), "setup, before the first step");
-	if (waited == -1) {
-		outcome = OUTCOME_CRASH;
-		snprintf(reason, reasonlen, "%s: the case's main thread died in the kernel while its other threads "
-			 "lived on (an oops?); the process was killed", step);
-	} else if (status == -1) {
-		outcome = OUTCOME_TIMEOUT;
-		snprintf(reason, reasonlen, "%s: timed out after %dms%s", step, c->timeout_ms,
-			 unkillable ? "; the case process did not die after SIGKILL (stuck in the kernel)" : "");
-	} else if (WIFSIGNALED(status)) {
-		outcome = OUTCOME_CRASH;
-		snprintf(reason, reasonlen, "%s: case process killed by %s%s", step, signal_name(WTERMSIG(status)),
-			 WCOREDUMP(status) ? " (core dumped)" : "");
-	} else if (sh->outcome < 0) {
-		outcome = OUTCOME_CRASH;
-		snprintf(reason, reasonlen, "%s: case process exited with status %d before reporting", step,
-			 WEXITSTATUS(status));
-	} else {
-		outcome = (enum outcome)sh->outcome;
-		snprintf(reason, reasonlen, "%s", sh->reason);
-		if (outcome == OUTCOME_SKIP)
-			*cause = (enum skip_cause)sh->skip_cause;
-	}
-	kmsg(c, "end");
-	munmap(sh, sizeof(*sh));
-	return outcome;
+	return 0;
 }
 
-/* A program's output as the helper keeps it: all of it up to a bound, and how much it dropped. */
-struct capture {
-	unsigned char *buf;
-	size_t len, cap, dropped;
-	char line[400];
-	size_t linelen;
-	size_t shown; /* of line, the bytes already echoed */
-	int echoed;
-	int eof;
-};
+/* Runs a program case: its argv in its cwd, in its own process group (a test that forks is
+ * stopped whole), stdout and stderr captured, stopped at the case's timeout. */
+static int start_program_case(struct running_case *r)
+{
+	const struct plan_case *c = r->c;
+	int pipefd[2];
+
+	if (pipe2(pipefd, O_CLOEXEC)) {
+		snprintf(r->failed, sizeof(r->failed), "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (c->scratch[0])
+		unlink(c->scratch);
+	kmsg(c, "begin");
+	r->begun = 1;
+	fflush(stdout);
+	r->start = now_ms();
+	r->pid = fork();
+	if (r->pid == 0) {
+		char *argv[PLAN_MAX_ARGS + 1];
+		child_signals();
+		setpgid(0, 0);
+		/* in its own group it would stop at a read of the console (SIGTTIN) */
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		for (int i = 0; i < c->nargs; i++)
+			argv[i] = (char *)c->argv[i];
+		argv[c->nargs] = NULL;
+		if (chdir(c->cwd) == 0)
+			execv(argv[0], argv);
+		dprintf(STDOUT_FILENO, "faultline-helper: cannot run %s in %s: %s\n", argv[0], c->cwd, strerror(errno));
+		_exit(127);
+	}
+	close(pipefd[1]);
+	if (r->pid < 0) {
+		close(pipefd[0]);
+		snprintf(r->failed, sizeof(r->failed), "fork: %s", strerror(errno));
+		return -1;
+	}
+	setpgid(r->pid, r->pid); /* also here, so the group exists before the parent may kill it */
+	r->fd = pipefd[0];
+	case_name_task(r, r->pid);
+	return 0;
+}
+
+int case_start(struct running_case *r, const struct plan_case *c)
+{
+	memset(r, 0, sizeof(*r));
+	r->c = c;
+	r->cap.c = c;
+	r->fd = -1;
+	r->state = RUN_ACTIVE;
+	if (c->nargs ? start_program_case(r) : start_steps_case(r)) {
+		r->state = RUN_ENDED;
+		r->pid = 0;
+		return -1;
+	}
+	r->deadline = r->start + c->timeout_ms;
+	return 0;
+}
+
+pid_t case_kill_target(const struct running_case *r)
+{
+	if (r->pid <= 0 || r->state == RUN_ENDED)
+		return 0;
+	return r->c->nargs ? -r->pid : r->pid;
+}
+
+int case_output_fd(const struct running_case *r)
+{
+	return r->fd >= 0 && !r->cap.eof ? r->fd : -1;
+}
+
+void case_name_task(struct running_case *r, pid_t tid)
+{
+	for (int i = 0; i < r->nnamed; i++)
+		if (r->named[i] == tid)
+			return;
+	if (r->nnamed == PROGRAM_TASKS_MAX)
+		return;
+	r->named[r->nnamed++] = tid;
+	mark_task(r->c, (long)tid);
+}
 
 #define CAPTURE_MAX (8u << 20)
 #define ECHO_MAX 4000
@@ -297,7 +207,8 @@ static void echo_unshown(struct capture *cap)
 	for (size_t i = cap->shown; i < cap->linelen; i++)
 		if ((unsigned char)cap->line[i] < 0x20)
 			cap->line[i] = ' ';
-	kmsg_line("faultline-out: %.*s\n", (int)(cap->linelen - cap->shown), cap->line + cap->shown);
+	kmsg_line("faultline-out: [%s/%s] %.*s\n", cap->c->suite, cap->c->name, (int)(cap->linelen - cap->shown),
+		  cap->line + cap->shown);
 	cap->shown = cap->linelen;
 }
 
@@ -333,160 +244,219 @@ static void capture_bytes(struct capture *cap, const unsigned char *data, size_t
 	cap->len += n;
 }
 
-/* Reads what the program writes until the pipe closes or `until` (a now_ms() time) passes. */
-static void drain(int fd, struct capture *cap, long until, int wait_ms)
+/* One read of what the program wrote: the loop comes back while there is more. */
+static void read_output(struct running_case *r, long now)
 {
 	unsigned char chunk[16384];
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	ssize_t n = read(r->fd, chunk, sizeof(chunk));
 
-	while (now_ms() < until && poll(&pfd, 1, wait_ms) > 0) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n <= 0) {
-			cap->eof = 1;
-			return;
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		r->cap.eof = 1;
+		return;
+	}
+	capture_bytes(&r->cap, chunk, (size_t)n);
+	r->quiet_since = now;
+}
+
+static void kill_case(struct running_case *r, enum run_kill why, long now)
+{
+	kill(r->c->nargs ? -r->pid : r->pid, SIGKILL);
+	r->killed = why;
+	r->killed_at = now;
+	r->state = RUN_KILLING;
+}
+
+static int reaped(struct running_case *r)
+{
+	if (waitpid(r->pid, &r->status, WNOHANG) != r->pid)
+		return 0;
+	r->reaped = 1;
+	return 1;
+}
+
+/* A case of steps: it ends when its process is reaped, or 2 s after SIGKILL if it never dies. */
+static int advance_steps_case(struct running_case *r, long now)
+{
+	if (reaped(r))
+		return 1;
+	if (r->state == RUN_KILLING) {
+		/* A process stuck in the kernel (uninterruptible sleep) never dies: say so and go on
+		 * rather than hang the helper, and the guest, in waitpid. */
+		r->unkillable = now - r->killed_at >= 2000;
+		return r->unkillable;
+	}
+	if (now >= r->deadline) {
+		kill_case(r, KILLED_TIMEOUT, now);
+		return 0;
+	}
+	/* The main thread records a verdict before it exits, so a dead main thread without one
+	 * was killed by the kernel; 200 ms of it rules out reading a verdict mid-write. */
+	if (r->sh->outcome >= 0 || !leader_is_zombie(r->pid))
+		r->leader_dead_since = 0;
+	else if (!r->leader_dead_since)
+		r->leader_dead_since = now;
+	else if (now - r->leader_dead_since >= 200)
+		kill_case(r, KILLED_LEADER_DIED, now);
+	return 0;
+}
+
+/* Once the program ended, whatever it left running in its group goes with it, and what it
+ * printed last is read, unless a child it left behind holds the pipe open: the read ends at
+ * the pipe's end, after 100 ms without output, or after 1 s. */
+static int start_drain(struct running_case *r, long now)
+{
+	if (r->state == RUN_ACTIVE)
+		kill(-r->pid, SIGKILL);
+	r->state = RUN_DRAINING;
+	r->drain_until = now + 1000;
+	r->quiet_since = now;
+	return r->fd < 0 || r->cap.eof;
+}
+
+static int advance_program_case(struct running_case *r, int readable, long now)
+{
+	if (readable && case_output_fd(r) >= 0)
+		read_output(r, now);
+	switch (r->state) {
+	case RUN_ACTIVE:
+		if (reaped(r))
+			return start_drain(r, now);
+		if (now >= r->deadline)
+			kill_case(r, KILLED_TIMEOUT, now);
+		return 0;
+	case RUN_KILLING:
+		if (reaped(r))
+			return start_drain(r, now);
+		if (now - r->killed_at >= 2000) {
+			r->unkillable = 1;
+			return start_drain(r, now);
 		}
-		capture_bytes(cap, chunk, (size_t)n);
+		return 0;
+	case RUN_DRAINING:
+		return r->cap.eof || now >= r->drain_until || now - r->quiet_since >= 100;
+	default:
+		return 1;
 	}
 }
 
-/* Runs a program case: its argv in its cwd, in its own process group (a test that forks is
- * stopped whole), stdout and stderr captured, stopped at the case's timeout. */
-static enum outcome run_program_case(const struct plan_case *c, char *reason, size_t reasonlen, long *ms, char *ended,
-				     size_t endedlen, struct capture *cap)
+int case_advance(struct running_case *r, int readable, long now)
 {
-	int pipefd[2], status = 0, done = 0, unkillable = 0;
-	long start, deadline;
-	pid_t pid;
+	if (r->state == RUN_ENDED)
+		return 1;
+	if (!(r->c->nargs ? advance_program_case(r, readable, now) : advance_steps_case(r, now)))
+		return 0;
+	r->state = RUN_ENDED;
+	return 1;
+}
 
-	if (pipe2(pipefd, O_CLOEXEC)) {
-		snprintf(reason, reasonlen, "pipe: %s", strerror(errno));
-		snprintf(ended, endedlen, "not started");
-		return OUTCOME_FAIL;
+long case_next_ms(const struct running_case *r, long now)
+{
+	long at;
+
+	switch (r->state) {
+	case RUN_ACTIVE:
+		at = r->deadline;
+		if (r->leader_dead_since && r->leader_dead_since + 200 < at)
+			at = r->leader_dead_since + 200;
+		break;
+	case RUN_KILLING:
+		at = r->killed_at + 2000;
+		break;
+	case RUN_DRAINING:
+		at = r->quiet_since + 100 < r->drain_until ? r->quiet_since + 100 : r->drain_until;
+		break;
+	default:
+		at = now;
 	}
-	if (c->scratch[0])
-		unlink(c->scratch);
-	kmsg(c, "begin");
-	fflush(stdout);
-	start = now_ms();
-	block_stops(SIG_BLOCK);
-	pid = fork();
-	if (pid == 0) {
-		char *argv[PLAN_MAX_ARGS + 1];
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setpgid(0, 0);
-		/* in its own group it would stop at a read of the console (SIGTTIN) */
-		int devnull = open("/dev/null", O_RDONLY);
-		if (devnull >= 0)
-			dup2(devnull, STDIN_FILENO);
-		dup2(pipefd[1], STDOUT_FILENO);
-		dup2(pipefd[1], STDERR_FILENO);
-		for (int i = 0; i < c->nargs; i++)
-			argv[i] = (char *)c->argv[i];
-		argv[c->nargs] = NULL;
-		if (chdir(c->cwd) == 0)
-			execv(argv[0], argv);
-		dprintf(STDOUT_FILENO, "faultline-helper: cannot run %s in %s: %s\n", argv[0], c->cwd, strerror(errno));
-		_exit(127);
-	}
-	close(pipefd[1]);
-	if (pid > 0) {
-		setpgid(pid, pid); /* also here, so the group exists before the parent may kill it */
-		running = -pid;
-	}
-	block_stops(SIG_UNBLOCK);
-	if (pid < 0) {
-		close(pipefd[0]);
-		snprintf(reason, reasonlen, "fork: %s", strerror(errno));
-		snprintf(ended, endedlen, "not started");
-		kmsg(c, "end");
-		return OUTCOME_FAIL;
-	}
-	deadline = start + c->timeout_ms;
-	while (!done && now_ms() < deadline) {
-		/* once the program closed its output, only its exit is left to wait for */
-		if (cap->eof) {
-			done = wait_child(pid, (int)(deadline - now_ms()), &status, NULL) == 1;
-			break;
-		}
-		/* a slice at a time: a child still printing must not hide the program's own exit */
-		drain(pipefd[0], cap, now_ms() + 50 < deadline ? now_ms() + 50 : deadline, 50);
-		done = waitpid(pid, &status, WNOHANG) == pid;
-	}
-	/* whatever the program left running in its group goes with it, ended or timed out */
-	kill(-pid, SIGKILL);
-	if (!done)
-		unkillable = wait_child(pid, 2000, &status, NULL) != 1;
-	running = 0;
-	/* What the program printed last, unless a child it left behind holds the pipe open. */
-	drain(pipefd[0], cap, now_ms() + 1000, 100);
-	close(pipefd[0]);
-	echo_unshown(cap);
-	*ms = now_ms() - start;
-	if (c->scratch[0])
-		unlink(c->scratch);
-	kmsg(c, "end");
-	if (!done) {
-		snprintf(ended, endedlen, "timeout");
-		snprintf(reason, reasonlen, "%s: timed out after %dms%s", c->argv[0], c->timeout_ms,
-			 unkillable ? "; it did not die after SIGKILL (stuck in the kernel)" : "");
-		return OUTCOME_TIMEOUT;
-	}
-	if (WIFSIGNALED(status)) {
-		snprintf(ended, endedlen, "signal %s", signal_name(WTERMSIG(status)));
-		snprintf(reason, reasonlen, "%s: killed by %s", c->argv[0], signal_name(WTERMSIG(status)));
+	return at > now ? at - now : 0;
+}
+
+static enum outcome judge_steps_case(struct running_case *r, char *reason, size_t reasonlen, enum skip_cause *cause)
+{
+	const struct case_shared *sh = r->sh;
+	char step[64];
+
+	if (sh->line)
+		snprintf(step, sizeof(step), "line %d: %s", sh->line, sh->op);
+	else
+		snprintf(step, sizeof(step), "setup, before the first step");
+	if (r->killed == KILLED_LEADER_DIED) {
+		snprintf(reason, reasonlen, "%s: the case's main thread died in the kernel while its other threads "
+			 "lived on (an oops?); the process was killed", step);
 		return OUTCOME_CRASH;
 	}
-	snprintf(ended, endedlen, "exit %d", WEXITSTATUS(status));
-	snprintf(reason, reasonlen, "%s: exit %d", c->argv[0], WEXITSTATUS(status));
-	return WEXITSTATUS(status) == 0 ? OUTCOME_PASS : OUTCOME_FAIL;
+	if (r->killed == KILLED_TIMEOUT) {
+		snprintf(reason, reasonlen, "%s: timed out after %dms%s", step, r->c->timeout_ms,
+			 r->unkillable ? "; the case process did not die after SIGKILL (stuck in the kernel)" : "");
+		return OUTCOME_TIMEOUT;
+	}
+	if (WIFSIGNALED(r->status)) {
+		snprintf(reason, reasonlen, "%s: case process killed by %s%s", step, signal_name(WTERMSIG(r->status)),
+			 WCOREDUMP(r->status) ? " (core dumped)" : "");
+		return OUTCOME_CRASH;
+	}
+	if (sh->outcome < 0) {
+		snprintf(reason, reasonlen, "%s: case process exited with status %d before reporting", step,
+			 WEXITSTATUS(r->status));
+		return OUTCOME_CRASH;
+	}
+	snprintf(reason, reasonlen, "%s", sh->reason);
+	if (sh->outcome == OUTCOME_SKIP)
+		*cause = (enum skip_cause)sh->skip_cause;
+	return (enum outcome)sh->outcome;
 }
 
-int run_plan(const struct plan *p)
+static enum outcome judge_program_case(struct running_case *r, char *reason, size_t reasonlen, char *ended, size_t endedlen)
 {
-	sigset_t chld;
-	int any_bad = 0, nsuites = 0;
+	const struct plan_case *c = r->c;
 
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, NULL);
-	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
-		signal(stop_signals[i], on_stop);
-	tap_begin();
-	for (int i = 0; i < p->ncases;) {
-		const char *suite = p->cases[i].suite;
-		int n = 0, suite_ok = 1;
-		while (i + n < p->ncases && !strcmp(p->cases[i + n].suite, suite))
-			n++;
-		tap_suite_begin(suite, n);
-		for (int k = 0; k < n; k++) {
-			const struct plan_case *c = &p->cases[i + k];
-			char reason[1024] = "";
-			long ms = 0;
-			enum outcome o;
-			enum skip_cause cause = needs_unmet(c, reason, sizeof(reason));
-			if (cause != SKIP_NONE) {
-				o = OUTCOME_SKIP;
-				tap_case(k + 1, c->name, o, cause, reason, 0, ms);
-			} else if (c->nargs) {
-				struct capture cap = {0};
-				char ended[64];
-				o = run_program_case(c, reason, sizeof(reason), &ms, ended, sizeof(ended), &cap);
-				tap_program_case(k + 1, c->name, o, reason, ms, ended, cap.buf, cap.len, cap.dropped);
-				free(cap.buf);
-			} else {
-				int line = 0;
-				o = run_case(c, reason, sizeof(reason), &ms, &cause, &line);
-				tap_case(k + 1, c->name, o, cause, reason, line, ms);
-			}
-			if (o != OUTCOME_PASS && o != OUTCOME_SKIP)
-				suite_ok = 0;
-		}
-		tap_suite_end(++nsuites, suite, suite_ok);
-		any_bad |= !suite_ok;
-		i += n;
+	if (r->killed == KILLED_TIMEOUT) {
+		snprintf(ended, endedlen, "timeout");
+		snprintf(reason, reasonlen, "%s: timed out after %dms%s", c->argv[0], c->timeout_ms,
+			 r->unkillable ? "; it did not die after SIGKILL (stuck in the kernel)" : "");
+		return OUTCOME_TIMEOUT;
 	}
-	tap_end(nsuites);
-	return any_bad ? 1 : 0;
+	if (WIFSIGNALED(r->status)) {
+		snprintf(ended, endedlen, "signal %s", signal_name(WTERMSIG(r->status)));
+		snprintf(reason, reasonlen, "%s: killed by %s", c->argv[0], signal_name(WTERMSIG(r->status)));
+		return OUTCOME_CRASH;
+	}
+	snprintf(ended, endedlen, "exit %d", WEXITSTATUS(r->status));
+	snprintf(reason, reasonlen, "%s: exit %d", c->argv[0], WEXITSTATUS(r->status));
+	return WEXITSTATUS(r->status) == 0 ? OUTCOME_PASS : OUTCOME_FAIL;
+}
+
+enum outcome case_finish(struct running_case *r, int n, long now)
+{
+	const struct plan_case *c = r->c;
+	char reason[1024] = "", ended[64] = "not started";
+	enum skip_cause cause = SKIP_NONE;
+	enum outcome o = OUTCOME_FAIL;
+	long ms = r->failed[0] ? 0 : now - r->start;
+
+	if (r->fd >= 0)
+		close(r->fd);
+	echo_unshown(&r->cap);
+	if (c->nargs && r->begun && c->scratch[0])
+		unlink(c->scratch);
+	if (r->failed[0])
+		snprintf(reason, sizeof(reason), "%s", r->failed);
+	else if (c->nargs)
+		o = judge_program_case(r, reason, sizeof(reason), ended, sizeof(ended));
+	else
+		o = judge_steps_case(r, reason, sizeof(reason), &cause);
+	if (r->begun)
+		kmsg(c, "end");
+	if (c->nargs)
+		tap_program_case(n, c->name, o, reason, ms, ended, r->cap.buf, r->cap.len, r->cap.dropped);
+	else
+		tap_case(n, c->name, o, cause, reason, r->sh && !r->failed[0] ? r->sh->line : 0, ms);
+	free(r->cap.buf);
+	if (r->sh)
+		munmap(r->sh, sizeof(*r->sh));
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	return o;
 }

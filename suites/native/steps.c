@@ -634,7 +634,7 @@ enum outcome case_execute(const struct plan_case *pc, struct case_shared *sh)
 {
 	struct ctx c = {.sh = sh, .uffd = -1};
 
-	threads_init();
+	threads_init(pc);
 	for (int i = 0; i < pc->nsteps; i++) {
 		const struct step *s = &pc->steps[i];
 		int rc;

@@ -102,7 +102,7 @@ void tap_program_case(int n, const char *name, enum outcome outcome, const char 
 		      const unsigned char *out, size_t outlen, size_t dropped)
 {
 	printf("    %sok %d - %s # time=%ldms\n      ---\n      status: %s\n      reason: ",
-	       outcome == OUTCOME_PASS ? "" : "not ", n, name, ms, status_name(outcome));
+	       outcome == OUTCOME_PASS ? "" : "not ", n, name, ms, outcome == OUTCOME_PASS ? "pass" : status_name(outcome));
 	quoted(reason);
 	printf("\n      ended: ");
 	quoted(ended);

@@ -32,8 +32,11 @@ struct fthread {
 	int mismatch_byte;
 };
 
-/* Installs the process-wide SIGBUS handler (once per case process). */
-void threads_init(void);
+struct plan_case;
+
+/* Installs the process-wide SIGBUS handler (once per case process); c is the case whose task
+ * mark each thread writes for itself. */
+void threads_init(const struct plan_case *c);
 /* Finds a thread by name, or takes a free slot for it when create is set. */
 struct fthread *thread_slot(const char *name, int create);
 /* Starts t with its work fields set; returns 0 or an errno. */

@@ -112,7 +112,7 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
         units.push(programUnit(ref(name), [ref(name)], { cwd, argv, ...(file ? { scratch: file } : {}) }, info.timeoutMs, { reserve: pages ? Math.max(sizes.hugepages, pages) : 0, needs: pages }, (result, reports) => {
           const parsed = parseUserfaultfd(outputOf(result), endedOf(result), argv[1]!);
           return [withReports({ ...plain(result), status: parsed.status, reason: parsed.reason, subtests: parsed.subtests, ...filledBy(result, parsed) }, reports, policy)];
-        }));
+        }, sharesHugepages(r.type)));
       }
     }
     return { units, skips };
@@ -137,7 +137,7 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
         const { stated: _stated, ...said } = outcome;
         return withReports({ ...plain(result), case: c.name, ...said, ...filledBy(result, outcome) }, mine, policy);
       });
-    }));
+    }, true));
   }
   for (const r of info.runs) {
     const name = `stress-${r.type}`;
@@ -147,20 +147,30 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
     units.push(programUnit(ref(name), [ref(name)], { cwd, argv: ['./uffd-stress', r.type, String(mib), String(sizes.bounces ?? r.bounces)] }, info.timeoutMs, { reserve: pages ? Math.max(sizes.hugepages, pages) : 0, needs: pages }, (result, reports) => {
       const parsed = parseStress(outputOf(result), endedOf(result));
       return [withReports({ ...plain(result), status: parsed.status, reason: parsed.reason, ...filledBy(result, parsed) }, reports, policy)];
-    }));
+    }, sharesHugepages(r.type)));
   }
   return { units, skips };
 }
+
+// Which programs run alone. A hugetlb run of ./userfaultfd or ./uffd-stress sizes itself from the
+// huge-page pool and holds what it maps for its whole run (a hugetlb_shared file even after), so
+// another case's huge pages (or its count of free ones) would change under it. uffd-unit-tests
+// runs its hugetlb tests in the same process as the rest, on whatever the pool holds, and is
+// marked alone for the same reason. The anon and shmem runs touch only their own memory and
+// descriptors, and run beside other cases.
+const sharesHugepages = (type: string): boolean => type.startsWith('hugetlb');
 
 /** Selftests fail their cases on any kernel report, as the YAML suites do by default. */
 export const policy: ConsolePolicy = { splats: 'fail', allow: [] };
 
 // A hugetlb run of S MiB maps a source and a destination area of S/2 MiB each: S huge pages.
 // A run the helper skipped (too few huge pages) skips every case it stands for.
-export function programUnit(ref: PlannedCase, cases: PlannedCase[], exec: ExecUnit['exec'], timeoutMs: number, pages: { reserve: number; needs: number }, expand: RunUnit['expand']): ExecUnit {
+// `alone`: the program shares the guest's global state (below, per program), so no other case
+// runs beside it.
+export function programUnit(ref: PlannedCase, cases: PlannedCase[], exec: ExecUnit['exec'], timeoutMs: number, pages: { reserve: number; needs: number }, expand: RunUnit['expand'], alone = false): ExecUnit {
   const expandRun: RunUnit['expand'] = (result, reports) =>
     result.status === 'skip' ? cases.map((c) => ({ ...plain(result), suite: c.suite, case: c.case })) : expand(result, reports);
-  return { ref, cases, timeoutMs, hugepages: pages.reserve, needsHugepages: pages.needs, swap: false, policy, expand: expandRun, exec };
+  return { ref, cases, timeoutMs, hugepages: pages.reserve, needsHugepages: pages.needs, swap: false, alone, policy, expand: expandRun, exec };
 }
 
 /** The unit's own result without what only the helper and console carry, or how it was filled. */
