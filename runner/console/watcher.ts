@@ -38,8 +38,8 @@ export class ConsoleWatcher {
   private seenLine = false;
   readonly reports: WatchedReport[] = [];
   readonly ended = new Set<string>();
-  /** What each case's program printed, as echoed to the console: all there is of a program the
-   * guest died under. */
+  /** What each case's program printed, as echoed to the console (all there is of a program the
+   * guest died under), until the ledger has kept the case's result. */
   readonly programLines = new Map<string, string[]>();
   /** Program lines of each running case before the report being read began. */
   private outputBefore = new Map<string, number>();
@@ -58,7 +58,7 @@ export class ConsoleWatcher {
   }
 
   /** The running case a task (by pid) belongs to, when one of them named it. */
-  runningOwnerOf(pid: number | null): CaseRef | null {
+  private runningOwnerOf(pid: number | null): CaseRef | null {
     const key = pid === null ? undefined : this.taskOf.get(pid);
     return key === undefined ? null : (this.running.get(key) ?? null);
   }

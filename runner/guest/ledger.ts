@@ -58,11 +58,10 @@ export class GuestLedger {
     units: readonly RunUnit[],
     private readonly sink: ResultSink,
     hooks: LedgerHooks = {},
-    options: LedgerOptions | string | null = {},
+    options: LedgerOptions = {},
   ) {
-    const o: LedgerOptions = typeof options === 'string' || options === null ? { consoleFile: options } : options;
-    this.consoleFile = o.consoleFile ?? null;
-    this.aloneWhy = o.aloneWhy ?? new Map();
+    this.consoleFile = options.consoleFile ?? null;
+    this.aloneWhy = options.aloneWhy ?? new Map();
     this.unitOf = new Map(units.map((u) => [caseKey(u.ref), u] as const));
     this.watcher = new ConsoleWatcher(
       {
@@ -155,11 +154,6 @@ export class GuestLedger {
     for (const ref of refs) this.resulted.add(caseKey(ref));
   }
 
-  /** The running unit that named this task, if one did. */
-  ownerOf(pid: number | null): CaseRef | null {
-    return this.watcher.runningOwnerOf(pid);
-  }
-
   /** How long the unfinished unit had run when the guest stopped. */
   runningMs(ref: CaseRef): number {
     const started = this.begunAt.get(caseKey(ref));
@@ -190,8 +184,10 @@ export class GuestLedger {
     const unit = this.unitOf.get(key);
     if (!unit) return;
     this.resulted.add(key);
-    if (this.suspected.has(key)) return;
+    // A unit is kept once: what its program printed is not needed again, however long the guest runs.
     const lines = this.watcher.programLines.get(key) ?? [];
+    this.watcher.programLines.delete(key);
+    if (this.suspected.has(key)) return;
     const excerpt = this.excerptOf(result);
     const alone = this.aloneWhy.get(key);
     for (const r of unit.expand({ ...result, console: lines, ...(excerpt ? { excerpt } : {}) }, this.watcher.reportsFor(result))) {

@@ -26,7 +26,6 @@ const bootReadyMs = 60_000;
  * the host waits this long for its end mark before it stops the guest. */
 const caseGraceMs = 5_000;
 const swapDiskMiB = 64;
-export { guestHugepagesMax };
 
 export interface GuestSessionOptions {
   /** The kernel, with the accelerator chosen for it and the factor its time limits are scaled by. */
