@@ -11,9 +11,9 @@ import { hashParts } from '../runner/core/hash.js';
 import { buildSourceKernel, type BuildProgress, type BuildEnvRecord } from './source/build.js';
 import { FaultlineError } from '../runner/core/errors.js';
 import { hostBuildEnv, type BuildEnv } from '../runner/core/engine/build-env.js';
-import { isCommitRange, loadPatchSeries } from './source/patches.js';
+import { sourceSeries } from './source/series-of.js';
 import type { SourceBuildInputs } from './source/selftests.js';
-import { commitOf, treeAtRevision } from './source/revision.js';
+import { commitOf } from './source/revision.js';
 import { formatKernelSpec, type KernelSpec, type SourceSpec } from './spec.js';
 
 // Everything later stages need to know about a kernel, whatever kind of spec produced it.
@@ -82,11 +82,7 @@ export async function resolveKernel(spec: KernelSpec, options: ResolveOptions): 
 export const shippedFragment = join(projectRoot, 'kernels', 'configs', 'faultline.config');
 
 async function resolveSource(spec: SourceSpec, text: string, options: ResolveOptions): Promise<ResolvedKernel> {
-  const series = await loadPatchSeries(spec.patches, spec.tree);
-  const patches = spec.take === undefined ? series : series.slice(0, spec.take);
-  const range = spec.patches.find(isCommitRange);
-  const start = range ? range.slice(0, range.indexOf('..')) : 'HEAD';
-  const base = range ? await treeAtRevision(spec.tree, start, options.cacheDir) : spec.tree;
+  const { base, patches, start } = await sourceSeries(spec, options.cacheDir);
   const env = await sourceBuildEnv(spec, text, options);
   const built = await buildSourceKernel(
     { tree: base, patches, base: spec.base, fragments: [shippedFragment, ...spec.fragments] },

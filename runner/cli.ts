@@ -57,6 +57,7 @@ withSourceOptions(run, 'optional')
   .option('--append <words>', 'extra guest kernel command-line words, e.g. "oops=panic" (repeatable)', collect, [])
   .option('--image <name>', 'the guests\' userland: busybox (built in, default), docker:DIR (a Dockerfile), docker:IMAGE (an image the engine has) or a shipped recipe (debian); a kernel definition\'s image wins', 'busybox')
   .option('--tap', 'print TAP 14 on stdout (progress goes to stderr)')
+  .option('--ktap', 'print KTAP v1 on stdout when the run ends, as kunit.py parse reads it (progress goes to stderr)')
   .option('--json <file>', 'also write run.json to this file')
   .option('--junit <file>', 'also write JUnit XML to this file')
   .option('--html <file>', 'also write the HTML report (always in the results directory) to this file')
@@ -65,6 +66,34 @@ withSourceOptions(run, 'optional')
   .action(async (options) => {
     const { runCommand } = await import('./commands/run.js');
     process.exitCode = await runCommand(options);
+  });
+
+program
+  .command('bisect')
+  .description('find the first kernel (oldest first) or commit of a tree on which the chosen cases fail; results go to results/bisect-<inputs>/, and the same command continues a stopped bisect')
+  .option('--suite <file>', 'a suite YAML file, or kselftest:userfaultfd (repeatable; default: every suite in suites/)', collect, [])
+  .option('--case <pattern>', 'only cases whose suite/case name contains this (repeatable)', collect, [])
+  .option('--kernel <spec>', 'a kernel to bisect over, as run takes it (a debian: glob names every matching package); repeatable; ordered by release, the oldest is the good end', collect, [])
+  .option('--yes', 'download every package the debian: globs name, even more than 8')
+  .option('--tree <dir>', 'a git kernel tree to bisect between --good and --bad (built from source, never modified)')
+  .option('--good <rev>', 'with --tree: a commit on which the cases pass')
+  .option('--bad <rev>', 'with --tree: a later commit on which they fail')
+  .option('--config <fragment>', 'with --tree: a config fragment merged after the shipped one (repeatable)', collect, [])
+  .option('--base <config>', 'with --tree: config base: tinyconfig (default), defconfig, or a .config file')
+  .option('--build-image <name>', 'build in a container of this image (network none): debian-build, docker:IMAGE or docker:DIR')
+  .option('--status <statuses>', 'the statuses that make a case bad, comma-separated (default: fail,timeout,crash,error)')
+  .option('--retries <n>', 'rerun a step whose verdict flips this often, in fresh guests, before believing it', '1')
+  .addOption(new Option('--accel <mode>', 'acceleration: auto proves KVM with a probe boot, else TCG').choices(['auto', 'kvm', 'tcg']).default('auto'))
+  .addOption(new Option('--machine <machine>', 'QEMU machine (as run)').choices(['auto', 'microvm', 'pc']).default('auto'))
+  .option('--tcg-slowdown <factor>', 'multiply guest time limits by this under TCG (boot, cases, waits)', '4')
+  .option('--workers <n>', 'cases a guest runs side by side (as run)')
+  .option('--cpus <n>', 'vCPUs of each guest (default 1)')
+  .option('--append <words>', 'extra guest kernel command-line words (repeatable)', collect, [])
+  .option('--image <name>', 'the guests\' userland (as run)', 'busybox')
+  .option('--results <dir>', 'the bisect\'s directory: new, empty, or this same bisect\'s to continue it (default: results/bisect-<hash of the inputs>)')
+  .action(async (options) => {
+    const { bisectCommand } = await import('./commands/bisect.js');
+    process.exitCode = await bisectCommand(options);
   });
 
 program
@@ -94,6 +123,7 @@ program
   .description('render a saved run again: the summary, TAP, and with --reparse run.json from the saved consoles')
   .argument('<results>', 'a results directory')
   .option('--tap', 'print TAP 14 on stdout')
+  .option('--ktap', 'print KTAP v1 on stdout, as kunit.py parse reads it')
   .option('--reparse', 'rebuild the results from the saved consoles, result channels and plans instead of reading run.json')
   .option('--json <file>', 'write the run (reparsed or as read) to this file')
   .option('--junit <file>', 'write JUnit XML to this file')

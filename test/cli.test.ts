@@ -28,7 +28,8 @@ const readRun = (dir: string): RunDocument => assertRunValid(t, dir);
 
 t.test('default suites on the Debian cloud kernel under QEMU: everything passes or skips with a reason', async (t) => {
   const dir = join(scratch, 'guest');
-  const run = await faultline(['run', '--results', dir]);
+  // as `npm start` runs them: with the shipped known failures
+  const run = await faultline(['run', '--expect', 'suites/expect/known-failures.yaml', '--results', dir]);
   t.equal(run.exitCode, 0, run.stdout + run.stderr);
   const doc = readRun(dir);
   t.equal(doc.version, 4);
@@ -36,15 +37,18 @@ t.test('default suites on the Debian cloud kernel under QEMU: everything passes 
   t.equal(doc.kernels.length, 1);
   t.match(doc.kernels[0], { id: /^deb-[0-9a-f]{24}$/, label: /^6\.1\.0-\d+-cloud-amd64$/, release: /^6\.1\.0-\d+-cloud-amd64$/, accel: host.choice.accel, accelProof: { reason: host.choice.reason.replace(/ \(probe cached for this host boot\)$/, '') } });
   const suites = new Set(doc.results.map((r) => r.suite));
-  t.same([...suites].sort(), ['minor-faults', 'missing-faults']);
+  t.same([...suites].sort(), readdirSync(join(root, 'suites')).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -'.yaml'.length)).sort(), 'every shipped suite');
   t.ok(doc.results.length >= 60, `ran ${doc.results.length} cases`);
-  for (const r of doc.results) {
+  const known = doc.results.filter((r) => r.expected).map((r) => `${r.suite}/${r.case} ${r.status}`);
+  t.same(known, ['fork-events/wp-fork-private-hugetlb fail'], "6.1's uffd-wp bit in a child without EVENT_FORK, and only it, is a known failure");
+  for (const r of doc.results.filter((r) => !r.expected)) {
     t.ok(r.status === 'pass' || (r.status === 'skip' && r.reason), `${r.suite}/${r.case}: ${r.status} ${r.reason ?? ''}`);
   }
   t.ok(doc.results.filter((r) => r.status === 'pass').length >= 55, 'the 6.1 kernel passes the cases it supports');
   t.equal(doc.results.find((r) => r.case === 'swapped-out-minor-shmem')?.status, 'pass', 'the guest gets swap when a case needs it');
   for (const r of doc.results.filter((r) => r.status === 'skip')) t.match(r.reason, /^needs kernel 6\.4 or newer/, `${r.case} skips only for its kernel release`);
-  t.match(readFileSync(join(dir, 'console.log'), 'utf8'), /Linux version 6\.1\.0[\s\S]*faultline: case minor-faults\/read-minor-continue-shmem begin[\s\S]*faultline: agent done rc=0/);
+  // The guest's helper knows nothing of expectations: the known failure makes it exit 1, and the host accepts it.
+  t.match(readFileSync(join(dir, 'console.log'), 'utf8'), /Linux version 6\.1\.0[\s\S]*faultline: case minor-faults\/read-minor-continue-shmem begin[\s\S]*faultline: agent done rc=1/);
   t.match(readFileSync(join(dir, 'qemu-command.txt'), 'utf8'), /\n\S*qemu-system-x86_64 .*-no-reboot .*-initrd initrd\.img .*-chardev file,id=result,path=results-replay\.raw /);
 
   t.test('a second run rebuilds nothing', async (t) => {

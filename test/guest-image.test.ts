@@ -150,7 +150,8 @@ if (missing) {
       // The built-in image contacts no engine: DOCKER_HOST names none that answers.
       const env = image === 'busybox' ? { ...process.env, DOCKER_HOST: `unix://${join(scratch, 'absent.sock')}` } : dockerd.env;
       const started = performance.now();
-      const run = await faultline(['run', '--image', image, '--results', results], env);
+      // As `npm start` runs them: with the shipped known failures (6.1's wp-fork-private-hugetlb).
+      const run = await faultline(['run', '--image', image, '--expect', 'suites/expect/known-failures.yaml', '--results', results], env);
       const ms = performance.now() - started;
       t.comment(`--image ${image}: ${(ms / 1000).toFixed(1)} s`);
       runs[image] = { doc: assertRunValid(t, join(results, 'run.json')), exitCode: run.exitCode, ms };

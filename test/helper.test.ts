@@ -53,6 +53,14 @@ t.test('unmet needs skip with the reason and the fix', async (t) => {
   t.match(r.stdout, /\n {4}ok 2 - needs-hugepages # SKIP needs 100000 free 2 MiB huge pages \(sysctl vm\.nr_hugepages=\d+\)\n/);
 });
 
+t.test('mremap and munmap steps: REMAP and UNMAP checked against what they did, exact reasons otherwise', async (t) => {
+  const r = await run(plan('remap.plan'));
+  t.equal(r.exitCode, 1, r.stdout);
+  t.match(r.stdout, /\n {4}ok 1 - remap-then-unmap # time=\d+ms\n/);
+  t.ok(r.stdout.includes('      reason: "line 34: event: expected UNMAP [page 1, page 4), got UNMAP [page 1, page 3)"\n'), r.stdout);
+  t.ok(r.stdout.includes('      reason: "line 43: mremap: expected errno EINVAL, got success"\n'), r.stdout);
+});
+
 t.test('a case that outlives its timeout is killed and names its step', async (t) => {
   const r = await run(plan('timeout.plan'));
   t.equal(r.exitCode, 1);
@@ -64,6 +72,16 @@ t.test('a case process killed by a signal is a crash', async (t) => {
   t.equal(r.exitCode, 1);
   t.match(r.stdout, /not ok 1 - segfault # time=\d+ms\n {6}---\n {6}status: crash\n {6}reason: "line 6: raise: case process killed by SIGSEGV/);
   t.match(r.stdout, /not ok 2 - sigbus-on-main-thread # time=\d+ms\n {6}---\n {6}status: crash\n {6}reason: "line 12: fill: case process killed by SIGBUS/);
+});
+
+t.test('a child process acts, reports back and is joined; its failures name the step', async (t) => {
+  const r = await run(plan('fork.plan'));
+  t.equal(r.exitCode, 1);
+  t.match(r.stdout, /\n {4}ok 1 - minor-through-child-uffd # time=\d+ms\n {4}ok 2 - wp-dropped-without-event # time=\d+ms\n/, 'a MINOR fault through the uffd the FORK event handed over; the uffd-wp bit dropped without EVENT_FORK');
+  t.ok(r.stdout.includes('      reason: "line 39: child c1: pagemap: expected wp=1, got wp=0 (present=1)"\n      line: 39\n'), 'a check that fails in the child fails its step, naming the child');
+  t.ok(r.stdout.includes('      reason: "line 46: raise: child c1 was killed by SIGSEGV"\n      line: 46\n'), 'a child that dies fails the step it was running, naming the signal');
+  t.match(r.stdout, /\n {4}ok 5 - child-thread-sigbus # time=\d+ms\n/, "a child's thread takes SIGBUS from the child's own uffd (EVENT_FORK with SIGBUS)");
+  t.ok(r.stdout.includes('      reason: "line 61: pagemap: child c1: fork() has not returned after 2000ms (an unread FORK event holds it)"\n'), 'a fork held by its unread FORK event is a failure, not a hang');
 });
 
 t.test('a malformed plan exits 2 naming the plan line', async (t) => {
@@ -107,7 +125,7 @@ t.test('a missing gcc or static libc is a tool error with the apt-get hint', asy
 });
 
 t.test('the shipped suites compile and pass (or skip with a reason) on this host', async (t) => {
-  const suites = await Promise.all(['minor-faults.yaml', 'missing-faults.yaml'].map((f) => loadSuite(join(root, 'suites', f))));
+  const suites = await Promise.all(['minor-faults.yaml', 'missing-faults.yaml', 'fork-events.yaml', 'remap-events.yaml', 'thp-collapse.yaml'].map((f) => loadSuite(join(root, 'suites', f))));
   const file = join(t.testdir({}), 'suites.plan');
   await writeFile(file, compileSuites(suites));
   const r = await run(file);

@@ -70,17 +70,24 @@ t.test('the 6.1 tree: its selftests and the minor-fault suite in one run, one ru
   t.same(selftests(again).map((r) => [r.case, r.status, r.subtests]), own.map((r) => [r.case, r.status, r.subtests]), 'read again from the saved guest, the same');
 });
 
-t.test('the breaks-minor patch: the minor-fault subtests fail and nothing else does', async (t) => {
+// With the adds-selftest series on top (a run_vmtests.sh line for userfaultfd's shmem:collapse,
+// then taken out of the uffd_mods loop): the cases are read from the tree as the series leaves it.
+t.test('the breaks-minor patch, with a series that adds a selftest: the minor-fault subtests fail, in the added test too, and nothing else does', async (t) => {
   const dir = join(scratch, 'breaks');
-  const run = await faultline(['run', '--tree', tree, '--patches', patch('breaks-minor'), '--suite', 'kselftest:userfaultfd', '--results', dir]);
+  const junit = join(scratch, 'breaks.junit.xml');
+  const run = await faultline(['run', '--tree', tree, '--patches', patch('breaks-minor'), '--patches', join(root, 'test', 'fixtures', 'patches', 'adds-selftest'), '--suite', 'kselftest:userfaultfd', '--results', dir, '--junit', junit]);
   t.equal(run.exitCode, 1, run.stdout + run.stderr);
   const own = selftests(assertRunValid(t, dir));
-  t.same(failingSubtests(own), ['userfaultfd-shmem-dev/minor faults', 'userfaultfd-shmem/minor faults']);
+  t.same(own.map((r) => r.case).sort(), [...vmModes, 'userfaultfd-shmem-collapse'].sort(), "the series' test is planned and run; the :dev run its second patch removed is not");
+  t.same(failingSubtests(own), ['userfaultfd-shmem-collapse/collapse', 'userfaultfd-shmem-collapse/minor faults', 'userfaultfd-shmem-dev/minor faults', 'userfaultfd-shmem/minor faults']);
   for (const r of own.filter((r) => r.case.startsWith('userfaultfd-shmem'))) {
     t.equal(r.status, 'fail');
     t.match(r.reason, /^minor faults: failed to exercise UFFDIO_CONTINUE error handling, ret=\d+, mapped=-11/);
   }
+  t.match(own.find((r) => r.case === 'userfaultfd-shmem-collapse')?.subtests?.at(-1), { name: 'collapse', status: 'error', reason: 'not reached: the test stopped in "minor faults"' });
   t.same(own.filter((r) => !r.case.startsWith('userfaultfd-shmem')).map((r) => r.status).filter((s) => s !== 'pass' && s !== 'skip'), [], 'every other mode passes or skips');
+  t.match(readFileSync(join(dir, 'results.tap'), 'utf8'), /^ {4}not ok \d+ - userfaultfd-shmem-collapse\b/m, 'reported in TAP');
+  t.match(readFileSync(junit, 'utf8'), /<testcase [^>]*name="userfaultfd-shmem-collapse"/, 'and in JUnit');
 });
 
 t.test('6.12 uffd-unit-tests in a Debian 6.12 guest, filtered: one case per test x memory type', { skip: tarball612Missing ?? false }, async (t) => {

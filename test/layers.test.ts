@@ -22,6 +22,7 @@ export const layers: readonly (readonly string[])[] = [
   ['runner/kernel-run.ts'],
   ['runner/run.ts'],
   ['runner/reparse.ts', 'runner/doctor.ts'],
+  ['runner/bisect'],
   ['runner/commands'],
   ['runner/cli.ts'],
 ];

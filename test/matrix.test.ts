@@ -33,13 +33,15 @@ t.test('two 6.1 packages and a 6.12 one: every case passes or skips with a reaso
   const [older, newer] = (await matchingPackages('linux-image-6.1.0-*-cloud-amd64')).slice(-2);
   const latest = (await matchingPackages('linux-image-6.12.*+deb12-cloud-amd64')).at(-1)!;
   const dir = join(scratch, 'three');
-  const run = await faultline(['run', '--kernel', `debian:${older}`, '--kernel', `debian:${newer}`, '--kernel', `debian:${latest}`, '--jobs', '2', '--results', dir]);
+  const run = await faultline(['run', '--kernel', `debian:${older}`, '--kernel', `debian:${newer}`, '--kernel', `debian:${latest}`, '--jobs', '2', '--expect', 'suites/expect/known-failures.yaml', '--results', dir]);
   if (!t.equal(run.exitCode, 0, 'exit 0')) t.comment(run.stdout + run.stderr);
   const doc = assertRunValid(t, dir);
   t.same(doc.kernels.map((k) => k.label), [older, newer, latest].map((p) => p!.slice('linux-image-'.length)));
   t.same(doc.kernels.map((k) => k.dir), ['kernel-0', 'kernel-1', 'kernel-2'], 'each kernel\'s files apart');
   t.equal(doc.results.length, 3 * doc.matrix.cases.length, 'every case on every kernel');
-  for (const r of doc.results) t.ok(r.status === 'pass' || (r.status === 'skip' && r.reason), `${r.kernel} ${caseKey(r)}: ${r.status} ${r.reason ?? ''}`);
+  for (const r of doc.results.filter((r) => !r.expected)) t.ok(r.status === 'pass' || (r.status === 'skip' && r.reason), `${r.kernel} ${caseKey(r)}: ${r.status} ${r.reason ?? ''}`);
+  // The shipped known failure: 6.1 keeps the uffd-wp bit in a child without EVENT_FORK, 6.12 drops it.
+  t.same(doc.kernels.map((k) => doc.results.find((r) => r.kernel === k.id && r.case === 'wp-fork-private-hugetlb')).map((r) => `${r?.status}${r?.expected ? '~' : ''}`), ['fail~', 'fail~', 'pass'], 'wp-fork-private-hugetlb: known on 6.1, passing on 6.12');
   const on612 = doc.results.filter((r) => r.kernel === doc.kernels[2]!.id);
   for (const name of ['continue-mode-wp-shmem', 'continue-mode-wp-hugetlb']) {
     t.equal(on612.find((r) => r.case === name)?.status, 'pass', `${name} runs on 6.12`);
@@ -50,6 +52,6 @@ t.test('two 6.1 packages and a 6.12 one: every case passes or skips with a reaso
   for (const k of doc.kernels) t.same(doc.results.filter((r) => r.kernel === k.id && seed.includes(r.case)).map((r) => r.status), seed.map(() => 'pass'), `the seed's workflow on ${k.label}`);
   t.match(run.stdout, /^faultline: \d+ cases on 3 kernels, 2 at a time$/m);
   t.match(run.stdout, new RegExp(`^ {2}ok {6}${latest.slice('linux-image-'.length).replace(/[.+]/g, '\\$&')} {2}minor-faults/continue-mode-wp-shmem `, 'm'), 'each line names its kernel');
-  t.match(run.stdout, /^cases x kernels \(what did not pass somewhere; ~ known\):\n {2}case +#1 +#2 +#3 *\n {2}minor-faults\/continue-mode-wp-shmem +skip +skip +ok/m, 'the table ends the run');
+  t.match(run.stdout, /^cases x kernels \(what did not pass somewhere; ~ known\):\n {2}case +#1 +#2 +#3 *\n {2}fork-events\/wp-fork-private-hugetlb +FAIL~ +FAIL~ +ok *\n(?: {2}.*\n)*? {2}minor-faults\/continue-mode-wp-shmem +skip +skip +ok/m, 'the table ends the run');
   t.match(readFileSync(join(dir, 'results.tap'), 'utf8'), new RegExp(`^# Subtest: ${newer!.slice('linux-image-'.length)} minor-faults$`, 'm'));
 });

@@ -14,7 +14,9 @@ import { loadSuite } from '../runner/suite/load.js';
 // otherwise, and every such mutant must fail on the real running kernel.
 const mutations: [RegExp, (m: RegExpExecArray) => string][] = [
   [/ flags=([A-Z|0]+)/, (m) => ` flags=${m[1] === 'MINOR' ? 'MINOR|WRITE' : m[1] === '0' ? 'WRITE' : '0'}`],
-  [/ type=(PAGEFAULT|REMOVE)/, (m) => ` type=${m[1] === 'REMOVE' ? 'PAGEFAULT' : 'REMOVE'}`],
+  [/ type=(PAGEFAULT|REMOVE|REMAP|UNMAP)/, (m) => ` type=${m[1] === 'REMOVE' ? 'PAGEFAULT' : 'REMOVE'}`],
+  // an UNMAP an mremap sends is at the pages' old place, not their new one
+  [/ old=1/, () => ' old=0'],
   [/ expect_errno=E[A-Z]+/, () => ''],
   [/ result=len/, () => ' result=untouched'],
   [/ result=errno:(E[A-Z]+)/, (m) => ` result=errno:${m[1] === 'EEXIST' ? 'EFAULT' : 'EEXIST'}`],
@@ -29,7 +31,7 @@ t.test('every checked expectation of the shipped suites fails when the kernel an
   const scratch = mkdtempSync(join(tmpdir(), 'faultline-mutation-'));
   t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
   const helper = await buildHelper({ headersDir: null, cacheDir: join(scratch, 'cache') });
-  const suites = await Promise.all(['minor-faults.yaml', 'missing-faults.yaml'].map((f) => loadSuite(join(projectRoot, 'suites', f))));
+  const suites = await Promise.all(['minor-faults.yaml', 'missing-faults.yaml', 'remap-events.yaml', 'thp-collapse.yaml'].map((f) => loadSuite(join(projectRoot, 'suites', f))));
   const original = compileSuites(suites);
 
   // Which cases pass unmutated here: only those can show a mutant failing.

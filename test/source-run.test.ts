@@ -25,7 +25,11 @@ const only = (dir: string) => join(patches, dir, readdirSync(join(patches, dir))
 const breaking = ['minor-faults/continue-dontwake-eexist-no-wake-shmem', 'minor-faults/continue-mapped-eexist-shmem'];
 
 
-const faultline = (args: string[]) => execa('node', [cli, ...args], { cwd: root, reject: false, env: { CI: 'true' } });
+// The fixtures here break minor-faults cases; the runs take the suites those cases are in, so what
+// fails is theirs alone (fork-events has a known 6.1 failure of its own, accepted by
+// suites/expect/known-failures.yaml, and its fixtures are measured in the patches' README).
+const defaultSuites = ['--suite', 'suites/minor-faults.yaml', '--suite', 'suites/missing-faults.yaml'];
+const faultline = (args: string[]) => execa('node', [cli, ...args, ...(args[0] === 'run' ? defaultSuites : [])], { cwd: root, reject: false, env: { CI: 'true' } });
 const readRun = (dir: string): RunDocument => assertRunValid(t, dir);
 const failing = (doc: RunDocument) => doc.results.filter((r) => r.status !== 'pass' && r.status !== 'skip').map((r) => `${r.suite}/${r.case}`).sort();
 
@@ -59,7 +63,7 @@ t.test('--baseline: the tree alone against the tree + series; exactly the breaki
   const dir = join(scratch, 'baseline-breaks');
   const summary = join(scratch, 'step-summary.md');
   const junit = join(scratch, 'baseline.junit.xml');
-  const run = await execa('node', [cli, 'run', '--tree', tree, '--patches', only('breaks-minor'), '--baseline', '--junit', junit, '--results', dir], {
+  const run = await execa('node', [cli, 'run', '--tree', tree, '--patches', only('breaks-minor'), '--baseline', '--junit', junit, '--results', dir, ...defaultSuites], {
     cwd: root,
     reject: false,
     env: { CI: 'true', GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary },

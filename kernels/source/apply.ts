@@ -31,7 +31,7 @@ async function writeScratchState(scratch: string, state: ScratchState): Promise<
 }
 
 // the scratch copy has no .git; never let git find a repository around the cache directory
-const applyEnv = (src: string): NodeJS.ProcessEnv => cLocaleEnv({ GIT_CEILING_DIRECTORIES: dirname(src) });
+export const applyEnv = (src: string): NodeJS.ProcessEnv => cLocaleEnv({ GIT_CEILING_DIRECTORIES: dirname(src) });
 
 /** Every path a patch reads or writes (both names of a rename), as git apply parses it. */
 export async function patchPaths(patch: Patch, src: string): Promise<string[]> {

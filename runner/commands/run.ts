@@ -13,7 +13,6 @@ import { defaultFailOn } from '../model/summary.js';
 import { comparisonClasses, type ComparisonClass } from '../model/types.js';
 import { defaultGuestConfig, type AccelMode, type GuestConfig, type MachineMode } from '../qemu/guest-config.js';
 import { PerPatchReporter } from '../reporters/per-patch.js';
-import { TapReporter } from '../reporters/tap.js';
 import { TerminalReporter } from '../reporters/terminal.js';
 import { claimResultsDirectory, jsonTarget, outputFileKind } from '../results/location.js';
 import { loadReportWriters, onGithub, writeReports } from '../results/final-reports.js';
@@ -31,6 +30,7 @@ import { parseImageName } from '../../images/guest-image.js';
 import { kernelMatrix, type MatrixFlags } from './matrix-flags.js';
 import { withBuildImage } from './kernel-flags.js';
 import { parseRunTimeout } from './run-timeout.js';
+import { stdoutFormat, stdoutReporter } from './stdout-format.js';
 
 export interface RunFlags extends MatrixFlags {
   suite: string[];
@@ -38,6 +38,7 @@ export interface RunFlags extends MatrixFlags {
   accel: AccelMode;
   machine?: MachineMode;
   tap?: boolean;
+  ktap?: boolean;
   json?: string;
   results?: string;
   timeout?: string;
@@ -65,6 +66,7 @@ export interface RunFlags extends MatrixFlags {
 // Everything that can be checked without booting is checked before the results directory
 // exists, so a bad flag or suite leaves nothing behind.
 export async function runCommand(flags: RunFlags): Promise<number> {
+  const format = stdoutFormat(flags);
   const limits = runLimits(flags);
   const json = flags.json === undefined ? null : jsonTarget(flags.json);
   if (flags.junit !== undefined) outputFileKind('--junit', flags.junit, 'junit.xml');
@@ -74,7 +76,7 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   // What a run killed outright (kill -9) left in the temporary directory goes now.
   await sweepStaleTempDirs();
   const events = new RunEvents();
-  const out = flags.tap ? process.stderr : process.stdout;
+  const out = format ? process.stderr : process.stdout;
   const terminal = new TerminalReporter(out);
   // The results directory hears of a result before anyone is shown it: a run killed outright
   // the moment a result line is printed still has that result on disk.
@@ -108,9 +110,9 @@ export async function runCommand(flags: RunFlags): Promise<number> {
   for (const e of early.splice(0)) results.handle(e);
   results.saveSuites(loaded.suites);
   const dir = results;
-  if (flags.tap) {
-    const tap = new TapReporter((text) => process.stdout.write(text));
-    events.on((e) => tap.handle(e));
+  if (format) {
+    const reporter = stdoutReporter(format);
+    events.on((e) => reporter.handle(e));
   }
   if (flags.perPatch) {
     const table = new PerPatchReporter((text) => out.write(text), (text) => writeFileSync(dir.path('per-patch.txt'), text));
@@ -167,7 +169,7 @@ export function defaultJobs(): number {
   return Math.max(1, availableParallelism());
 }
 
-interface Limits {
+export interface Limits {
   /** What every guest of the run is. */
   guest: GuestConfig;
   timeoutMs?: number;
@@ -180,7 +182,7 @@ interface Limits {
 }
 
 /** The numeric and listed flags, checked before anything is built. */
-function runLimits(flags: RunFlags): Limits {
+export function runLimits(flags: RunFlags): Limits {
   const tcgSlowdown = Number(flags.tcgSlowdown);
   if (!Number.isFinite(tcgSlowdown) || tcgSlowdown < 1 || tcgSlowdown > 100) {
     throw new FaultlineError('usage', `--tcg-slowdown ${flags.tcgSlowdown} is not a factor between 1 and 100`, { hint: 'e.g. --tcg-slowdown 4; 1 keeps the suites\' own limits.' });

@@ -92,10 +92,12 @@ function plannedElsewhere(model: RunModel): PlannedCase[] {
 }
 
 /** Why this run cannot judge an entry it did not use, or null when it can (the entry is stale): a
- * shard sees only its share of a case another shard runs too, and `--case` left its cases out. */
+ * shard sees only its share of a case another shard runs too, `--case` left its cases out, or the
+ * entry is for kernels the run did not boot (a shipped file's 6.1 entry on a 6.12 run). */
 function notJudged(entry: ExpectationEntry, matched: readonly CaseResult[], model: RunModel, elsewhere: readonly PlannedCase[], caseFilter: readonly string[]): string | null {
   if (elsewhere.some((c) => caseMatches(entry, c))) return `${describe(entry)}: its cases are in other shards; faultline merge judges it`;
   if (matched.length === 0 && caseFilter.length > 0 && !model.matrix.cases.some((c) => caseMatches(entry, c))) return `${describe(entry)}: no case this run planned matches it (--case ${caseFilter.join(', ')})`;
+  if (entry.kernel !== null && !model.kernels.some((k) => kernelMatches(entry, k))) return `${describe(entry)}: no kernel this run booted matches ${entry.kernel}`;
   return null;
 }
 

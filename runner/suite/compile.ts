@@ -126,25 +126,38 @@ function stepKeys(step: LocatedStep, c: SuiteCase, timeoutScale: number): Record
     case 'join':
       return {
         thread: step.args.thread,
+        child: step.args.child,
         expect: step.args.expect,
         wait_ms: step.args.expect === 'blocked' ? step.args.wait : limitMs(step.args.wait, timeoutScale),
         value: step.args.value,
       };
     case 'event':
-      return { type: step.args.type, flags: flags(step.args.flags), page: step.args.page, count: step.args.count, wait_ms: limitMs(step.args.wait, timeoutScale) };
+      return { type: step.args.type, flags: flags(step.args.flags), page: step.args.page, count: step.args.count, wait_ms: limitMs(step.args.wait, timeoutScale), uffd: step.args.uffd, child: step.args.child, old: step.args.old };
     case 'no_event':
-      return { wait_ms: step.args?.wait };
+      return { wait_ms: step.args?.wait, uffd: step.args?.uffd };
+    case 'fork':
+      return { child: step.args.child };
     case 'ioctl': {
       const { mode, expect, ...rest } = step.args;
       return { ...rest, mode: mode.length ? flags(mode) : undefined, ...expectKeys(expect) };
     }
+    case 'mremap':
+      return { page: step.args.page, count: step.args.count ?? rest(c, step.args.page), fixed: step.args.fixed, thread: step.args.thread, ...expectKeys(step.args.expect) };
+    case 'munmap':
     case 'madvise':
     case 'fallocate': {
       const { expect, ...rest } = step.args;
       return { ...rest, ...expectKeys(expect) };
     }
     case 'pagemap':
-      return { target: step.args.target, page: step.args.page, count: step.args.present.length, present: step.args.present.map((p) => Number(p)).join('') };
+      return {
+        target: step.args.target,
+        page: step.args.page,
+        count: (step.args.present ?? step.args.wp ?? []).length,
+        present: step.args.present?.map((p) => Number(p)).join(''),
+        wp: step.args.wp?.map((p) => Number(p)).join(''),
+        child: step.args.child,
+      };
     case 'sleep':
       return { ms: step.args };
     case 'check':

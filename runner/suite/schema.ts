@@ -39,6 +39,9 @@ const page = planInt;
 const count = z.number().int().min(1).max(4096);
 const target = z.enum(['reg', 'alias']);
 const threadName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,15}$/, 'expected a thread name such as t1 (letters, digits, _; at most 16)');
+/** A forked child of the case process, an actor like a thread: steps with `child` run in it. */
+const childName = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,15}$/, 'expected a child name such as c1 (letters, digits, _; at most 16)');
+const bits = z.array(z.union([z.boolean(), z.literal(0), z.literal(1)])).min(1).max(64);
 const errno = z.enum(errnoNames);
 const resultPattern = /^(?:(bytes|pages):(\d+)|errno:(E[A-Z0-9]+))$/;
 const result = z.union([
@@ -68,10 +71,11 @@ export const stepSchemas = {
   unregister: z.strictObject({ page: page.default(0), count: count.optional(), expect: expect.optional() }),
   require_ioctl: z.enum(ioctlNames),
   require_thp: target,
-  access: z.strictObject({ thread: threadName, target: target.default('reg'), op: z.enum(['read', 'write']), page: page.default(0), byte: byte.optional() }),
-  join: z.strictObject({ thread: threadName, expect: z.enum(['done', 'sigbus', 'blocked']), wait: wait.optional(), value: byte.optional() }),
-  event: z.strictObject({ type: z.enum(eventTypes), flags: bitList(faultFlags).optional(), page: page.optional(), count: count.optional(), wait: wait.optional() }),
-  no_event: z.union([z.null(), z.strictObject({ wait: wait.optional() })]),
+  access: z.strictObject({ thread: threadName, target: target.default('reg'), op: z.enum(['read', 'write']), page: page.default(0), byte: byte.optional(), child: childName.optional() }),
+  join: z.strictObject({ thread: threadName.optional(), child: childName.optional(), expect: z.enum(['done', 'sigbus', 'blocked']), wait: wait.optional(), value: byte.optional() }),
+  event: z.strictObject({ type: z.enum(eventTypes), flags: bitList(faultFlags).optional(), page: page.optional(), count: count.optional(), wait: wait.optional(), uffd: childName.optional(), child: childName.optional(), old: z.boolean().optional() }),
+  no_event: z.union([z.null(), z.strictObject({ wait: wait.optional(), uffd: childName.optional() })]),
+  fork: z.strictObject({ child: childName }),
   ioctl: z.strictObject({
     op: z.enum(ioctlOps),
     page: page.default(0),
@@ -82,11 +86,14 @@ export const stepSchemas = {
     mode_raw: planInt.optional(),
     byte: byte.optional(),
     expect: expect.optional(),
+    uffd: childName.optional(),
   }),
   madvise: z.strictObject({ target: target.default('reg'), advice: z.enum(madviseAdvice), page: page.default(0), count: count.default(1), thread: threadName.optional(), expect: expect.optional() }),
   fallocate: z.strictObject({ mode: z.enum(['punch', 'alloc']), page: page.default(0), count: count.default(1), expect: expect.optional() }),
-  check: z.strictObject({ target, page: page.default(0), count: count.default(1), byte }),
-  pagemap: z.strictObject({ target: target.default('reg'), page: page.default(0), present: z.array(z.union([z.boolean(), z.literal(0), z.literal(1)])).min(1).max(64) }),
+  mremap: z.strictObject({ page: page.default(0), count: count.optional(), fixed: z.boolean().default(true), thread: threadName.optional(), expect: expect.optional() }),
+  munmap: z.strictObject({ page: page.default(0), count: count.default(1), thread: threadName.optional(), expect: expect.optional() }),
+  check: z.strictObject({ target, page: page.default(0), count: count.default(1), byte, child: childName.optional() }),
+  pagemap: z.strictObject({ target: target.default('reg'), page: page.default(0), present: bits.optional(), wp: bits.optional(), child: childName.optional() }),
   sleep: wait,
 } as const;
 

@@ -1,8 +1,9 @@
+import { validateChildren } from './children.js';
 import type { SuiteCase } from './model.js';
 
 type Report = (stepIndex: number, message: string, key?: string) => void;
 
-const needsMemory = new Set(['fill', 'register', 'unregister', 'access', 'ioctl', 'madvise', 'fallocate', 'check', 'pagemap', 'require_thp']);
+const needsMemory = new Set(['fill', 'register', 'unregister', 'access', 'ioctl', 'madvise', 'fallocate', 'check', 'pagemap', 'require_thp', 'mremap', 'munmap']);
 const needsUffd = new Set(['register', 'unregister', 'require_ioctl', 'ioctl', 'event', 'no_event']);
 
 // The cross-field rules no per-key schema can see: order of steps, ranges inside the mapping,
@@ -56,20 +57,34 @@ export function validateCase(c: SuiteCase, report: Report): void {
         aliasTarget(step.args.target);
         inRange(step.args.page, 1);
         if (step.args.op === 'write' && step.args.byte === undefined) report(i, 'a write needs "byte", the value written', 'op');
-        start(step.args.thread);
+        start(threadOf(step.args.thread, step.args.child));
         break;
       case 'madvise':
         aliasTarget(step.args.target);
         inRange(step.args.page, step.args.count);
         if (step.args.thread) start(step.args.thread);
         break;
-      case 'join':
+      case 'mremap':
+        inRange(step.args.page, step.args.count ?? Math.max(pages - step.args.page, 1));
+        // Without MREMAP_FIXED the kernel moves only a mapping it cannot grow in place.
+        if (!step.args.fixed && c.backend === 'hugetlb') report(i, '"fixed: false" grows the mapping by a page so the kernel has to move it, and a hugetlb mapping cannot grow', 'fixed');
+        if (step.args.thread) start(step.args.thread);
+        break;
+      case 'munmap':
+        inRange(step.args.page, step.args.count);
+        if (step.args.thread) start(step.args.thread);
+        break;
+      case 'join': {
+        // A join without a thread joins a child (children.ts checks those).
+        if (step.args.thread === undefined) break;
+        const thread = threadOf(step.args.thread, step.args.child);
         // `blocked` checks the thread is still waiting, so it stays running for a later join.
-        unjoined.delete(step.args.thread);
-        if (!running.has(step.args.thread)) report(i, `thread "${step.args.thread}" was not started by an earlier "access" or "madvise"`, 'thread');
-        else if (step.args.expect !== 'blocked') running.delete(step.args.thread);
+        unjoined.delete(thread);
+        if (!running.has(thread)) report(i, `thread "${thread}" was not started by an earlier "access", "madvise", "mremap" or "munmap"`, 'thread');
+        else if (step.args.expect !== 'blocked') running.delete(thread);
         if (step.args.value !== undefined && step.args.expect !== 'done') report(i, '"value" is checked only with expect: done', 'value');
         break;
+      }
       case 'ioctl':
         if (step.args.offset === undefined && step.args.len === undefined) inRange(step.args.page, step.args.count);
         if (step.args.op === 'COPY' && step.args.byte === undefined) report(i, 'COPY needs "byte", the contents of the source page', 'op');
@@ -77,6 +92,8 @@ export function validateCase(c: SuiteCase, report: Report): void {
       case 'event':
         if (step.args.flags && step.args.type !== 'PAGEFAULT') report(i, '"flags" belong to PAGEFAULT events', 'flags');
         if (step.args.count !== undefined && step.args.type !== 'REMOVE' && step.args.type !== 'UNMAP') report(i, '"count" belongs to REMOVE and UNMAP events', 'count');
+        if (step.args.old && ((step.args.type !== 'UNMAP' && step.args.type !== 'REMOVE') || step.args.page === undefined)) report(i, '"old" addresses the pages where the last "mremap" took them from: it belongs to UNMAP and REMOVE events with "page"', 'old');
+        if (step.args.page !== undefined && step.args.type === 'REMAP') report(i, 'a REMAP event is checked against the last "mremap" step (its old place, new place and length): it takes no "page"', 'page');
         break;
       case 'fallocate':
         if (c.backend === 'anon') report(i, 'fallocate needs a file: use backend shmem or hugetlb');
@@ -87,7 +104,9 @@ export function validateCase(c: SuiteCase, report: Report): void {
         break;
       case 'pagemap':
         aliasTarget(step.args.target);
-        inRange(step.args.page, step.args.present.length, 'present');
+        if (!step.args.present && !step.args.wp) report(i, 'give "present" or "wp" (or both): the bits to check, one per page');
+        else if (step.args.present && step.args.wp && step.args.present.length !== step.args.wp.length) report(i, `"present" has ${step.args.present.length} pages and "wp" ${step.args.wp.length}: give both for the same pages`, 'wp');
+        inRange(step.args.page, (step.args.present ?? step.args.wp ?? []).length, step.args.present ? 'present' : 'wp');
         break;
       default:
         break;
@@ -95,4 +114,8 @@ export function validateCase(c: SuiteCase, report: Report): void {
   });
   // A thread nobody joins is a check nobody makes: whether it finished, faulted or still waits.
   for (const [thread, i] of unjoined) report(i, `thread "${thread}" is never joined: add a "join" step (expect: done, sigbus or blocked)`, 'thread');
+  validateChildren(c, report);
 }
+
+/** A thread's name as messages say it: a child's threads are its own (t1 in c1 is not the case's t1). */
+const threadOf = (thread: string, child: string | undefined) => (child ? `${thread}" in child "${child}` : thread);

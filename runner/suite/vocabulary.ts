@@ -19,7 +19,7 @@ export const ioctlNames = ['WAKE', 'COPY', 'ZEROPAGE', 'MOVE', 'WRITEPROTECT', '
 export const ioctlOps = ['CONTINUE', 'COPY', 'ZEROPAGE', 'WAKE', 'WRITEPROTECT'] as const;
 export const ioctlModes = ['DONTWAKE', 'WP'] as const;
 export const eventTypes = ['PAGEFAULT', 'FORK', 'REMAP', 'REMOVE', 'UNMAP'] as const;
-export const madviseAdvice = ['DONTNEED', 'REMOVE', 'PAGEOUT'] as const;
+export const madviseAdvice = ['DONTNEED', 'REMOVE', 'PAGEOUT', 'HUGEPAGE', 'NOHUGEPAGE', 'COLLAPSE'] as const;
 export const errnoNames = [
   'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'E2BIG', 'EBADF', 'EAGAIN', 'ENOMEM', 'EACCES',
   'EFAULT', 'EBUSY', 'EEXIST', 'ENODEV', 'EINVAL', 'ENOSPC', 'ESPIPE', 'ERANGE', 'EROFS', 'ENOSYS',

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fork.h"
+
 enum kind { K_NUM, K_BYTE, K_BOOL, K_ENUM, K_FLAGS, K_ONE, K_NAME, K_ERRNO, K_RESULT, K_BITS, K_LINE };
 
 struct keyspec {
@@ -30,6 +32,8 @@ static const struct name_value ioctl_modes[] = {{"DONTWAKE", 1}, {"WP", 2}, {NUL
 #define COUNT {"count", K_NUM, 0, NULL, NULL}
 #define EXPECT {"expect_errno", K_ERRNO, 0, NULL, NULL}
 #define TARGET {"target", K_ENUM, 0, "reg|alias", NULL}
+#define CHILD {"child", K_NAME, 0, NULL, NULL}
+#define UFFD {"uffd", K_NAME, 0, NULL, NULL}
 
 static const struct opspec ops[] = {
 	{"open", {LINE, {"features", K_FLAGS, 1, NULL, feature_names}, EXPECT}},
@@ -40,24 +44,27 @@ static const struct opspec ops[] = {
 	{"unregister", {LINE, PAGE, COUNT, EXPECT}},
 	{"require_ioctl", {LINE, {"name", K_ONE, 1, NULL, ioctl_numbers}}},
 	{"access", {LINE, {"thread", K_NAME, 1, NULL, NULL}, TARGET, {"op", K_ENUM, 1, "read|write", NULL}, PAGE,
-		    {"byte", K_BYTE, 0, NULL, NULL}}},
-	{"join", {LINE, {"thread", K_NAME, 1, NULL, NULL}, {"expect", K_ENUM, 1, "done|sigbus|blocked", NULL},
-		  {"wait_ms", K_NUM, 0, NULL, NULL}, {"value", K_BYTE, 0, NULL, NULL}}},
+		    {"byte", K_BYTE, 0, NULL, NULL}, CHILD}},
+	{"join", {LINE, {"thread", K_NAME, 0, NULL, NULL}, {"expect", K_ENUM, 1, "done|sigbus|blocked", NULL},
+		  {"wait_ms", K_NUM, 0, NULL, NULL}, {"value", K_BYTE, 0, NULL, NULL}, CHILD}},
 	{"event", {LINE, {"type", K_ONE, 1, NULL, event_types}, {"flags", K_FLAGS, 0, NULL, fault_flags}, PAGE, COUNT,
-		   {"wait_ms", K_NUM, 0, NULL, NULL}}},
-	{"no_event", {LINE, {"wait_ms", K_NUM, 0, NULL, NULL}}},
+		   {"wait_ms", K_NUM, 0, NULL, NULL}, UFFD, CHILD, {"old", K_BOOL, 0, NULL, NULL}}},
+	{"no_event", {LINE, {"wait_ms", K_NUM, 0, NULL, NULL}, UFFD}},
+	{"fork", {LINE, {"child", K_NAME, 1, NULL, NULL}}},
 	{"ioctl", {LINE, {"op", K_ENUM, 1, "CONTINUE|COPY|ZEROPAGE|WAKE|WRITEPROTECT", NULL}, PAGE, COUNT,
 		   {"offset", K_NUM, 0, NULL, NULL}, {"len", K_NUM, 0, NULL, NULL}, {"mode", K_FLAGS, 0, NULL, ioctl_modes},
 		   {"mode_raw", K_NUM, 0, NULL, NULL}, {"byte", K_BYTE, 0, NULL, NULL}, EXPECT,
-		   {"result", K_RESULT, 0, NULL, NULL}}},
-	{"madvise", {LINE, TARGET, {"advice", K_ENUM, 1, "DONTNEED|REMOVE|PAGEOUT", NULL}, PAGE, COUNT,
+		   {"result", K_RESULT, 0, NULL, NULL}, UFFD}},
+	{"madvise", {LINE, TARGET, {"advice", K_ENUM, 1, "DONTNEED|REMOVE|PAGEOUT|HUGEPAGE|NOHUGEPAGE|COLLAPSE", NULL}, PAGE, COUNT,
 		     {"thread", K_NAME, 0, NULL, NULL}, EXPECT}},
 	{"fallocate", {LINE, {"mode", K_ENUM, 1, "punch|alloc", NULL}, PAGE, COUNT, EXPECT}},
-	{"check", {LINE, TARGET, PAGE, COUNT, {"byte", K_BYTE, 1, NULL, NULL}, {"wait_ms", K_NUM, 0, NULL, NULL}}},
-	{"pagemap", {LINE, TARGET, PAGE, COUNT, {"present", K_BITS, 1, NULL, NULL}}},
+	{"mremap", {LINE, PAGE, COUNT, {"fixed", K_BOOL, 0, NULL, NULL}, {"thread", K_NAME, 0, NULL, NULL}, EXPECT}},
+	{"munmap", {LINE, PAGE, COUNT, {"thread", K_NAME, 0, NULL, NULL}, EXPECT}},
+	{"check", {LINE, TARGET, PAGE, COUNT, {"byte", K_BYTE, 1, NULL, NULL}, {"wait_ms", K_NUM, 0, NULL, NULL}, CHILD}},
+	{"pagemap", {LINE, TARGET, PAGE, COUNT, {"present", K_BITS, 0, NULL, NULL}, {"wp", K_BITS, 0, NULL, NULL}, CHILD}},
 	{"require_thp", {LINE, TARGET}},
 	{"sleep", {LINE, {"ms", K_NUM, 1, NULL, NULL}}},
-	{"raise", {LINE, {"signal", K_ONE, 1, NULL, signal_names}}},
+	{"raise", {LINE, {"signal", K_ONE, 1, NULL, signal_names}, CHILD}},
 };
 
 static int fail(char *err, size_t errlen, int line, const char *fmt, ...)
@@ -243,9 +250,64 @@ static int parse_step(char *text, int plan_line, struct step *s, char *err, size
 /* What the static checks know about a case so far. */
 struct case_state {
 	int opened, mapped, alias, pages, anon;
-	char running[32][32];
+	char running[32][72]; /* thread names, "CHILD/THREAD" for a child's */
 	int nrunning;
+	struct {
+		char name[32];
+		int joined, has_uffd;
+	} children[CHILDREN_MAX];
+	int nchildren;
 };
+
+static int child_index(const struct case_state *st, const char *name)
+{
+	for (int i = 0; i < st->nchildren; i++)
+		if (!strcmp(st->children[i].name, name))
+			return i;
+	return -1;
+}
+
+/* fork, child= and uffd=: a child is forked once, acted in until it is joined, and its
+ * descriptor used only after the FORK event that hands it over. */
+static int check_children(const struct step *s, struct case_state *st, char *err, size_t errlen)
+{
+	const char *op = s->op;
+	const char *child = step_str(s, "child");
+	const char *uffd = step_str(s, "uffd");
+	int L = s->plan_line;
+	int i = child ? child_index(st, child) : -1;
+
+	if (!strcmp(op, "fork")) {
+		if (i >= 0)
+			return fail(err, errlen, L, "fork: child %s was forked before (a name is used once)", child);
+		if (st->nchildren == CHILDREN_MAX || strlen(child) >= sizeof(st->children[0].name))
+			return fail(err, errlen, L, "fork: at most %d children, names under 32 characters", CHILDREN_MAX);
+		snprintf(st->children[st->nchildren++].name, sizeof(st->children[0].name), "%s", child);
+		return 0;
+	}
+	if (child && i < 0)
+		return fail(err, errlen, L, "%s: no fork step before it starts child %s", op, child);
+	if (child && !strcmp(op, "event")) {
+		if (strcmp(step_str(s, "type"), "FORK"))
+			return fail(err, errlen, L, "event: child= names the child of a FORK event, not of %s", step_str(s, "type"));
+		if (st->children[i].has_uffd)
+			return fail(err, errlen, L, "event: child %s already has the descriptor of a FORK event", child);
+		st->children[i].has_uffd = 1;
+	} else if (child && st->children[i].joined) {
+		return fail(err, errlen, L, "%s: child %s was joined before", op, child);
+	}
+	if (child && !strcmp(op, "join") && !step_has(s, "thread")) {
+		if (strcmp(step_str(s, "expect"), "done") || step_has(s, "value"))
+			return fail(err, errlen, L, "join: a child is joined with expect=done and no value");
+		st->children[i].joined = 1;
+	}
+	if (uffd) {
+		int u = child_index(st, uffd);
+		if (u < 0 || !st->children[u].has_uffd)
+			return fail(err, errlen, L, "%s: uffd=%s needs an earlier 'event type=FORK child=%s'", op, uffd, uffd);
+	}
+	return 0;
+}
 
 static int thread_running(struct case_state *st, const char *name)
 {
@@ -263,10 +325,18 @@ static int check_step(const struct step *s, struct case_state *st, char *err, si
 			 !strcmp(op, "event") || !strcmp(op, "no_event") || !strcmp(op, "ioctl");
 	int needs_map = !strcmp(op, "fill") || !strcmp(op, "register") || !strcmp(op, "unregister") ||
 			!strcmp(op, "access") || !strcmp(op, "ioctl") || !strcmp(op, "madvise") ||
-			!strcmp(op, "fallocate") || !strcmp(op, "check") || !strcmp(op, "pagemap") || !strcmp(op, "require_thp");
+			!strcmp(op, "fallocate") || !strcmp(op, "check") || !strcmp(op, "pagemap") || !strcmp(op, "require_thp") ||
+			!strcmp(op, "mremap") || !strcmp(op, "munmap");
 	const char *target = step_str(s, "target");
 	const char *thread = step_str(s, "thread");
+	char who[72]; /* the thread's name in the case's namespace: a child's threads are its own */
 
+	if (check_children(s, st, err, errlen))
+		return -1;
+	if (thread && step_has(s, "child"))
+		snprintf(who, sizeof(who), "%s/%s", step_str(s, "child"), thread);
+	else
+		snprintf(who, sizeof(who), "%s", thread ? thread : "");
 	if (!strcmp(op, "open")) {
 		if (st->opened)
 			return fail(err, errlen, L, "open: a case has at most one userfaultfd");
@@ -303,9 +373,14 @@ static int check_step(const struct step *s, struct case_state *st, char *err, si
 	}
 	if (!strcmp(op, "fallocate") && st->anon)
 		return fail(err, errlen, L, "fallocate: anon memory has no file");
-	if (!strcmp(op, "pagemap") && strlen(step_str(s, "present")) != step_num(s, "count", 1))
-		return fail(err, errlen, L, "pagemap: present has %zu digits for count=%llu", strlen(step_str(s, "present")),
-			    (unsigned long long)step_num(s, "count", 1));
+	if (!strcmp(op, "pagemap") && !step_has(s, "present") && !step_has(s, "wp"))
+		return fail(err, errlen, L, "pagemap: missing key 'present' or 'wp'");
+	for (int k = 0; k < 2 && !strcmp(op, "pagemap"); k++) {
+		const char *bits = step_str(s, k ? "wp" : "present");
+		if (bits && strlen(bits) != step_num(s, "count", 1))
+			return fail(err, errlen, L, "pagemap: %s has %zu digits for count=%llu", k ? "wp" : "present", strlen(bits),
+				    (unsigned long long)step_num(s, "count", 1));
+	}
 	if (!strcmp(op, "ioctl")) {
 		const char *iop = step_str(s, "op");
 		uint64_t mode = step_flags(s, "mode", ioctl_modes);
@@ -317,15 +392,18 @@ static int check_step(const struct step *s, struct case_state *st, char *err, si
 		if (!strcmp(iop, "ZEROPAGE") && (mode & 2))
 			return fail(err, errlen, L, "ioctl ZEROPAGE has no WP mode");
 	}
-	if ((!strcmp(op, "access") || (!strcmp(op, "madvise") && thread))) {
-		if (thread_running(st, thread) >= 0)
+	if ((!strcmp(op, "access") || (!strcmp(op, "madvise") && thread) || (!strcmp(op, "mremap") && thread) ||
+	     (!strcmp(op, "munmap") && thread))) {
+		if (thread_running(st, who) >= 0)
 			return fail(err, errlen, L, "%s: thread %s is already running (join it first)", op, thread);
 		if (st->nrunning == 32)
 			return fail(err, errlen, L, "%s: too many threads", op);
-		snprintf(st->running[st->nrunning++], sizeof(st->running[0]), "%s", thread);
+		snprintf(st->running[st->nrunning++], sizeof(st->running[0]), "%s", who);
 	}
-	if (!strcmp(op, "join")) {
-		int i = thread_running(st, thread);
+	if (!strcmp(op, "join") && !thread && !step_has(s, "child"))
+		return fail(err, errlen, L, "join: missing key 'thread' or 'child'");
+	if (!strcmp(op, "join") && thread) {
+		int i = thread_running(st, who);
 		if (i < 0)
 			return fail(err, errlen, L, "join: no running thread %s", thread);
 		if (strcmp(step_str(s, "expect"), "blocked") != 0) {

@@ -59,6 +59,10 @@ void hugepages_reason(long needed, char *why, size_t whylen)
 char *region_page(const struct region *r, const char *target, size_t page)
 {
 	char *base = (target && strcmp(target, "alias") == 0) ? r->alias : r->reg;
+	const struct region_move *m = base == r->reg ? region_move_of(r, page) : NULL;
+
+	if (m && m->to)
+		return m->to + (page - m->page) * r->psz;
 	return base + page * r->psz;
 }
 

@@ -7,12 +7,24 @@
 
 enum backend { BACKEND_ANON, BACKEND_SHMEM, BACKEND_HUGETLB };
 
+/* Pages [page, page+count) of reg moved by an mremap step from `from` to `to` (NULL while a
+ * MAYMOVE-only mremap has not yet said where); later steps address them at `to`. */
+struct region_move {
+	size_t page, count;
+	char *from, *to;
+	size_t len; /* the old length, as the REMAP event reports it */
+};
+
+#define REGION_MOVES_MAX 8
+
 struct region {
 	size_t psz;
 	size_t pages;
 	int fd;
 	char *reg;
 	char *alias;
+	int nmoves;
+	struct region_move moves[REGION_MOVES_MAX];
 };
 
 #define HUGE_PSZ ((size_t)2 << 20)
@@ -26,7 +38,9 @@ long region_pmd_mapped_kb(const void *addr);
 long hugepages_available(long *total);
 /* The skip reason for too few huge pages, naming the sysctl that fixes it. */
 void hugepages_reason(long needed, char *why, size_t whylen);
-/* Pointer to page P of the target mapping ("reg" or "alias"). */
+/* Pointer to page P of the target mapping ("reg" or "alias"), where an mremap step moved it. */
 char *region_page(const struct region *r, const char *target, size_t page);
+/* The newest move of reg's page P, or NULL when it never moved (remap.c). */
+const struct region_move *region_move_of(const struct region *r, size_t page);
 
 #endif

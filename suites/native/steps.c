@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "fork.h"
 #include "region.h"
+#include "remap.h"
 #include "threads.h"
 #include "uffd.h"
 
@@ -27,6 +29,7 @@ enum { STEP_OK, STEP_FAIL, STEP_SKIP };
 
 struct ctx {
 	struct case_shared *sh;
+	const struct plan_case *pc; /* whose task marks a child writes */
 	int uffd;
 	int mapped;
 	struct region r;
@@ -72,6 +75,18 @@ static const char *where(const struct ctx *c, uint64_t addr, char *buf, size_t l
 	uint64_t base = (uint64_t)(uintptr_t)c->r.reg;
 	uint64_t size = c->r.pages * c->r.psz;
 
+	for (int i = c->r.nmoves - 1; c->mapped && i >= 0; i--) {
+		const struct region_move *m = &c->r.moves[i];
+		uint64_t to = (uint64_t)(uintptr_t)m->to, from = (uint64_t)(uintptr_t)m->from;
+		if (m->to && addr >= to && addr <= to + m->count * c->r.psz) {
+			snprintf(buf, len, "page %" PRIu64 " (moved)", m->page + (addr - to) / c->r.psz);
+			return buf;
+		}
+		if (addr >= from && addr <= from + m->count * c->r.psz) {
+			snprintf(buf, len, "page %" PRIu64 "'s place before the mremap", m->page + (addr - from) / c->r.psz);
+			return buf;
+		}
+	}
 	if (c->mapped && addr >= base && addr < base + size) {
 		uint64_t off = addr - base;
 		if (off % c->r.psz)
@@ -102,6 +117,10 @@ static void describe_msg(const struct ctx *c, const struct uffd_msg *m, char *bu
 		snprintf(buf, len, "%s [%s, %s)", type, where(c, m->arg.remove.start, a, sizeof(a)),
 			 where(c, m->arg.remove.end, b, sizeof(b)));
 		break;
+	case UFFD_EVENT_REMAP:
+		snprintf(buf, len, "REMAP from %s to %s len %" PRIu64 " bytes", where(c, m->arg.remap.from, a, sizeof(a)),
+			 where(c, m->arg.remap.to, b, sizeof(b)), (uint64_t)m->arg.remap.len);
+		break;
 	default:
 		snprintf(buf, len, "%s", type ? type : "unknown event");
 	}
@@ -116,9 +135,16 @@ static struct uffdio_range step_range(const struct ctx *c, const struct step *s)
 	if ((!strcmp(s->op, "register") || !strcmp(s->op, "unregister")) && !step_has(s, "page") &&
 	    !step_has(s, "count"))
 		count = c->r.pages;
-	r.start = (uint64_t)(uintptr_t)c->r.reg + page * c->r.psz;
+	r.start = (uint64_t)(uintptr_t)region_page(&c->r, "reg", page);
 	r.len = count * c->r.psz;
 	return r;
+}
+
+/* The descriptor a step acts through: the case's own, or with uffd=NAME the one the FORK event
+ * handed over for child NAME's memory. */
+static int uffd_for(const struct ctx *c, const struct step *s)
+{
+	return step_has(s, "uffd") ? child_uffd(step_str(s, "uffd")) : c->uffd;
 }
 
 static int do_open(struct ctx *c, const struct step *s)
@@ -275,6 +301,116 @@ static int value_check(struct ctx *c, const struct step *s, const char *what, co
 		   got, first_page + (size_t)off / c->r.psz, off % (long)c->r.psz);
 }
 
+/* After an mremap (err its errno, as the step expected): where the pages went, checked against
+ * what a REMAP event already said. */
+static int remap_settle(struct ctx *c, int line, int move, int err, char *moved_to, int fixed)
+{
+	struct region_move *m = &c->r.moves[move];
+	char a[80], b[80];
+
+	if (err) {
+		remap_forget(&c->r, move);
+		return STEP_OK;
+	}
+	if (!m->to) {
+		m->to = moved_to;
+		return STEP_OK;
+	}
+	if (m->to == moved_to)
+		return STEP_OK;
+	snprintf(a, sizeof(a), "0x%" PRIx64, (uint64_t)(uintptr_t)moved_to);
+	snprintf(b, sizeof(b), "0x%" PRIx64, (uint64_t)(uintptr_t)m->to);
+	m->to = moved_to;
+	return say(c, STEP_FAIL, NULL, "line %d: mremap returned %s, but %s %s", line, a,
+		   fixed ? "it was asked to move the pages to" : "the REMAP event said they went to", b);
+}
+
+/* A REMAP message against the newest mremap: from its old place, to its new one (filled in
+ * here when a MAYMOVE-only mremap has not returned yet), its old length. */
+static int remap_event_check(struct ctx *c, const struct step *s, const struct uffd_msg *msg, const char *got)
+{
+	struct region_move *m = &c->r.moves[c->r.nmoves - 1];
+	char from[80], to[80];
+
+	if (!m->to && msg->arg.remap.from == (uint64_t)(uintptr_t)m->from && msg->arg.remap.len == m->len)
+		m->to = (char *)(uintptr_t)msg->arg.remap.to;
+	if (msg->arg.remap.from == (uint64_t)(uintptr_t)m->from && msg->arg.remap.to == (uint64_t)(uintptr_t)m->to &&
+	    msg->arg.remap.len == m->len)
+		return STEP_OK;
+	where(c, (uint64_t)(uintptr_t)m->from, from, sizeof(from));
+	if (m->to)
+		where(c, (uint64_t)(uintptr_t)m->to, to, sizeof(to));
+	else
+		snprintf(to, sizeof(to), "where the mremap moves it");
+	return say(c, STEP_FAIL, s, "event: expected REMAP from %s to %s len %zu bytes, got %s", from, to, m->len, got);
+}
+
+static int do_mremap(struct ctx *c, const struct step *s)
+{
+	size_t page = step_num(s, "page", 0), count = step_num(s, "count", 1);
+	int fixed = (int)step_num(s, "fixed", 1);
+	int expect = step_errno(s);
+	struct remap_call call;
+	char why[200], exp[48];
+	void *to;
+	int err, move;
+
+	if ((err = remap_prepare(&c->r, page, count, fixed, &call, why, sizeof(why))))
+		return say(c, STEP_FAIL, s, "mremap: %s", why);
+	if (step_has(s, "thread")) {
+		struct fthread *t = thread_slot(step_str(s, "thread"), 1);
+		if (!t)
+			return say(c, STEP_FAIL, s, "mremap: too many threads");
+		t->move = remap_record(&c->r, page, count, &call, call.dest);
+		if (t->move < 0) {
+			thread_release(t);
+			return say(c, STEP_FAIL, s, "mremap: more than %d moves in one case", REGION_MOVES_MAX);
+		}
+		t->work = WORK_MREMAP;
+		t->remap = call;
+		t->expect_err = expect;
+		t->step_line = s->line;
+		return start_thread(c, s, t);
+	}
+	to = remap_run(&call);
+	err = to == MAP_FAILED ? errno : 0;
+	expected_errno(exp, sizeof(exp), expect);
+	if (err != expect)
+		return say(c, STEP_FAIL, s, "mremap: expected %s, got %s", exp, errno_or_success(err));
+	if (err)
+		return STEP_OK;
+	move = remap_record(&c->r, page, count, &call, call.dest);
+	if (move < 0)
+		return say(c, STEP_FAIL, s, "mremap: more than %d moves in one case", REGION_MOVES_MAX);
+	return remap_settle(c, s->line, move, 0, to, fixed);
+}
+
+static int do_munmap(struct ctx *c, const struct step *s)
+{
+	char *addr = region_page(&c->r, "reg", step_num(s, "page", 0));
+	size_t len = step_num(s, "count", 1) * c->r.psz;
+	int expect = step_errno(s);
+	char exp[48];
+	int err;
+
+	if (step_has(s, "thread")) {
+		struct fthread *t = thread_slot(step_str(s, "thread"), 1);
+		if (!t)
+			return say(c, STEP_FAIL, s, "munmap: too many threads");
+		t->work = WORK_MUNMAP;
+		t->addr = addr;
+		t->len = len;
+		t->expect_err = expect;
+		t->step_line = s->line;
+		return start_thread(c, s, t);
+	}
+	err = munmap(addr, len) == 0 ? 0 : errno;
+	expected_errno(exp, sizeof(exp), expect);
+	if (err != expect)
+		return say(c, STEP_FAIL, s, "munmap: expected %s, got %s", exp, errno_or_success(err));
+	return STEP_OK;
+}
+
 static int do_join(struct ctx *c, const struct step *s)
 {
 	const char *name = step_str(s, "thread");
@@ -283,11 +419,16 @@ static int do_join(struct ctx *c, const struct step *s)
 	int blocked = !strcmp(expect, "blocked");
 	int wait_ms = (int)step_num(s, "wait_ms", blocked ? 200 : 2000);
 	char what[64], a[80];
-	int finished = thread_wait(t, wait_ms);
+	/* an mremap or munmap blocks on its event: wait until that event is there to read, so the
+	 * steps after the join see the kernel's state while it waits (mmap_changing raised) */
+	int pending = blocked && t && (t->work == WORK_MREMAP || t->work == WORK_MUNMAP) && c->uffd >= 0 ? remap_event_pending(c->uffd, wait_ms) : -1;
+	int finished = thread_wait(t, pending >= 0 ? 0 : wait_ms);
 	int rc = STEP_OK;
 
 	snprintf(what, sizeof(what), "join %s", name);
 	if (blocked) {
+		if (!finished && pending == 0)
+			return say(c, STEP_FAIL, s, "%s: blocked, but no event is pending on the userfaultfd after %dms", what, wait_ms);
 		if (!finished)
 			return STEP_OK;
 		rc = say(c, STEP_FAIL, s, "%s: expected blocked, but it finished%s within %dms", what,
@@ -301,12 +442,15 @@ static int do_join(struct ctx *c, const struct step *s)
 	} else if (t->sigbus) {
 		rc = say(c, STEP_FAIL, s, "%s: expected done, got SIGBUS at %s", what,
 			 where(c, (uint64_t)(uintptr_t)t->sigbus_addr, a, sizeof(a)));
-	} else if (t->work == WORK_MADVISE && t->err != t->expect_err) {
+	} else if ((t->work == WORK_MADVISE || t->work == WORK_MREMAP || t->work == WORK_MUNMAP) && t->err != t->expect_err) {
 		char exp[48];
 		expected_errno(exp, sizeof(exp), t->expect_err);
-		rc = say(c, STEP_FAIL, NULL, "line %d: madvise (thread %s): expected %s, got %s", t->step_line, name, exp,
+		rc = say(c, STEP_FAIL, NULL, "line %d: %s (thread %s): expected %s, got %s", t->step_line,
+			 t->work == WORK_MADVISE ? "madvise" : t->work == WORK_MREMAP ? "mremap" : "munmap", name, exp,
 			 errno_or_success(t->err));
-	} else if (step_has(s, "value") && t->work != WORK_MADVISE) {
+	} else if (t->work == WORK_MREMAP) {
+		rc = remap_settle(c, t->step_line, t->move, t->err, t->moved_to, !!(t->remap.flags & MREMAP_FIXED));
+	} else if (step_has(s, "value") && (t->work == WORK_READ || t->work == WORK_WRITE)) {
 		size_t page = (size_t)((t->addr - (t->addr >= c->r.reg && t->addr < c->r.reg + c->r.pages * c->r.psz
 							? c->r.reg : c->r.alias)) / (long)c->r.psz);
 		rc = value_check(c, s, what, t, (int)step_num(s, "value", 0), page);
@@ -326,7 +470,7 @@ static int do_event(struct ctx *c, const struct step *s)
 
 	name_lookup(event_types, type, &want_type);
 	memset(&m, 0, sizeof(m));
-	n = uffd_read_msg(c->uffd, wait_ms, &m);
+	n = uffd_read_msg(uffd_for(c, s), wait_ms, &m);
 	if (n < 0)
 		return say(c, STEP_FAIL, s, "event: read: %s", strerror(errno));
 	if (n == 0)
@@ -334,6 +478,11 @@ static int do_event(struct ctx *c, const struct step *s)
 	describe_msg(c, &m, got, sizeof(got));
 	if (m.event != want_type)
 		return say(c, STEP_FAIL, s, "event: expected %s, got %s", type, got);
+	/* the new descriptor watches the child's memory: kept as child=NAME's, else closed */
+	if (m.event == UFFD_EVENT_FORK && step_has(s, "child"))
+		child_set_uffd(step_str(s, "child"), (int)m.arg.fork.ufd);
+	else if (m.event == UFFD_EVENT_FORK)
+		close((int)m.arg.fork.ufd);
 	if (m.event == UFFD_EVENT_PAGEFAULT) {
 		uint64_t flags = step_flags(s, "flags", fault_flags);
 		uint64_t start = (uint64_t)(uintptr_t)region_page(&c->r, "reg", step_num(s, "page", 0));
@@ -344,11 +493,18 @@ static int do_event(struct ctx *c, const struct step *s)
 		    (m.arg.pagefault.address < start || m.arg.pagefault.address >= start + c->r.psz))
 			return say(c, STEP_FAIL, s, "event: expected PAGEFAULT at page %" PRIu64 ", got %s",
 				   step_num(s, "page", 0), got);
+	} else if (m.event == UFFD_EVENT_REMAP && c->r.nmoves > 0) {
+		return remap_event_check(c, s, &m, got);
 	} else if ((m.event == UFFD_EVENT_REMOVE || m.event == UFFD_EVENT_UNMAP) && step_has(s, "page")) {
 		struct uffdio_range r = step_range(c, s);
+		const struct region_move *moved = region_move_of(&c->r, step_num(s, "page", 0));
+		char end[80];
+		/* old=1: the range where an mremap took the pages from (the UNMAP it sends) */
+		if (step_num(s, "old", 0) && moved)
+			r.start = (uint64_t)(uintptr_t)moved->from + (step_num(s, "page", 0) - moved->page) * c->r.psz;
 		if (m.arg.remove.start != r.start || m.arg.remove.end != r.start + r.len)
-			return say(c, STEP_FAIL, s, "event: expected %s [%s, page %" PRIu64 "), got %s", type,
-				   where(c, r.start, a, sizeof(a)), step_num(s, "page", 0) + step_num(s, "count", 1), got);
+			return say(c, STEP_FAIL, s, "event: expected %s [%s, %s), got %s", type, where(c, r.start, a, sizeof(a)),
+				   where(c, r.start + r.len, end, sizeof(end)), got);
 	}
 	return STEP_OK;
 }
@@ -358,7 +514,7 @@ static int do_no_event(struct ctx *c, const struct step *s)
 	int wait_ms = (int)step_num(s, "wait_ms", 200);
 	struct uffd_msg m;
 	char got[200];
-	int n = uffd_read_msg(c->uffd, wait_ms, &m);
+	int n = uffd_read_msg(uffd_for(c, s), wait_ms, &m);
 
 	if (n < 0)
 		return say(c, STEP_FAIL, s, "no_event: read: %s", strerror(errno));
@@ -419,7 +575,7 @@ static int do_ioctl(struct ctx *c, const struct step *s)
 
 	if (!strcmp(op, "CONTINUE")) {
 		struct uffdio_continue a = {.range = range, .mode = mode, .mapped = RESULT_SENTINEL};
-		err = ioctl(c->uffd, UFFDIO_CONTINUE, &a) == 0 ? 0 : errno;
+		err = ioctl(uffd_for(c, s), UFFDIO_CONTINUE, &a) == 0 ? 0 : errno;
 		result = a.mapped;
 		field = "mapped";
 	} else if (!strcmp(op, "COPY")) {
@@ -430,20 +586,20 @@ static int do_ioctl(struct ctx *c, const struct step *s)
 			return say(c, STEP_FAIL, s, "ioctl COPY: source buffer: %s", strerror(errno));
 		memset(src, (int)step_num(s, "byte", 0), srclen);
 		a.src = (uint64_t)(uintptr_t)src;
-		err = ioctl(c->uffd, UFFDIO_COPY, &a) == 0 ? 0 : errno;
+		err = ioctl(uffd_for(c, s), UFFDIO_COPY, &a) == 0 ? 0 : errno;
 		result = a.copy;
 		field = "copy";
 		munmap(src, srclen);
 	} else if (!strcmp(op, "ZEROPAGE")) {
 		struct uffdio_zeropage a = {.range = range, .mode = mode, .zeropage = RESULT_SENTINEL};
-		err = ioctl(c->uffd, UFFDIO_ZEROPAGE, &a) == 0 ? 0 : errno;
+		err = ioctl(uffd_for(c, s), UFFDIO_ZEROPAGE, &a) == 0 ? 0 : errno;
 		result = a.zeropage;
 		field = "zeropage";
 	} else if (!strcmp(op, "WAKE")) {
-		err = ioctl(c->uffd, UFFDIO_WAKE, &range) == 0 ? 0 : errno;
+		err = ioctl(uffd_for(c, s), UFFDIO_WAKE, &range) == 0 ? 0 : errno;
 	} else {
 		struct uffdio_writeprotect a = {.range = range, .mode = mode};
-		err = ioctl(c->uffd, UFFDIO_WRITEPROTECT, &a) == 0 ? 0 : errno;
+		err = ioctl(uffd_for(c, s), UFFDIO_WRITEPROTECT, &a) == 0 ? 0 : errno;
 	}
 
 	expected_errno(exp, sizeof(exp), expect);
@@ -465,7 +621,9 @@ static int do_ioctl(struct ctx *c, const struct step *s)
 
 static int advice_of(const char *name)
 {
-	return !strcmp(name, "DONTNEED") ? MADV_DONTNEED : !strcmp(name, "REMOVE") ? MADV_REMOVE : MADV_PAGEOUT;
+	return !strcmp(name, "DONTNEED") ? MADV_DONTNEED : !strcmp(name, "REMOVE") ? MADV_REMOVE
+	     : !strcmp(name, "HUGEPAGE") ? MADV_HUGEPAGE : !strcmp(name, "NOHUGEPAGE") ? MADV_NOHUGEPAGE
+	     : !strcmp(name, "COLLAPSE") ? MADV_COLLAPSE : MADV_PAGEOUT;
 }
 
 static int do_madvise(struct ctx *c, const struct step *s)
@@ -541,29 +699,39 @@ static int do_check(struct ctx *c, const struct step *s)
 	return rc;
 }
 
+/* A pagemap entry's bits, one character per page: present (63) and uffd-wp (57). */
+static void pagemap_bits(uint64_t entry, size_t i, char *present, char *wp)
+{
+	present[i] = (entry >> 63) & 1 ? '1' : '0';
+	wp[i] = (entry >> 57) & 1 ? '1' : '0';
+	present[i + 1] = wp[i + 1] = '\0';
+}
+
 static int do_pagemap(struct ctx *c, const struct step *s)
 {
-	const char *want = step_str(s, "present");
+	const char *want_present = step_str(s, "present");
+	const char *want_wp = step_str(s, "wp");
 	size_t page = step_num(s, "page", 0);
-	size_t count = strlen(want);
-	char got[128];
+	size_t count = step_num(s, "count", 1);
+	char present[128] = "", wp[128] = "";
 	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return say(c, STEP_FAIL, s, "pagemap: open /proc/self/pagemap: %s", strerror(errno));
-	for (size_t i = 0; i < count && i < sizeof(got) - 1; i++) {
+	for (size_t i = 0; i < count && i < sizeof(present) - 1; i++) {
 		uint64_t addr = (uint64_t)(uintptr_t)region_page(&c->r, step_str(s, "target"), page + i);
 		uint64_t entry = 0;
 		if (pread(fd, &entry, sizeof(entry), (off_t)(addr / 4096 * sizeof(entry))) != sizeof(entry)) {
 			close(fd);
 			return say(c, STEP_FAIL, s, "pagemap: read: %s", strerror(errno));
 		}
-		got[i] = (entry >> 63) & 1 ? '1' : '0';
-		got[i + 1] = '\0';
+		pagemap_bits(entry, i, present, wp);
 	}
 	close(fd);
-	if (strcmp(got, want) != 0)
-		return say(c, STEP_FAIL, s, "pagemap: expected present=%s, got present=%s", want, got);
+	if (want_present && strcmp(present, want_present) != 0)
+		return say(c, STEP_FAIL, s, "pagemap: expected present=%s, got present=%s (wp=%s)", want_present, present, wp);
+	if (want_wp && strcmp(wp, want_wp) != 0)
+		return say(c, STEP_FAIL, s, "pagemap: expected wp=%s, got wp=%s (present=%s)", want_wp, wp, present);
 	return STEP_OK;
 }
 
@@ -587,10 +755,80 @@ static int do_raise(const struct step *s)
 	return STEP_OK;
 }
 
+static int run_step(struct ctx *c, const struct step *s);
+
+/* In the child: one step the case process sent, run on the child's copy of the case's state,
+ * its verdict written to the child's own buffer (the shared one belongs to the case process). */
+static void serve_in_child(void *arg, const struct step *s, struct child_reply *out)
+{
+	static struct case_shared own;
+	struct ctx c = *(const struct ctx *)arg;
+
+	memset(&own, 0, sizeof(own));
+	c.sh = &own;
+	out->rc = run_step(&c, s);
+	out->skip_cause = own.skip_cause;
+	snprintf(out->reason, sizeof(out->reason), "%s", own.reason);
+}
+
+static int do_fork(struct ctx *c, const struct step *s)
+{
+	char why[256];
+
+	if (child_fork(c->pc, step_str(s, "child"), serve_in_child, c, why, sizeof(why)))
+		return say(c, STEP_FAIL, s, "%s", why);
+	return STEP_OK;
+}
+
+/* How long the case process waits for a child's answer: the step's own wait, and then some. */
+static int child_wait_ms(const struct step *s)
+{
+	return (int)step_num(s, "wait_ms", 2000) + 10000;
+}
+
+/* A step with child=NAME: the child runs it; its verdict is the step's, its message named. */
+static int do_in_child(struct ctx *c, const struct step *s)
+{
+	const char *name = step_str(s, "child");
+	struct child_reply r;
+	char why[256];
+	int at = 0;
+
+	if (child_run(name, s, child_wait_ms(s), &r, why, sizeof(why)))
+		return say(c, STEP_FAIL, s, "%s: %s", s->op, why);
+	if (r.rc == STEP_OK)
+		return STEP_OK;
+	if (r.rc == STEP_SKIP) {
+		c->sh->skip_cause = r.skip_cause;
+		return say(c, STEP_SKIP, s, "child %s: %s", name, r.reason);
+	}
+	sscanf(r.reason, "line %*d: %n", &at);
+	return say(c, STEP_FAIL, s, "child %s: %s", name, r.reason + at);
+}
+
+/* The child exits when told to; how it ended otherwise (a signal, a status) is the failure. */
+static int do_join_child(struct ctx *c, const struct step *s)
+{
+	const char *name = step_str(s, "child");
+	int sig = 0;
+	char why[256];
+
+	if (child_join(name, (int)step_num(s, "wait_ms", 2000), &sig, why, sizeof(why)))
+		return say(c, STEP_FAIL, s, "join %s: expected done, %s", name, why);
+	return STEP_OK;
+}
+
 static int run_step(struct ctx *c, const struct step *s)
 {
 	const char *op = s->op;
 
+	if (!strcmp(op, "fork"))
+		return do_fork(c, s);
+	if (!strcmp(op, "join") && step_has(s, "child") && !step_has(s, "thread"))
+		return do_join_child(c, s);
+	/* FORK's child= names whose descriptor it hands over; every other child= runs there */
+	if (step_has(s, "child") && strcmp(op, "event") && !child_self())
+		return do_in_child(c, s);
 	if (!strcmp(op, "open"))
 		return do_open(c, s);
 	if (!strcmp(op, "map"))
@@ -619,6 +857,10 @@ static int run_step(struct ctx *c, const struct step *s)
 		return do_madvise(c, s);
 	if (!strcmp(op, "fallocate"))
 		return do_fallocate(c, s);
+	if (!strcmp(op, "mremap"))
+		return do_mremap(c, s);
+	if (!strcmp(op, "munmap"))
+		return do_munmap(c, s);
 	if (!strcmp(op, "check"))
 		return do_check(c, s);
 	if (!strcmp(op, "pagemap"))
@@ -632,7 +874,7 @@ static int run_step(struct ctx *c, const struct step *s)
 
 enum outcome case_execute(const struct plan_case *pc, struct case_shared *sh)
 {
-	struct ctx c = {.sh = sh, .uffd = -1};
+	struct ctx c = {.sh = sh, .pc = pc, .uffd = -1};
 
 	threads_init(pc);
 	for (int i = 0; i < pc->nsteps; i++) {

@@ -98,6 +98,15 @@ static void *thread_main(void *arg)
 		case WORK_MADVISE:
 			t->err = madvise(t->addr, t->len, t->advice) == 0 ? 0 : errno;
 			break;
+		case WORK_MREMAP: {
+			void *to = remap_run(&t->remap);
+			t->err = to == MAP_FAILED ? errno : 0;
+			t->moved_to = to == MAP_FAILED ? NULL : to;
+			break;
+		}
+		case WORK_MUNMAP:
+			t->err = munmap(t->addr, t->len) == 0 ? 0 : errno;
+			break;
 		}
 	} else {
 		t->sigbus = 1;
@@ -134,18 +143,23 @@ int thread_start(struct fthread *t)
 	return err;
 }
 
+void deadline_after(struct timespec *deadline, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, deadline);
+	deadline->tv_sec += ms / 1000;
+	deadline->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (deadline->tv_nsec >= 1000000000L) {
+		deadline->tv_sec++;
+		deadline->tv_nsec -= 1000000000L;
+	}
+}
+
 int thread_wait(struct fthread *t, int wait_ms)
 {
 	struct timespec deadline;
 	int finished;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += wait_ms / 1000;
-	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline_after(&deadline, wait_ms);
 	pthread_mutex_lock(&t->mu);
 	while (!t->finished && pthread_cond_timedwait(&t->cv, &t->mu, &deadline) != ETIMEDOUT)
 		;
@@ -154,6 +168,11 @@ int thread_wait(struct fthread *t, int wait_ms)
 	if (finished)
 		pthread_join(t->tid, NULL);
 	return finished;
+}
+
+void threads_forget(void)
+{
+	memset(slots, 0, sizeof(slots));
 }
 
 void thread_release(struct fthread *t)

@@ -56,7 +56,7 @@ export interface ModeOutcome {
 }
 
 /** The subtests a 6.1 `userfaultfd` mode runs, in order, by the line that starts each. */
-const userfaultfdSubtests: readonly { name: string; start: RegExp; anonOnly?: true; minorOnly?: true }[] = [
+const userfaultfdSubtests: readonly { name: string; start: RegExp; anonOnly?: true; minorOnly?: true; collapseOnly?: true }[] = [
   { name: 'bounces', start: /^(nr_pages: |bounces: )/ },
   { name: 'uffd-wp pagemap (4 KiB)', start: /^testing uffd-wp with pagemap \(pgsize=4096\): /, anonOnly: true },
   { name: 'uffd-wp pagemap (2 MiB)', start: /^testing uffd-wp with pagemap \(pgsize=2097152\): /, anonOnly: true },
@@ -64,6 +64,8 @@ const userfaultfdSubtests: readonly { name: string; start: RegExp; anonOnly?: tr
   { name: 'signal delivery', start: /^testing signal delivery: / },
   { name: 'events', start: /^testing events \(fork, remap, remove\): / },
   { name: 'minor faults', start: /^testing minor faults: /, minorOnly: true },
+  // The :collapse mod (shmem only): MADV_COLLAPSE of the minor-registered area, after the minor faults.
+  { name: 'collapse', start: /^testing collapse of uffd memory into PMD-mapped THPs:/, collapseOnly: true },
 ];
 
 // 6.1's `tools/testing/selftests/vm/userfaultfd <type>[:dev] <MiB> <bounces>`: a stress phase of
@@ -73,8 +75,8 @@ const userfaultfdSubtests: readonly { name: string; start: RegExp; anonOnly?: tr
 export function parseUserfaultfd(output: string, ended: Ended, type: string): ModeOutcome {
   const text = cleanOutput(output);
   const lines = text.split('\n');
-  const base = type.split(':')[0]!;
-  const expected = userfaultfdSubtests.filter((s) => (!s.anonOnly || base === 'anon') && (!s.minorOnly || base === 'shmem' || base === 'hugetlb_shared'));
+  const [base, ...mods] = type.split(':');
+  const expected = userfaultfdSubtests.filter((s) => (!s.anonOnly || base === 'anon') && (!s.minorOnly || base === 'shmem' || base === 'hugetlb_shared') && (!s.collapseOnly || mods.includes('collapse')));
   const error = firstError(text);
   if (ended.kind === 'exit' && ended.code === ksftSkip) {
     return { status: 'skip', reason: error ?? (lines.find((l) => /skip/i.test(l)) ?? 'the test skipped itself (KSFT_SKIP)'), subtests: [] };

@@ -18,8 +18,10 @@ export const kselftestSuite = 'kselftest-userfaultfd';
 /** What a kernel's selftests are, read from its tree before anything is built. */
 export interface KselftestInfo {
   generation: SelftestGeneration;
-  /** run_vmtests.sh's runs of the programs: type, its size in MiB (or "half": of the huge pages), bounces. */
-  runs: { type: string; size: number | 'half'; bounces: number }[];
+  /** run_vmtests.sh's runs of the programs: type (6.1: with any fixed mods, "shmem:collapse"), its
+   * size in MiB (or "half": of the huge pages), bounces, and up to 6.3 the mods the script adds to
+   * the type (its uffd_mods loop, or none for a line outside it; plain and :dev when absent). */
+  runs: { type: string; size: number | 'half'; bounces: number; mods?: string[] }[];
   unitTests: UnitTest[];
   /** The programs' time limit, from the test directory's `settings`. */
   timeoutMs: number;
@@ -31,10 +33,13 @@ export function kselftestInfo(root: string, generation: SelftestGeneration, what
   const dir = join(root, selftestTargets[generation].dir);
   const script = readFileSync(join(dir, 'run_vmtests.sh'), 'utf8');
   const program = generation === 'vm-userfaultfd' ? '\\./userfaultfd' : '\\$\\{uffd_stress_bin\\}';
-  const runs = [...script.matchAll(new RegExp(`run_test ${program} ([a-z_-]+)(?:\\$\\{mod\\})? ("\\$half_ufd_size_MB"|\\d+) (\\d+)`, 'g'))].map((m) => ({
+  const loop = /^\s*uffd_mods=\(([^)]*)\)/m.exec(script)?.[1];
+  const loopMods = loop ? [...loop.matchAll(/"([^"]*)"/g)].map((m) => m[1]!) : vmMods;
+  const runs = [...script.matchAll(new RegExp(`run_test ${program} ([a-z_-]+(?::[a-z_]+)*)(\\$\\{mod\\})? ("\\$half_ufd_size_MB"|\\d+) (\\d+)`, 'g'))].map((m) => ({
     type: m[1]!,
-    size: m[2]!.includes('half') ? ('half' as const) : Number(m[2]),
-    bounces: Number(m[3]),
+    size: m[3]!.includes('half') ? ('half' as const) : Number(m[3]),
+    bounces: Number(m[4]),
+    ...(generation === 'vm-userfaultfd' ? { mods: m[2] ? loopMods : [''] } : {}),
   }));
   // kselftest's own default is 45 s, and 0 turns its limit off; a guest always needs one.
   const timeout = Number(/^timeout=(\d+)/m.exec(safeRead(join(dir, 'settings')))?.[1] ?? 45) || 45;
@@ -52,6 +57,12 @@ function safeRead(file: string): string {
 
 /** 6.1's modes run plain and through /dev/userfaultfd, as run_vmtests.sh does. */
 export const vmMods = ['', ':dev'];
+/** The modes (./userfaultfd's first argument) a 6.1 run line gives: "shmem" and "shmem:dev". */
+export const vmModes = (r: KselftestInfo['runs'][number]): string[] => (r.mods ?? vmMods).map((mod) => `${r.type}${mod}`);
+/** A 6.1 mode's case: userfaultfd-shmem-dev for shmem:dev, userfaultfd-shmem-collapse for shmem:collapse. */
+export const vmModeCase = (mode: string): string => `userfaultfd-${mode.split(':').join('-')}`;
+/** A mode's memory type, without its mods. */
+const memOf = (mode: string): string => mode.split(':')[0]!;
 export const unitCase = (test: string, mem: string): string => {
   const api = /^UFFDIO_API \(with (syscall|\/dev\/userfaultfd)\)$/.exec(test);
   return api ? `unit-api-${api[1] === 'syscall' ? 'syscall' : 'dev'}` : `unit-${test}-${mem}`;
@@ -62,16 +73,19 @@ export const unitKey = (test: string, mem: string): string => (mem ? `${test} on
 export function kselftestRunOf(info: KselftestInfo, name: string): string {
   const unit = info.unitTests.flatMap((t) => t.mems.map((m) => ({ name: unitCase(t.name, m), key: unitKey(t.name, m) }))).find((u) => u.name === name);
   if (unit) return `uffd-unit-tests: ${unit.key}`;
-  const run = info.runs.find((r) => name === `stress-${r.type}` || name === `userfaultfd-${r.type}` || name === `userfaultfd-${r.type}-dev`);
-  if (!run) return name;
-  const size = run.size === 'half' ? 'half the huge pages in MiB' : `${run.size} MiB`;
-  return info.generation === 'vm-userfaultfd' ? `./userfaultfd ${run.type}${name.endsWith('-dev') ? ':dev' : ''}, ${size}, ${run.bounces} bounces` : `./uffd-stress ${run.type}, ${size}, ${run.bounces} bounces`;
+  const size = (r: KselftestInfo['runs'][number]) => (r.size === 'half' ? 'half the huge pages in MiB' : `${r.size} MiB`);
+  if (info.generation === 'vm-userfaultfd') {
+    const mode = info.runs.flatMap((r) => vmModes(r).map((m) => ({ r, m }))).find((x) => vmModeCase(x.m) === name);
+    return mode ? `./userfaultfd ${mode.m}, ${size(mode.r)}, ${mode.r.bounces} bounces` : name;
+  }
+  const run = info.runs.find((r) => name === `stress-${r.type}`);
+  return run ? `./uffd-stress ${run.type}, ${size(run)}, ${run.bounces} bounces` : name;
 }
 
 /** Every case a kernel's selftests give, in the order they run. */
 export function kselftestCases(info: KselftestInfo): PlannedCase[] {
   const name = (c: string): PlannedCase => ({ suite: kselftestSuite, case: c });
-  if (info.generation === 'vm-userfaultfd') return info.runs.flatMap((r) => vmMods.map((mod) => name(`userfaultfd-${r.type}${mod ? '-dev' : ''}`)));
+  if (info.generation === 'vm-userfaultfd') return info.runs.flatMap((r) => vmModes(r).map((mode) => name(vmModeCase(mode))));
   return [...info.unitTests.flatMap((t) => t.mems.map((m) => name(unitCase(t.name, m)))), ...info.runs.map((r) => name(`stress-${r.type}`))];
 }
 
@@ -98,17 +112,18 @@ export function kselftestUnits(info: KselftestInfo, cases: readonly PlannedCase[
   const units: ExecUnit[] = [];
   if (info.generation === 'vm-userfaultfd') {
     for (const r of info.runs) {
-      for (const mod of vmMods) {
-        const name = `userfaultfd-${r.type}${mod ? '-dev' : ''}`;
+      for (const mode of vmModes(r)) {
+        const name = vmModeCase(mode);
         if (!wanted.has(name)) continue;
         const mib = size(r);
-        if (r.type === 'hugetlb_shared' && !place.hugetlbfs) {
+        const mem = memOf(mode);
+        if (mem === 'hugetlb_shared' && !place.hugetlbfs) {
           skips.push({ ref: ref(name), reason: 'hugetlb_shared maps a file on hugetlbfs, and none is mounted here (mount -t hugetlbfs none /dev/hugepages)' });
           continue;
         }
-        const file = r.type === 'hugetlb_shared' ? `${place.hugetlbfs!.replace(/\/$/, '')}/faultline-uffd-test` : undefined;
-        const argv = ['./userfaultfd', `${r.type}${mod}`, String(mib), String(sizes.bounces ?? r.bounces), ...(file ? [file] : [])];
-        const pages = r.type.startsWith('hugetlb') ? mib : 0;
+        const file = mem === 'hugetlb_shared' ? `${place.hugetlbfs!.replace(/\/$/, '')}/faultline-uffd-test` : undefined;
+        const argv = ['./userfaultfd', mode, String(mib), String(sizes.bounces ?? r.bounces), ...(file ? [file] : [])];
+        const pages = mem.startsWith('hugetlb') ? mib : 0;
         units.push(programUnit(ref(name), [ref(name)], { cwd, argv, ...(file ? { scratch: file } : {}) }, info.timeoutMs, { reserve: pages ? Math.max(sizes.hugepages, pages) : 0, needs: pages }, (result, reports) => {
           const parsed = parseUserfaultfd(outputOf(result), endedOf(result), argv[1]!);
           return [withReports({ ...plain(result), status: parsed.status, reason: parsed.reason, subtests: parsed.subtests, ...filledBy(result, parsed) }, reports, policy)];

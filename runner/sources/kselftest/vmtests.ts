@@ -5,7 +5,7 @@ import type { ExecUnit } from '../plan.js';
 import type { UnitResult } from '../unit.js';
 import { parseStress, parseUnitTests, parseUserfaultfd, type Ended } from './parse.js';
 import { parseVmtestsOutput, type ScriptRun } from './parse-vmtests.js';
-import { endedOf, filledBy, kselftestCases, kselftestRunOf, kselftestSuite, outputOf, plain, policy, programUnit, unitCase, unitKey, type KselftestInfo } from './source.js';
+import { endedOf, filledBy, kselftestCases, kselftestRunOf, kselftestSuite, outputOf, plain, policy, programUnit, unitCase, unitKey, vmModeCase, vmModes, type KselftestInfo } from './source.js';
 
 /** `--kselftest-runner`: faultline's own runs of the static programs, one by one, or the tree's run_vmtests.sh. */
 export type KselftestRunner = 'programs' | 'vmtests';
@@ -35,7 +35,7 @@ export function vmtestsHugepages(info: KselftestInfo, cpus: number): number {
 
 /** The script's program runs, each with its own limit (the directory's `settings`), and a minute for the rest. */
 function scriptTimeoutMs(info: KselftestInfo): number {
-  const runs = info.generation === 'vm-userfaultfd' ? info.runs.length * 2 : info.runs.length + 1;
+  const runs = info.generation === 'vm-userfaultfd' ? info.runs.flatMap(vmModes).length : info.runs.length + 1;
   return runs * info.timeoutMs + 60_000;
 }
 
@@ -73,8 +73,7 @@ function scriptResults(info: KselftestInfo, runs: readonly ScriptRun[], own: rea
     const ended = endedFor(run);
     const [program, ...args] = run.argv;
     if (program === './userfaultfd' && info.generation === 'vm-userfaultfd') {
-      const [type = '', mod = ''] = (args[0] ?? '').split(':');
-      const name = `userfaultfd-${type}${mod === 'dev' ? '-dev' : ''}`;
+      const name = vmModeCase(args[0] ?? '');
       const parsed = parseUserfaultfd(run.output, ended, args[0] ?? '');
       out.set(name, withReports({ ...base, case: name, status: parsed.status, reason: parsed.reason, subtests: parsed.subtests, ...filledBy(result, parsed) }, reportsOf(index), policy));
     } else if (program === './uffd-stress' && info.generation === 'mm-uffd') {
