@@ -275,6 +275,22 @@ static int start_thread(struct ctx *c, const struct step *s, struct fthread *t)
 	return STEP_OK;
 }
 
+/* A call that blocks until the monitor reads its event (munmap, madvise) runs in thread T, joined later. */
+static int start_call_thread(struct ctx *c, const struct step *s, int work, char *addr, size_t len, int advice, int expect)
+{
+	struct fthread *t = thread_slot(step_str(s, "thread"), 1);
+
+	if (!t)
+		return say(c, STEP_FAIL, s, "%s: too many threads", s->op);
+	t->work = work;
+	t->addr = addr;
+	t->len = len;
+	t->advice = advice;
+	t->expect_err = expect;
+	t->step_line = s->line;
+	return start_thread(c, s, t);
+}
+
 static int do_access(struct ctx *c, const struct step *s)
 {
 	struct fthread *t = thread_slot(step_str(s, "thread"), 1);
@@ -393,17 +409,8 @@ static int do_munmap(struct ctx *c, const struct step *s)
 	char exp[48];
 	int err;
 
-	if (step_has(s, "thread")) {
-		struct fthread *t = thread_slot(step_str(s, "thread"), 1);
-		if (!t)
-			return say(c, STEP_FAIL, s, "munmap: too many threads");
-		t->work = WORK_MUNMAP;
-		t->addr = addr;
-		t->len = len;
-		t->expect_err = expect;
-		t->step_line = s->line;
-		return start_thread(c, s, t);
-	}
+	if (step_has(s, "thread"))
+		return start_call_thread(c, s, WORK_MUNMAP, addr, len, 0, expect);
 	err = munmap(addr, len) == 0 ? 0 : errno;
 	expected_errno(exp, sizeof(exp), expect);
 	if (err != expect)
@@ -635,18 +642,8 @@ static int do_madvise(struct ctx *c, const struct step *s)
 	char exp[48];
 	int err;
 
-	if (step_has(s, "thread")) {
-		struct fthread *t = thread_slot(step_str(s, "thread"), 1);
-		if (!t)
-			return say(c, STEP_FAIL, s, "madvise: too many threads");
-		t->work = WORK_MADVISE;
-		t->addr = addr;
-		t->len = len;
-		t->advice = advice_of(advice);
-		t->expect_err = expect;
-		t->step_line = s->line;
-		return start_thread(c, s, t);
-	}
+	if (step_has(s, "thread"))
+		return start_call_thread(c, s, WORK_MADVISE, addr, len, advice_of(advice), expect);
 	err = madvise(addr, len, advice_of(advice)) == 0 ? 0 : errno;
 	expected_errno(exp, sizeof(exp), expect);
 	if (err != expect)
