@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import { errnoText, writeAtomically } from '../core/files.js';
 import type { CaseStatus } from '../model/types.js';
+import { resultsDirEntries } from '../results/location.js';
 import type { Verdict } from './search.js';
 
 /** A kernel the search may test: index 0 is the good end, the last the bad end. */
@@ -73,14 +74,7 @@ export const bisectFile = 'bisect.json';
 // A bisect's directory is new, empty, or a bisect of the same inputs, which then continues; a
 // directory holding anything else is never written into.
 export function openBisectDirectory(dir: string, fresh: () => BisectDocument): { doc: BisectDocument; resumed: boolean } {
-  let entries: string[] | null = null;
-  try {
-    if (!statSync(dir).isDirectory()) throw new FaultlineError('usage', `--results ${dir} is a file, not a directory`, { hint: 'Give a new or empty directory, or the directory of this same bisect.' });
-    entries = readdirSync(dir);
-  } catch (error) {
-    if (error instanceof FaultlineError) throw error;
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw cannotWrite(dir, error);
-  }
+  const entries = resultsDirEntries(dir, 'Give a new or empty directory, or the directory of this same bisect.', cannotWrite);
   const doc = fresh();
   if (entries === null || entries.length === 0) {
     try {

@@ -21,15 +21,21 @@ export function claimResultsDirectory(named: string | undefined, now: Date): str
   }
 }
 
-function claimNamed(dir: string): string {
-  let entries: string[] | null = null;
+/** What a `--results DIR` holds: its entries, or null when it does not exist yet; a file there is
+ * a usage error, an unreadable directory an I/O one. */
+export function resultsDirEntries(dir: string, hint: string, cannot: (dir: string, cause: unknown) => FaultlineError = cannotWrite): string[] | null {
   try {
-    if (!statSync(dir).isDirectory()) throw new FaultlineError('usage', `--results ${dir} is a file, not a directory`, { hint: 'Give a new or empty directory with --results DIR.' });
-    entries = readdirSync(dir);
+    if (!statSync(dir).isDirectory()) throw new FaultlineError('usage', `--results ${dir} is a file, not a directory`, { hint });
+    return readdirSync(dir);
   } catch (error) {
     if (error instanceof FaultlineError) throw error;
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw cannotWrite(dir, error);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw cannot(dir, error);
+    return null;
   }
+}
+
+function claimNamed(dir: string): string {
+  const entries = resultsDirEntries(dir, 'Give a new or empty directory with --results DIR.');
   if (entries === null) {
     makeResultsParent(dir);
     try {
